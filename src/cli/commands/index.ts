@@ -1,0 +1,20 @@
+import type { Command } from '../command.js';
+
+/** A command entry: enough to list it in help without loading its (heavy) module. */
+export interface CommandEntry {
+  names: string[];
+  summary: string;
+  load(): Promise<Command>;
+}
+
+/**
+ * Every CLI command. Modules load lazily so `tsbuild parse` never pays for the solver's imports.
+ * `build` is the default command (`tsbuild .` means `tsbuild build .`).
+ */
+export const COMMANDS: CommandEntry[] = [
+  { names: ['parse'], summary: 'Parse a Dockerfile and print its syntax tree', load: async () => (await import('./parse.js')).parseCommand },
+];
+
+export function findCommand(name: string): CommandEntry | undefined {
+  return COMMANDS.find((c) => c.names.includes(name));
+}

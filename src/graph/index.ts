@@ -1,0 +1,2 @@
+export * from './types.js';
+export { inputsOf, opDigest, createVertex } from './vertex.js';

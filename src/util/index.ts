@@ -1,0 +1,1 @@
+export { type Digest, isDigest, sha256, digestHex, canonicalJson, digestOf } from './digest.js';
