@@ -1,0 +1,213 @@
+/**
+ * Content checksums of the build context, the input side of COPY/ADD cache keys.
+ *
+ * A checksum covers exactly the files a step reads: names, types, modes, ownership, symlink
+ * targets and contents, never mtimes (so `touch` busts nothing). Hashing is incremental like
+ * git's index: a stat cache keyed by path remembers (size, mtime, ctime, inode) -> sha256 and is
+ * persisted per context directory, so an unchanged file is never read twice across builds.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, type BigIntStats } from 'node:fs';
+import { lstat, mkdir, readFile, readdir, readlink, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { digestOf, sha256, type Digest } from '../util/digest.js';
+
+/** Decides whether a context-relative path is excluded (.dockerignore). */
+export type ExcludeFn = (relPath: string, isDir: boolean) => boolean;
+/** True when nothing below an excluded directory can be re-included (lets the walk prune it). */
+export type CanSkipDirFn = (relDir: string) => boolean;
+
+export interface ContextEntry {
+  /** Context-relative path with forward slashes, no leading `./`. */
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  linkTarget?: string;
+  /** Filled lazily for files. */
+  hash?: string;
+}
+
+interface StatCacheEntry {
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: string;
+  hash: string;
+}
+
+export interface ContextHasher {
+  /** All entries of the context after exclusion, sorted by path. */
+  entries(): Promise<ContextEntry[]>;
+  /** Checksum of the entries selected by COPY-style source patterns (dirs include their contents). */
+  checksum(patterns: string[]): Promise<{ digest: Digest; files: number; bytes: number }>;
+  /** Persists the stat cache; call once at the end of a build. */
+  save(): Promise<void>;
+}
+
+export interface ContextHasherOptions {
+  contextDir: string;
+  exclude?: ExcludeFn;
+  canSkipDir?: CanSkipDirFn;
+  /** Where to persist the stat cache (a file path); omit for in-memory only. */
+  statCacheFile?: string;
+}
+
+export function createContextHasher(options: ContextHasherOptions): ContextHasher {
+  const root = path.resolve(options.contextDir);
+  const exclude = options.exclude ?? (() => false);
+  const canSkipDir = options.canSkipDir ?? (() => true);
+  const statOf = new Map<string, BigIntStats>();
+  let walked: Promise<ContextEntry[]> | undefined;
+  let statCache: Map<string, StatCacheEntry> | undefined;
+  let dirty = false;
+
+  const loadStatCache = async (): Promise<Map<string, StatCacheEntry>> => {
+    if (statCache) return statCache;
+    statCache = new Map();
+    if (options.statCacheFile) {
+      try {
+        const data = JSON.parse(await readFile(options.statCacheFile, 'utf8')) as Record<string, StatCacheEntry>;
+        for (const [k, v] of Object.entries(data)) statCache.set(k, v);
+      } catch {
+        // no cache yet, or unreadable: start empty
+      }
+    }
+    return statCache;
+  };
+
+  const walk = async (): Promise<ContextEntry[]> => {
+    const out: ContextEntry[] = [];
+    const visit = async (rel: string): Promise<void> => {
+      const names = (await readdir(rel === '' ? root : path.join(root, rel))).sort();
+      for (const name of names) {
+        const childRel = rel === '' ? name : `${rel}/${name}`;
+        const st = await lstat(path.join(root, childRel), { bigint: true });
+        const isDir = st.isDirectory();
+        const excluded = exclude(childRel, isDir);
+        // An excluded directory may still hold re-included children (`!` patterns), so it is
+        // pruned only when the matcher says nothing below it can come back.
+        if (excluded && (!isDir || canSkipDir(childRel))) continue;
+        const entry: ContextEntry = {
+          path: childRel,
+          type: isDir ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other',
+          mode: Number(st.mode & 0o7777n),
+          uid: Number(st.uid),
+          gid: Number(st.gid),
+          size: Number(st.size),
+        };
+        if (entry.type === 'symlink') entry.linkTarget = await readlink(path.join(root, childRel));
+        if (!excluded) out.push(entry);
+        if (isDir) await visit(childRel);
+        if (entry.type === 'file') statOf.set(childRel, st);
+      }
+    };
+    await visit('');
+    return out;
+  };
+
+  const hashFile = async (entry: ContextEntry): Promise<string> => {
+    if (entry.hash) return entry.hash;
+    const cache = await loadStatCache();
+    const st = statOf.get(entry.path)!;
+    const key = { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
+    const hit = cache.get(entry.path);
+    if (hit && hit.size === key.size && hit.mtimeNs === key.mtimeNs && hit.ctimeNs === key.ctimeNs && hit.ino === key.ino) {
+      entry.hash = hit.hash;
+      return hit.hash;
+    }
+    const h = createHash('sha256');
+    for await (const chunk of createReadStream(path.join(root, entry.path))) h.update(chunk as Buffer);
+    entry.hash = h.digest('hex');
+    cache.set(entry.path, { ...key, hash: entry.hash });
+    dirty = true;
+    return entry.hash;
+  };
+
+  const entries = (): Promise<ContextEntry[]> => (walked ??= walk());
+
+  return {
+    entries,
+    async checksum(patterns) {
+      const all = await entries();
+      const selected = selectEntries(all, patterns);
+      const parts: unknown[] = [];
+      let bytes = 0;
+      for (const e of selected) {
+        const content = e.type === 'file' ? await hashFile(e) : e.type === 'symlink' ? e.linkTarget : undefined;
+        if (e.type === 'file') bytes += e.size;
+        parts.push([e.path, e.type, e.mode, e.uid, e.gid, content ?? null]);
+      }
+      return { digest: digestOf({ v: 1, patterns, parts }), files: selected.length, bytes };
+    },
+    async save() {
+      if (!dirty || !options.statCacheFile || !statCache) return;
+      await mkdir(path.dirname(options.statCacheFile), { recursive: true });
+      const tmp = `${options.statCacheFile}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(Object.fromEntries(statCache)));
+      await rename(tmp, options.statCacheFile);
+      dirty = false;
+    },
+  };
+}
+
+/** The stat-cache file for a context directory under a state root. */
+export function statCacheFileFor(stateRoot: string, contextDir: string): string {
+  return path.join(stateRoot, 'cache', 'context', `${sha256(path.resolve(contextDir)).slice(7, 23)}.json`);
+}
+
+/**
+ * Entries a set of COPY source patterns reads: an exact path selects that entry and, for a
+ * directory, everything below it; a wildcard pattern is matched component-wise (Go
+ * filepath.Match: `*` never crosses `/`) against each entry's leading components.
+ */
+export function selectEntries(all: ContextEntry[], patterns: string[]): ContextEntry[] {
+  const cleaned = patterns.map(cleanPattern);
+  if (cleaned.some((p) => p === '')) return all;
+  const matchers = cleaned.map((p) => {
+    const parts = p.split('/');
+    const wild = /[*?[\\]/.test(p);
+    const regexes = wild ? parts.map(componentRegex) : undefined;
+    return (entryPath: string): boolean => {
+      if (!wild) return entryPath === p || entryPath.startsWith(`${p}/`) || p.startsWith(`${entryPath}/`);
+      const comps = entryPath.split('/');
+      // Parents of a possible match are read too (their metadata is copied when they are the match).
+      const n = Math.min(comps.length, parts.length);
+      for (let i = 0; i < n; i++) if (!regexes![i]!.test(comps[i]!)) return false;
+      return true;
+    };
+  });
+  return all.filter((e) => matchers.some((m) => m(e.path)));
+}
+
+function cleanPattern(p: string): string {
+  const norm = path.posix.normalize(`/${p}`).slice(1);
+  return norm.replace(/\/+$/, '').replace(/^\.$/, '');
+}
+
+function componentRegex(component: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < component.length; i++) {
+    const c = component[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < component.length) re += escapeRe(component[++i]!);
+    else if (c === '[') {
+      const end = component.indexOf(']', i + 2);
+      if (end === -1) re += '\\[';
+      else {
+        let cls = component.slice(i + 1, end);
+        if (cls.startsWith('^')) cls = `^${cls.slice(1)}`;
+        re += `[${cls.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += escapeRe(c);
+  }
+  return new RegExp(`${re}$`);
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

@@ -1,0 +1,106 @@
+/**
+ * The cache index: cache key -> result record, persisted under <root>/cache/keys/ with an
+ * lru-cache hot tier in front. One small JSON file per key keeps writes atomic (temp + rename)
+ * and lets two processes share the index without a database; a killed writer leaves at most a
+ * stray temp file, never a torn record.
+ */
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { digestHex, type Digest } from '../util/digest.js';
+
+/** One layer of a cached filesystem result. Blobs live in the content store. */
+export interface LayerRef {
+  /** sha256 of the uncompressed tar. */
+  diffId: Digest;
+  /** Digest of the stored (compressed) blob. */
+  blob: Digest;
+  mediaType: string;
+  /** Size of the stored blob in bytes. */
+  size: number;
+}
+
+/** What a cache key resolves to: the full layer chain of the op's output filesystem. */
+export interface CacheRecord {
+  key: Digest;
+  layers: LayerRef[];
+  /** The vertex that produced it (for insight); not part of the key. */
+  vertex?: Digest;
+  created: string;
+}
+
+export interface CacheIndex {
+  get(key: Digest): Promise<CacheRecord | undefined>;
+  put(record: CacheRecord): Promise<void>;
+  delete(key: Digest): Promise<void>;
+  list(): Promise<CacheRecord[]>;
+}
+
+export function createCacheIndex(stateRoot: string, options: { max?: number } = {}): CacheIndex {
+  const dir = path.join(stateRoot, 'cache', 'keys');
+  const hot = new LRUCache<Digest, CacheRecord>({ max: options.max ?? 4096 });
+  const fileOf = (key: Digest): string => path.join(dir, `${digestHex(key)}.json`);
+  let dirReady: Promise<unknown> | undefined;
+
+  const touch = (key: Digest): void => {
+    // Last-use time drives LRU garbage collection; best effort, never fails a build.
+    const now = new Date();
+    utimes(fileOf(key), now, now).catch(() => {});
+  };
+
+  return {
+    async get(key) {
+      const mem = hot.get(key);
+      if (mem) return mem;
+      let text: string;
+      try {
+        text = await readFile(fileOf(key), 'utf8');
+      } catch {
+        return undefined;
+      }
+      try {
+        const record = JSON.parse(text) as CacheRecord;
+        if (record.key !== key) return undefined;
+        hot.set(key, record);
+        touch(key);
+        return record;
+      } catch {
+        // A record that does not parse is treated as absent; put() will replace it.
+        return undefined;
+      }
+    },
+    async put(record) {
+      dirReady ??= mkdir(dir, { recursive: true });
+      await dirReady;
+      const file = fileOf(record.key);
+      const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+      await writeFile(tmp, JSON.stringify(record));
+      await rename(tmp, file);
+      hot.set(record.key, record);
+    },
+    async delete(key) {
+      hot.delete(key);
+      await rm(fileOf(key), { force: true });
+    },
+    async list() {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        return [];
+      }
+      const out: CacheRecord[] = [];
+      for (const name of names) {
+        if (!name.endsWith('.json')) continue;
+        try {
+          const record = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as CacheRecord;
+          const st = await stat(path.join(dir, name));
+          out.push({ ...record, created: record.created ?? st.mtime.toISOString() });
+        } catch {
+          // skip unreadable records
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * What the solver produces per vertex and for a whole build. Results are references into the
+ * state root (layer blobs in the content store, unpacked layer dirs in snapshots/), never copies.
+ */
+import type { Digest } from '../util/digest.js';
+import type { LayerRef } from './cache-index.js';
+
+export type { LayerRef };
+
+/** The base image behind a source.image vertex. */
+export interface ResolvedBaseImage {
+  ref: string;
+  manifestDigest: Digest;
+  /** The full image config JSON (architecture, os, config, rootfs, history). */
+  config: Record<string, unknown>;
+}
+
+export interface VertexResult {
+  /** The vertex's cache key. */
+  key: Digest;
+  /** The output filesystem as a layer chain, bottom first (empty for scratch). */
+  layers: LayerRef[];
+  /** For source.local / source.http: a host directory holding the files. */
+  dir?: string;
+  /** For source.image: the image it came from. */
+  image?: ResolvedBaseImage;
+  /** Whether this result came from the cache rather than being executed in this build. */
+  cached: boolean;
+}
+
+/** Per-step facts for build records and insight. */
+export interface StepStats {
+  vertex: Digest;
+  name: string;
+  cached: boolean;
+  startedAt?: number;
+  endedAt?: number;
+  /** Bytes and files read from the build context. */
+  contextBytes?: number;
+  contextFiles?: number;
+  /** The layer this step added, if any. */
+  layer?: LayerRef;
+}
+
+export interface SolveResult {
+  target: VertexResult;
+  /** Results of every vertex that was resolved (cached or executed), by vertex digest. */
+  results: Map<Digest, VertexResult>;
+  steps: StepStats[];
+}
