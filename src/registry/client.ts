@@ -1,0 +1,144 @@
+/**
+ * An OCI distribution client: authenticated requests with retry, manifests, blobs, uploads.
+ * The only network code in tsbuild. Loopback registries speak plain HTTP, as Docker does.
+ */
+import { Readable } from 'node:stream';
+import { RegistryError, TsbuildError } from '../errors/index.js';
+import { basicHeader, parseChallenge, type CredentialStore } from './auth.js';
+
+export interface RepositoryRef {
+  /** Registry host[:port]; `docker.io` for Docker Hub. */
+  registry: string;
+  repository: string;
+}
+
+export interface RegistryClientOptions {
+  credentials?: CredentialStore;
+  /** Extra hosts reached over plain HTTP. Loopback hosts always are. */
+  insecureRegistries?: string[];
+  /** Attempts for retryable failures (5xx, 429, dropped connections). */
+  retries?: number;
+  /** Base backoff in ms; doubles each attempt. */
+  backoffMs?: number;
+  userAgent?: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array | string | (() => Uint8Array | string | Readable);
+  /** `pull` or `push,pull`. */
+  actions?: string;
+  /** Extra `repository:name:pull` scopes (cross-repository mounts). */
+  extraScopes?: string[];
+  /** Statuses that are not errors for this call. */
+  ok?: number[];
+  /** Retry on transient failures (only for requests whose body can be replayed). */
+  retry?: boolean;
+  redirect?: 'follow' | 'manual';
+}
+
+export interface RegistryClient {
+  baseUrl(registry: string): string;
+  request(ref: RepositoryRef, path: string, options?: RequestOptions): Promise<Response>;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
+
+export function createRegistryClient(options: RegistryClientOptions = {}): RegistryClient {
+  const tokens = new Map<string, string>();
+  const retries = options.retries ?? 5;
+  const backoff = options.backoffMs ?? 200;
+  const insecure = new Set(options.insecureRegistries ?? []);
+
+  const baseUrl = (registry: string): string => {
+    const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+    const scheme = LOOPBACK.test(host) || insecure.has(host) ? 'http' : 'https';
+    return `${scheme}://${host}`;
+  };
+
+  const scopeKey = (ref: RepositoryRef, actions: string, extra: string[]): string => [ref.registry, `repository:${ref.repository}:${actions}`, ...extra].join(' ');
+
+  const authorize = async (ref: RepositoryRef, challenge: ReturnType<typeof parseChallenge>, actions: string, extra: string[]): Promise<string | undefined> => {
+    if (!challenge) return undefined;
+    const creds = await options.credentials?.get(ref.registry);
+    if (challenge.scheme === 'basic') return creds ? basicHeader(creds) : undefined;
+    const realm = challenge.params.realm;
+    if (!realm) return undefined;
+    const url = new URL(realm);
+    if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+    for (const scope of [`repository:${ref.repository}:${actions}`, ...extra]) url.searchParams.append('scope', scope);
+    const res = await fetch(url, { headers: creds ? { authorization: basicHeader(creds) } : {} }).catch((cause) => {
+      throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `token request to ${url.origin}${url.pathname} failed`, { url: `${url.origin}${url.pathname}` }, { cause });
+    });
+    if (!res.ok) {
+      throw new RegistryError('ERR_TSBUILD_REGISTRY_UNAUTHORIZED', `token server refused access to ${ref.registry}/${ref.repository} (${res.status})`, {
+        status: res.status,
+        url: `${url.origin}${url.pathname}`,
+      });
+    }
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    return token ? `Bearer ${token}` : undefined;
+  };
+
+  const request = async (ref: RepositoryRef, path: string, ro: RequestOptions = {}): Promise<Response> => {
+    const actions = ro.actions ?? 'pull';
+    const extra = ro.extraScopes ?? [];
+    const key = scopeKey(ref, actions, extra);
+    const url = path.startsWith('http') ? path : `${baseUrl(ref.registry)}/v2/${ref.repository}${path}`;
+    const shownUrl = url.replace(/\?.*$/, '');
+    const attempts = ro.retry === false ? 1 : retries;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+      try {
+        let res = await send(url, ro, tokens.get(key));
+        if (res.status === 401) {
+          const auth = await authorize(ref, parseChallenge(res.headers.get('www-authenticate')), actions, extra);
+          if (auth) {
+            tokens.set(key, auth);
+            await res.body?.cancel();
+            res = await send(url, ro, auth);
+          }
+        }
+        if (res.status === 429 || res.status >= 500) {
+          await res.body?.cancel();
+          lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${res.status} ${res.statusText}`, { status: res.status, url: shownUrl });
+          continue;
+        }
+        if (res.ok || (ro.ok ?? []).includes(res.status) || (res.status >= 300 && res.status < 400 && ro.redirect === 'manual')) return res;
+        await res.body?.cancel();
+        if (res.status === 401 || res.status === 403) {
+          throw new RegistryError('ERR_TSBUILD_REGISTRY_UNAUTHORIZED', `${ref.registry}/${ref.repository}: access denied (${res.status})`, { status: res.status, url: shownUrl });
+        }
+        if (res.status === 404) {
+          throw new RegistryError('ERR_TSBUILD_REGISTRY_NOT_FOUND', `${ref.registry}/${ref.repository}: not found (${shownUrl})`, { status: 404, url: shownUrl });
+        }
+        throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${res.status} ${res.statusText}`, { status: res.status, url: shownUrl });
+      } catch (err) {
+        if (err instanceof TsbuildError) throw err;
+        // Network-level failure (reset, refused, dropped): retry.
+        lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${(err as Error).message}`, { url: shownUrl }, { cause: err });
+      }
+    }
+    throw lastError;
+  };
+
+  const send = (url: string, ro: RequestOptions, auth: string | undefined): Promise<Response> => {
+    const headers: Record<string, string> = { 'user-agent': options.userAgent ?? 'tsbuild/0.1', ...(ro.headers ?? {}) };
+    if (auth) headers.authorization = auth;
+    let body = typeof ro.body === 'function' ? ro.body() : ro.body;
+    const init: RequestInit & { duplex?: 'half' } = { method: ro.method ?? 'GET', headers, redirect: ro.redirect ?? 'follow' };
+    if (body !== undefined) {
+      if (body instanceof Readable) {
+        init.body = Readable.toWeb(body) as unknown as ReadableStream;
+        init.duplex = 'half';
+      } else init.body = body as BodyInit;
+    }
+    body = undefined;
+    return fetch(url, init);
+  };
+
+  return { baseUrl, request };
+}

@@ -1,0 +1,127 @@
+/**
+ * Pulling: resolve a reference to the manifest for one platform (walking indexes and Docker
+ * manifest lists), then stream the config and layers into the content store, verified against
+ * their digests, several at a time. Layers already in the store are not fetched again.
+ */
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import type { ContentStore } from '../cache/types.js';
+import { RegistryError, TsbuildError } from '../errors/index.js';
+import type { Platform } from '../graph/index.js';
+import type { BuildContext } from '../progress/index.js';
+import { sha256, type Digest } from '../util/digest.js';
+import type { RegistryClient, RepositoryRef } from './client.js';
+
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  platform?: { os: string; architecture: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+export interface ImageManifest {
+  schemaVersion: number;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+export interface RemoteImage {
+  ref: RepositoryRef;
+  manifestDigest: Digest;
+  manifestMediaType: string;
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  /** Digest of the index the manifest was chosen from, when there was one. */
+  indexDigest?: Digest;
+}
+
+/** Fetches a manifest by tag or digest; verifies it when asked by digest. */
+export async function fetchManifest(client: RegistryClient, ref: RepositoryRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: Digest }> {
+  const res = await client.request(ref, `/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const digest = sha256(bytes);
+  if (reference.startsWith('sha256:') && digest !== reference) {
+    throw new RegistryError('ERR_TSBUILD_STORE_DIGEST_MISMATCH', `manifest ${reference} of ${ref.registry}/${ref.repository} does not match its digest`, { url: `${ref.registry}/${ref.repository}` });
+  }
+  const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: string };
+  const mediaType = parsed.mediaType ?? res.headers.get('content-type')?.split(';')[0] ?? 'application/vnd.oci.image.manifest.v1+json';
+  return { bytes, mediaType, digest };
+}
+
+export function platformMatches(p: Descriptor['platform'], want: Platform): boolean {
+  if (!p) return false;
+  if (p.os !== want.os || p.architecture !== want.architecture) return false;
+  if (want.variant && p.variant && want.variant !== p.variant) return false;
+  return true;
+}
+
+/** Resolves `reference` (tag or digest) to the single-platform manifest for `platform`. */
+export async function resolveRemoteImage(client: RegistryClient, ref: RepositoryRef, reference: string, platform: Platform): Promise<RemoteImage> {
+  let m = await fetchManifest(client, ref, reference);
+  let indexDigest: Digest | undefined;
+  if (INDEX_TYPES.has(m.mediaType)) {
+    const index = JSON.parse(m.bytes.toString('utf8')) as { manifests: Descriptor[] };
+    const chosen = index.manifests.find((d) => platformMatches(d.platform, platform) && (d.platform?.variant ?? '') === (platform.variant ?? d.platform?.variant ?? ''))
+      ?? index.manifests.find((d) => platformMatches(d.platform, platform));
+    if (!chosen) {
+      const have = index.manifests.map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : '?')).join(', ');
+      throw new TsbuildError('ERR_TSBUILD_REGISTRY_NO_PLATFORM', `${ref.registry}/${ref.repository}:${reference} has no image for ${platform.os}/${platform.architecture} (has: ${have})`);
+    }
+    indexDigest = m.digest;
+    m = await fetchManifest(client, ref, chosen.digest);
+  }
+  const manifest = JSON.parse(m.bytes.toString('utf8')) as ImageManifest;
+  if (!manifest.config || !Array.isArray(manifest.layers)) {
+    throw new TsbuildError('ERR_TSBUILD_IMAGE_FORMAT', `${ref.registry}/${ref.repository}:${reference}: unsupported manifest type ${m.mediaType}`);
+  }
+  return { ref, manifestDigest: m.digest, manifestMediaType: m.mediaType, manifest, manifestBytes: m.bytes, ...(indexDigest ? { indexDigest } : {}) };
+}
+
+/**
+ * Streams one blob into the store. The store verifies digest and size before committing, so a
+ * connection dropped mid-blob leaves nothing behind; the download is then retried from scratch.
+ */
+export async function fetchBlob(client: RegistryClient, ref: RepositoryRef, desc: { digest: Digest; size: number }, store: ContentStore, attempts = 4): Promise<number> {
+  if (await store.has(desc.digest)) return 0;
+  let lastError: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      const res = await client.request(ref, `/blobs/${desc.digest}`);
+      if (!res.body) throw new Error('empty response body');
+      await store.writeStream(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), { digest: desc.digest, size: desc.size });
+      return desc.size;
+    } catch (err) {
+      lastError = err;
+      if (err instanceof TsbuildError && err.code !== 'ERR_TSBUILD_REGISTRY_HTTP' && err.code !== 'ERR_TSBUILD_STORE_DIGEST_MISMATCH') throw err;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+    }
+  }
+  throw lastError;
+}
+
+/** Pulls manifest, config and layers into the store; returns bytes actually downloaded. */
+export async function pullImage(ctx: BuildContext, client: RegistryClient, image: RemoteImage, store: ContentStore, options: { concurrency?: number; layers?: boolean } = {}): Promise<number> {
+  const limit = pLimit(options.concurrency ?? 4);
+  await store.writeBytes(image.manifestBytes, { digest: image.manifestDigest });
+  const blobs = [image.manifest.config, ...(options.layers === false ? [] : image.manifest.layers)];
+  const sizes = await Promise.all(
+    blobs.map((d) =>
+      limit(async () => {
+        ctx.signal.throwIfAborted();
+        return fetchBlob(client, image.ref, d, store);
+      }),
+    ),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
+}

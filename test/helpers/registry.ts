@@ -1,0 +1,193 @@
+/**
+ * Real registries for tests: Debian's docker-registry (distribution 2.8) on 127.0.0.1 with a
+ * free port and a temporary storage dir, optionally behind htpasswd Basic auth or the Bearer
+ * token flow (a small token server here plays the auth service), and a fault-injecting proxy.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createSign, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface TestRegistry {
+  /** host:port */
+  host: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitForHttp(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`registry exited early: ${log()}`);
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`registry did not start: ${log()}`);
+}
+
+export interface RegistryOptions {
+  htpasswd?: { user: string; password: string };
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+}
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-registry-'));
+  const port = await freePort();
+  let auth = '';
+  if (options.htpasswd) {
+    const file = path.join(dir, 'htpasswd');
+    const line = execFileSync('htpasswd', ['-Bbn', options.htpasswd.user, options.htpasswd.password], { encoding: 'utf8' }).trim();
+    await writeFile(file, `${line}\n`);
+    auth = `auth:\n  htpasswd:\n    realm: tsbuild-test\n    path: ${file}\n`;
+  } else if (options.token) {
+    auth = `auth:\n  token:\n    realm: ${options.token.realm}\n    service: ${options.token.service}\n    issuer: ${options.token.issuer}\n    rootcertbundle: ${options.token.rootCertBundle}\n`;
+  }
+  const config = path.join(dir, 'config.yml');
+  await writeFile(
+    config,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`,
+  );
+  let output = '';
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  await waitForHttp(`http://127.0.0.1:${port}/v2/`, child, () => output);
+  return {
+    host: `127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function b64url(data: Buffer | string): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+/**
+ * A token server for the Bearer flow: issues RS256 JWTs signed by a throwaway key whose
+ * self-signed certificate the registry trusts. Checks Basic credentials when given.
+ */
+export async function startTokenServer(options: { user?: string; password?: string } = {}): Promise<{
+  realm: string;
+  service: string;
+  issuer: string;
+  rootCertBundle: string;
+  requests: string[];
+  stop(): Promise<void>;
+}> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-token-'));
+  const keyFile = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=tsbuild-test-token'], { stdio: 'ignore' });
+  const keyPem = await readFile(keyFile, 'utf8');
+  const certDer = Buffer.from((await readFile(certFile, 'utf8')).replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const service = 'tsbuild-test-registry';
+  const issuer = 'tsbuild-test-issuer';
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(url.search);
+    if (options.user !== undefined) {
+      const expected = `Basic ${Buffer.from(`${options.user}:${options.password}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401).end();
+        return;
+      }
+    }
+    const access = url.searchParams.getAll('scope').map((s) => {
+      const [type, name, actions] = [s.slice(0, s.indexOf(':')), s.slice(s.indexOf(':') + 1, s.lastIndexOf(':')), s.slice(s.lastIndexOf(':') + 1)];
+      return { type, name, actions: actions.split(',') };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const header = { alg: 'RS256', typ: 'JWT', x5c: [certDer.toString('base64')] };
+    const claims = { iss: issuer, sub: options.user ?? 'anonymous', aud: service, exp: now + 600, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const signature = createSign('RSA-SHA256').update(input).sign(keyPem);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${input}.${b64url(signature)}` }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    realm: `http://127.0.0.1:${port}/token`,
+    service,
+    issuer,
+    rootCertBundle: certFile,
+    requests,
+    async stop() {
+      await new Promise((r) => server.close(r));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A proxy in front of a registry that injects faults: the first `fail500` requests matching
+ * `match` get a 500, and the first `drop` blob downloads are cut off halfway.
+ */
+export async function startFaultProxy(target: string, faults: { match?: RegExp; fail500?: number; drop?: number }): Promise<{ host: string; hits: { failed: number; dropped: number }; stop(): Promise<void> }> {
+  const hits = { failed: 0, dropped: 0 };
+  const match = faults.match ?? /./;
+  const server = http.createServer((req, res) => {
+    const matched = match.test(req.url ?? '');
+    if (matched && hits.failed < (faults.fail500 ?? 0)) {
+      hits.failed++;
+      req.resume();
+      res.writeHead(500).end('injected failure');
+      return;
+    }
+    const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), path: req.url, method: req.method, headers: { ...req.headers, host: target } }, (up) => {
+      const dropThis = matched && req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '') && hits.dropped < (faults.drop ?? 0);
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      if (!dropThis) {
+        up.pipe(res);
+        return;
+      }
+      hits.dropped++;
+      const total = Number(up.headers['content-length'] ?? 0);
+      let sent = 0;
+      up.on('data', (chunk: Buffer) => {
+        if (sent + chunk.length >= total / 2) {
+          res.write(chunk.subarray(0, Math.max(0, Math.floor(total / 2) - sent)));
+          res.socket?.destroy();
+          up.destroy();
+          return;
+        }
+        sent += chunk.length;
+        res.write(chunk);
+      });
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    hits,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
