@@ -134,7 +134,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       if (body instanceof Readable) {
         init.body = Readable.toWeb(body) as unknown as ReadableStream;
         init.duplex = 'half';
-      } else init.body = body as BodyInit;
+      } else init.body = body as string | Uint8Array;
     }
     body = undefined;
     return fetch(url, init);
