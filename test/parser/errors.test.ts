@@ -19,7 +19,7 @@ const cases: Array<[string, string, number]> = [
 for (const [name, code, line] of cases) {
   test(`rejects ${name} with ${code} at line ${line}`, (t) => {
     const err = t.throws(() => parseDockerfile(readFileSync(path.join(dir, name)), { file: name }), { instanceOf: DockerfileError }) as DockerfileError;
-    t.is(err.code, code);
+    t.is(err.code as string, code);
     t.is(err.location.file, name);
     t.is(err.location.startLine, line);
     t.true((err.location.column ?? 0) >= 1);
