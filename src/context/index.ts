@@ -1,0 +1,2 @@
+export { parseDockerignore, createIgnoreMatcher, readDockerignore, cleanPath, type IgnoreMatcher } from './dockerignore.js';
+export { createContextHasher, selectEntries, statCacheFileFor, type ContextEntry, type ContextHasher } from './checksum.js';
