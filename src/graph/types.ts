@@ -288,4 +288,13 @@ export interface BuildGraph {
   unusedBuildArgs: string[];
   /** Secrets/ssh ids referenced by RUN mounts (solver checks these before starting). */
   secrets: string[];
+  /** Lint-style findings of the planner (not errors). */
+  warnings: PlanWarning[];
+}
+
+export interface PlanWarning {
+  rule: string;
+  message: string;
+  file: string;
+  line: number;
 }

@@ -1,0 +1,406 @@
+/**
+ * One function per instruction: each reads the stage state, expands its words in the scope in
+ * force *before* the instruction, and either updates the image config (metadata steps, an
+ * `empty_layer` history entry) or adds a layer op to the graph.
+ */
+import path from 'node:path';
+import { DockerfileError, TsbuildError, type ErrorCode } from '../errors/index.js';
+import type { Chown, CopyAction, ExecMount, FileAction, NetworkMode } from '../graph/index.js';
+import { expandWord, expandWords, type ExpandEnv } from '../parser/expand.js';
+import { goQuote, type Heredoc } from '../parser/index.js';
+import { parseMount, type Instruction } from '../parser/instructions/index.js';
+import type { Digest } from '../util/digest.js';
+import type { GraphBuilder, StageState } from './types.js';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const PROXY_ARGS = new Set(['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'].flatMap((k) => [k, k.toLowerCase()]));
+
+/** Services dispatch needs from the planner. */
+export interface DispatchContext {
+  file: string;
+  escape: '\\' | '`';
+  graph: GraphBuilder;
+  /** Build args given on the command line. */
+  buildArgs: Record<string, string>;
+  /** Global ARG defaults (declared before the first FROM). */
+  globalArgs: Map<string, string | undefined>;
+  /** TARGETPLATFORM, BUILDARCH...: values an `ARG NAME` without default picks up. */
+  builtinArgs: Map<string, string>;
+  /** Build args consumed by an ARG declaration. */
+  usedBuildArgs: Set<string>;
+  dockerignore: string[];
+  /** Resolves `--from` values to a vertex (stage root or image source). */
+  resolveFrom(value: string, current: StageState, ins: Instruction): Promise<Digest>;
+  secrets: Set<string>;
+  ignoreCache(stage: StageState): boolean;
+}
+
+type Ins<K extends Instruction['kind']> = Extract<Instruction, { kind: K }>;
+
+export function located(ctx: DispatchContext, ins: Instruction, code: ErrorCode, message: string): DockerfileError {
+  return new DockerfileError(code, message, { file: ctx.file, startLine: ins.range.startLine, endLine: ins.range.endLine }, { source: ins.original });
+}
+
+/** Lookup for expansion: ENV wins over ARG of the same name. */
+export function scopeOf(stage: StageState): ExpandEnv {
+  return (name) => stage.env.get(name) ?? stage.args.get(name);
+}
+
+function wrapExpand<T>(ctx: DispatchContext, ins: Instruction, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof TsbuildError && err.code === 'ERR_TSBUILD_EXPAND') throw located(ctx, ins, err.code, err.message);
+    throw err;
+  }
+}
+
+function word(ctx: DispatchContext, stage: StageState, ins: Instruction, text: string): string {
+  return wrapExpand(ctx, ins, () => expandWord(text, scopeOf(stage), ctx.escape).word);
+}
+
+function syncEnv(stage: StageState): void {
+  stage.config.Env = [...stage.env].map(([k, v]) => `${k}=${v}`);
+}
+
+function metaHistory(stage: StageState, createdBy: string): void {
+  stage.history.push({ created_by: createdBy, comment: 'buildkit.dockerfile.v0', empty_layer: true });
+}
+
+function layerHistory(stage: StageState, createdBy: string, vertex: Digest): void {
+  stage.history.push({ created_by: createdBy, comment: 'buildkit.dockerfile.v0', vertex });
+}
+
+function vertexName(stage: StageState, ins: Instruction): string {
+  const text = ins.original.replace(/\s+/g, ' ');
+  return `[${stage.label} ${stage.step}/${stage.steps}] ${text.length > 120 ? `${text.slice(0, 117)}...` : text}`;
+}
+
+function metaFor(ctx: DispatchContext, stage: StageState, ins: Instruction) {
+  return {
+    name: vertexName(stage, ins),
+    stage: stage.label,
+    location: { file: ctx.file, startLine: ins.range.startLine, endLine: ins.range.endLine },
+    ...(ctx.ignoreCache(stage) ? { ignoreCache: true } : {}),
+  };
+}
+
+/** ARG values in scope for RUN, as BuildKit passes them: declared, valued, not shadowed by ENV. */
+function runArgs(stage: StageState): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of stage.args) if (v !== undefined && !stage.env.has(k) && !PROXY_ARGS.has(k)) out.push([k, v]);
+  return out;
+}
+
+export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Instruction): Promise<void> {
+  switch (ins.kind) {
+    case 'arg':
+      return dispatchArg(ctx, stage, ins);
+    case 'env':
+    case 'label':
+      return dispatchPairs(ctx, stage, ins);
+    case 'run':
+      return dispatchRun(ctx, stage, ins);
+    case 'cmd':
+    case 'entrypoint':
+      return dispatchCommand(stage, ins);
+    case 'shell':
+      stage.shell = ins.shell;
+      stage.config.Shell = ins.shell;
+      return metaHistory(stage, `SHELL [${ins.shell.map(goQuote).join(' ')}]`);
+    case 'workdir':
+      return dispatchWorkdir(ctx, stage, ins);
+    case 'user': {
+      stage.user = word(ctx, stage, ins, ins.user);
+      stage.config.User = stage.user;
+      return metaHistory(stage, `USER ${stage.user}`);
+    }
+    case 'expose':
+      return dispatchExpose(ctx, stage, ins);
+    case 'volume': {
+      const paths = ins.paths.map((p) => word(ctx, stage, ins, p));
+      if (paths.some((p) => p === '')) throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', 'VOLUME specified can not be an empty string');
+      stage.config.Volumes = { ...(stage.config.Volumes ?? {}) };
+      for (const p of paths) stage.config.Volumes[p] = {};
+      return metaHistory(stage, `VOLUME [${paths.join(' ')}]`);
+    }
+    case 'stopsignal': {
+      const signal = word(ctx, stage, ins, ins.signal);
+      if (!/^(SIG)?[A-Z0-9+-]+$/.test(signal)) throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', `invalid signal: ${signal}`);
+      stage.config.StopSignal = signal;
+      return metaHistory(stage, `STOPSIGNAL ${signal}`);
+    }
+    case 'healthcheck': {
+      if (ins.none) stage.config.Healthcheck = { Test: ['NONE'] };
+      else {
+        stage.config.Healthcheck = {
+          Test: ins.test,
+          ...(ins.interval !== undefined ? { Interval: ins.interval } : {}),
+          ...(ins.timeout !== undefined ? { Timeout: ins.timeout } : {}),
+          ...(ins.startPeriod !== undefined ? { StartPeriod: ins.startPeriod } : {}),
+          ...(ins.startInterval !== undefined ? { StartInterval: ins.startInterval } : {}),
+          ...(ins.retries !== undefined ? { Retries: ins.retries } : {}),
+        };
+      }
+      return metaHistory(stage, `HEALTHCHECK ${ins.none ? 'NONE' : `CMD [${ins.test.map(goQuote).join(' ')}]`}`);
+    }
+    case 'onbuild':
+      stage.config.OnBuild = [...(stage.config.OnBuild ?? []), ins.trigger];
+      return metaHistory(stage, `ONBUILD ${ins.trigger}`);
+    case 'maintainer':
+      return metaHistory(stage, `MAINTAINER ${ins.name}`);
+    case 'copy':
+    case 'add':
+      return dispatchCopy(ctx, stage, ins);
+    case 'from':
+      throw new TsbuildError('ERR_TSBUILD_INTERNAL', 'FROM is handled by the planner');
+  }
+}
+
+function dispatchArg(ctx: DispatchContext, stage: StageState, ins: Ins<'arg'>): void {
+  for (const { key, value } of ins.args) {
+    let v: string | undefined;
+    if (Object.hasOwn(ctx.buildArgs, key)) {
+      v = ctx.buildArgs[key];
+      ctx.usedBuildArgs.add(key);
+    } else if (value !== undefined) v = word(ctx, stage, ins, value);
+    else if (ctx.globalArgs.has(key)) v = ctx.globalArgs.get(key);
+    else if (stage.args.has(key)) v = stage.args.get(key);
+    else if (ctx.builtinArgs.has(key)) v = ctx.builtinArgs.get(key);
+    stage.args.set(key, v);
+  }
+}
+
+function dispatchPairs(ctx: DispatchContext, stage: StageState, ins: Ins<'env' | 'label'>): void {
+  // Every value sees the scope from before this instruction (`ENV a=1 b=$a` takes the old a).
+  const expanded = ins.pairs.map((p) => [word(ctx, stage, ins, p.key), word(ctx, stage, ins, p.value)] as const);
+  if (ins.kind === 'env') {
+    for (const [k, v] of expanded) {
+      if (k === '') throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', 'ENV names can not be blank');
+      stage.env.delete(k);
+      stage.env.set(k, v);
+    }
+    syncEnv(stage);
+    return metaHistory(stage, `ENV ${expanded.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
+  stage.config.Labels = { ...(stage.config.Labels ?? {}) };
+  for (const [k, v] of expanded) stage.config.Labels[k] = v;
+  return metaHistory(stage, `LABEL ${expanded.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+}
+
+function dispatchCommand(stage: StageState, ins: Ins<'cmd' | 'entrypoint'>): void {
+  const args = ins.json ? ins.command : [...stage.shell, ins.command[0] ?? ''];
+  if (ins.kind === 'cmd') {
+    stage.config.Cmd = args;
+    stage.cmdSet = true;
+  } else {
+    stage.config.Entrypoint = args;
+    if (!stage.cmdSet) stage.config.Cmd = null;
+  }
+  metaHistory(stage, `${ins.kind.toUpperCase()} [${args.map(goQuote).join(' ')}]`);
+}
+
+/** RUN's argv: exec form as is; shell form through the stage's SHELL; heredocs as BuildKit runs them. */
+function runArgv(stage: StageState, ins: Ins<'run'>): string[] {
+  if (ins.json) return ins.command;
+  const text = ins.command[0] ?? '';
+  const h = ins.heredocs;
+  if (h.length === 1 && new RegExp(`^\\d*<<-?\\s*['"]?${escapeRe(h[0]!.name)}['"]?$`).test(text.trim())) {
+    // `RUN <<EOF` alone: the body is the script.
+    return [...stage.shell, h[0]!.content];
+  }
+  if (h.length > 0) {
+    // The shell reads the heredocs itself: pass the command with its bodies attached.
+    return [...stage.shell, `${text}\n${h.map((d) => `${d.content}${d.name}\n`).join('')}`];
+  }
+  return [...stage.shell, text];
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+async function dispatchRun(ctx: DispatchContext, stage: StageState, ins: Ins<'run'>): Promise<void> {
+  const args = runArgv(stage, ins);
+  const valued = runArgs(stage);
+  const env = [...stage.env].map(([k, v]) => `${k}=${v}`);
+  if (!stage.env.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
+  for (const [k, v] of valued) env.push(`${k}=${v}`);
+  const mounts: ExecMount[] = [];
+  for (const raw of ins.mounts) {
+    let spec;
+    try {
+      spec = parseMount(word(ctx, stage, ins, raw));
+    } catch (err) {
+      if (err instanceof DockerfileError) throw err;
+      throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_FLAG', (err as Error).message);
+    }
+    mounts.push(await execMount(ctx, stage, ins, spec));
+  }
+  const network = (ins.network ? word(ctx, stage, ins, ins.network) : 'default') as NetworkMode;
+  if (!['default', 'none', 'host'].includes(network)) throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_FLAG', `unsupported network mode "${network}"`);
+  const digest = ctx.graph.add(
+    {
+      kind: 'exec',
+      root: stage.root,
+      args,
+      env,
+      cwd: stage.workdir,
+      user: stage.user,
+      network,
+      security: ins.security === 'insecure' ? 'insecure' : 'sandbox',
+      mounts,
+      platform: stage.platform,
+    },
+    metaFor(ctx, stage, ins),
+  );
+  stage.root = digest;
+  const prefix = valued.length > 0 ? `|${valued.length} ${valued.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
+  layerHistory(stage, `RUN ${prefix}${args.join(' ')} # buildkit`, digest);
+}
+
+async function execMount(ctx: DispatchContext, stage: StageState, ins: Instruction, m: ReturnType<typeof parseMount>): Promise<ExecMount> {
+  const target = m.target !== undefined ? (path.posix.isAbsolute(m.target) ? m.target : path.posix.join(stage.workdir, m.target)) : undefined;
+  switch (m.type) {
+    case 'bind': {
+      const input = m.from !== undefined ? await ctx.resolveFrom(m.from, stage, ins) : localSource(ctx, [m.source ?? '.']);
+      return { type: 'bind', target: target!, input, source: m.source ?? '/', readonly: m.readonly ?? true };
+    }
+    case 'cache': {
+      const input = m.from !== undefined ? await ctx.resolveFrom(m.from, stage, ins) : undefined;
+      return {
+        type: 'cache',
+        target: target!,
+        id: m.id ?? target!,
+        sharing: m.sharing ?? 'shared',
+        readonly: m.readonly ?? false,
+        ...(input !== undefined ? { input, source: m.source ?? '/' } : {}),
+        uid: m.uid ?? 0,
+        gid: m.gid ?? 0,
+        mode: m.mode ?? 0o755,
+      };
+    }
+    case 'tmpfs':
+      return { type: 'tmpfs', target: target!, size: m.size ?? 0 };
+    case 'secret': {
+      const id = m.id ?? path.posix.basename(m.target ?? '');
+      ctx.secrets.add(id);
+      const secretTarget = m.env !== undefined && m.target === undefined ? undefined : (target ?? `/run/secrets/${id}`);
+      return {
+        type: 'secret',
+        id,
+        ...(secretTarget !== undefined ? { target: secretTarget } : {}),
+        ...(m.env !== undefined ? { env: m.env } : {}),
+        required: m.required ?? false,
+        uid: m.uid ?? 0,
+        gid: m.gid ?? 0,
+        mode: m.mode ?? 0o400,
+      };
+    }
+    case 'ssh':
+      return { type: 'ssh', id: m.id ?? 'default', target: target ?? '/run/buildkit/ssh_agent.0', required: m.required ?? false, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o600 };
+  }
+}
+
+/** A context source limited to the paths a consumer reads. */
+export function localSource(ctx: DispatchContext, include: string[]): Digest {
+  const cleaned = include.map((p) => path.posix.normalize(`/${p}`).slice(1) || '.');
+  return ctx.graph.add({ kind: 'source.local', name: 'context', include: cleaned.includes('.') ? [] : cleaned, exclude: ctx.dockerignore }, { name: 'load build context' });
+}
+
+function dispatchWorkdir(ctx: DispatchContext, stage: StageState, ins: Ins<'workdir'>): void {
+  const p = word(ctx, stage, ins, ins.path);
+  stage.workdir = path.posix.resolve(stage.workdir, p);
+  stage.config.WorkingDir = stage.workdir;
+  const digest = ctx.graph.add(
+    { kind: 'file', root: stage.root, actions: [{ action: 'mkdir', path: stage.workdir, mode: 0o755, parents: true }], user: stage.user, platform: stage.platform },
+    metaFor(ctx, stage, ins),
+  );
+  stage.root = digest;
+  layerHistory(stage, `WORKDIR ${stage.workdir}`, digest);
+}
+
+function dispatchExpose(ctx: DispatchContext, stage: StageState, ins: Ins<'expose'>): void {
+  const ports: string[] = [];
+  for (const raw of ins.ports) {
+    for (const p of wrapExpand(ctx, ins, () => expandWords(raw, scopeOf(stage), ctx.escape).words)) {
+      const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
+      const start = m ? Number(m[1]) : NaN;
+      const end = m?.[2] !== undefined ? Number(m[2]) : start;
+      if (!m || start < 1 || end > 65535 || end < start) throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_EXPOSE', `invalid port specification: "${p}"`);
+      const proto = (m[3] ?? 'tcp').toLowerCase();
+      for (let n = start; n <= end; n++) ports.push(`${n}/${proto}`);
+    }
+  }
+  stage.config.ExposedPorts = { ...(stage.config.ExposedPorts ?? {}) };
+  for (const p of ports) stage.config.ExposedPorts[p] = {};
+  metaHistory(stage, `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`);
+}
+
+function parseChown(value: string): Chown {
+  const colon = value.indexOf(':');
+  return colon === -1 ? { user: value } : { user: value.slice(0, colon), group: value.slice(colon + 1) };
+}
+
+function parseChmod(value: string): number | string {
+  return /^[0-7]{3,4}$/.test(value) ? parseInt(value, 8) : value;
+}
+
+const URL_RE = /^https?:\/\//i;
+
+async function dispatchCopy(ctx: DispatchContext, stage: StageState, ins: Ins<'copy' | 'add'>): Promise<void> {
+  const scope = scopeOf(stage);
+  const expand = (t: string) => word(ctx, stage, ins, t);
+  const rawDest = expand(ins.dest);
+  let dest = path.posix.resolve(stage.workdir, rawDest);
+  if ((rawDest.endsWith('/') || rawDest === '.' || rawDest.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
+  const chown = ins.chown !== undefined ? parseChown(expand(ins.chown)) : undefined;
+  const chmod = ins.chmod !== undefined ? parseChmod(expand(ins.chmod)) : undefined;
+  const exclude = ins.exclude.map(expand);
+  const heredocNames = new Map<string, Heredoc>(ins.heredocs.map((h) => [h.name, h]));
+  const actions: FileAction[] = [];
+  const common = { ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}), link: ins.link, exclude, parents: ins.parents, allowWildcard: true, allowEmptyWildcard: false };
+
+  const fromStage = ins.kind === 'copy' && ins.from !== undefined ? await ctx.resolveFrom(expand(ins.from), stage, ins) : undefined;
+  const localSources: string[] = [];
+  for (const raw of ins.sources) {
+    const heredoc = /^\d*<<-?(.+)$/.exec(raw);
+    const h = heredoc ? heredocNames.get(heredoc[1]!.replace(/^["']|["']$/g, '')) : undefined;
+    if (h) {
+      const content = h.expand ? wrapExpand(ctx, ins, () => expandHeredoc(h.content, scope, ctx.escape)) : h.content;
+      const file = dest.endsWith('/') ? path.posix.join(dest, h.name) : dest;
+      actions.push({ action: 'mkfile', path: file, mode: typeof chmod === 'number' ? chmod : 0o644, data: content, ...(chown ? { chown } : {}) });
+      continue;
+    }
+    const src = expand(raw);
+    if (ins.kind === 'add' && URL_RE.test(src)) {
+      const filename = path.posix.basename(new URL(src).pathname) || 'index.html';
+      const checksum = ins.checksum !== undefined ? expand(ins.checksum) : undefined;
+      const http = ctx.graph.add({ kind: 'source.http', url: src, ...(checksum ? { checksum: checksum as Digest } : {}), filename }, { name: `https ${src}` });
+      const target = dest.endsWith('/') ? dest : dest;
+      actions.push({ action: 'copy', from: http, src: [filename], dest: target, unpack: false, ...common });
+      continue;
+    }
+    if (ins.kind === 'add' && /^git@|\.git(#.*)?$/.test(src)) {
+      throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', `ADD of a git repository is not supported yet: ${src}`);
+    }
+    localSources.push(src);
+  }
+  if (localSources.length > 0) {
+    const from = fromStage ?? localSource(ctx, localSources);
+    const copy: CopyAction = { action: 'copy', from, src: localSources, dest, unpack: ins.kind === 'add', ...common };
+    actions.push(copy);
+  }
+  const digest = ctx.graph.add({ kind: 'file', root: stage.root, actions, user: stage.user, platform: stage.platform }, metaFor(ctx, stage, ins));
+  stage.root = digest;
+  const fromText = ins.kind === 'copy' && ins.from !== undefined ? `--from=${ins.from} ` : '';
+  layerHistory(stage, `${ins.kind.toUpperCase()} ${fromText}${ins.sources.join(' ')} ${ins.dest} # buildkit`, digest);
+}
+
+/** Heredoc bodies expand like a double-quoted shell word, line by line. */
+function expandHeredoc(content: string, env: ExpandEnv, escape: '\\' | '`'): string {
+  return content
+    .split('\n')
+    .map((line) => (line.includes('$') ? expandWord(`"${line.replace(/"/g, `${escape}"`)}"`, env, escape).word : line))
+    .join('\n');
+}
