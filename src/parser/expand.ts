@@ -215,7 +215,8 @@ class Lexer {
         const all = this.peek() === '/';
         if (all) this.pos++;
         const pattern = this.subPattern('/', '}');
-        const replacement = this.lastStop === '/' ? this.subWord() : '';
+        if (this.lastStop !== '/') throw expandError(`syntax error: missing '/' in \${${name}${all ? '//' : '/'}...}`);
+        const replacement = this.subWord();
         return { text: replacePattern(value ?? '', pattern, replacement, all) };
       }
       default:

@@ -105,6 +105,19 @@ const BUILDKIT_BACKSLASH: Array<[string, string]> = [
   ["''", ""],
   ["a\"\"b", "ab"],
   ["a''b", "ab"],
+  ["${V:-x}${V:-y}", "hello_worldhello_world"],
+  ["${U:-${U:-${V}}}", "hello_world"],
+  ["${V%_*}_${V#*_}", "hello_world"],
+  ["${V/_/${V}}", "hellohello_worldworld"],
+  ["\"${V:+a'b'c}\"", "abc"],
+  ["'${V}'\"${V}\"", "${V}hello_world"],
+  ["${V%%_*}${NUM%%0*}", "hello1"],
+  ["${NUM/0/}", "10200"],
+  ["${NUM//0/}", "12"],
+  ["${NUM#*0}", "0200"],
+  ["${NUM%0*}", "10020"],
+  ["$V$E$V", "hello_worldhello_world"],
+  ["${E:-empty}${E-unset}", "empty"],
 ];
 
 /** Env: V=x*y?z W="a b  c"; `# escape=`` (backtick). */
@@ -154,6 +167,7 @@ const ERRORS: Array<[string, RegExp]> = [
   ['${}', /bad substitution/],
   ['${V!}', /unsupported modifier \(!\)/],
   ['${V:=x}', /unsupported modifier \(:=\)/],
+  ['${V//l}', /missing '\/'/],
   ["'unterminated", /matching single-quote/],
   ['"unterminated', /matching double-quote/],
 ];
