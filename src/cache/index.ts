@@ -1,0 +1,4 @@
+export type { BlobInfo, ContentStore, ExpectedBlob, ImageRecord, ImageStore } from './types.js';
+export { createContentStore, fsckContentStore } from './content-store.js';
+export { createImageStore } from './image-store.js';
+export { openStateRoot, resolveStateRootDir, type StateRoot } from './state-root.js';

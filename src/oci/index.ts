@@ -1,0 +1,3 @@
+export * from './types.js';
+export { jsonBytes } from './json.js';
+export { readImage, resolveLocalImage, storeImage, importRootfs, hostPlatform, type LocalImage } from './local-image.js';

@@ -1,0 +1,135 @@
+/**
+ * Layer creation from an overlayfs upper directory: the upper dir *is* the change set, so a
+ * RUN's layer is a walk of it. Overlay whiteouts (0/0 character devices) become `.wh.NAME`
+ * entries, opaque directories (xattr trusted.overlay.opaque=y) get a `.wh..wh..opq` entry, hard
+ * links inside the layer become link entries, other xattrs become PAX records. Entries are
+ * sorted by path and headers carry no names or host-specific fields, so equal trees give equal
+ * bytes; `sourceDateEpoch` clamps mtimes (rewrite-timestamp) for reproducible layers.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
+import { pack, type Header } from 'tar-stream';
+
+type Headers = Partial<Header> & { name: string; pax?: Record<string, string> };
+
+const run = promisify(execFile);
+
+export interface DiffOptions {
+  /** Clamp mtimes to this epoch (seconds). */
+  sourceDateEpoch?: number;
+}
+
+/** All xattrs under a tree, from one getfattr call: path -> name -> value. */
+async function readXattrs(dir: string): Promise<Map<string, Map<string, Buffer>>> {
+  const out = new Map<string, Map<string, Buffer>>();
+  let text: string;
+  try {
+    ({ stdout: text } = await run('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', '-', '-e', 'hex', dir], { maxBuffer: 256 * 1024 * 1024 }));
+  } catch (err) {
+    // getfattr exits 1 when some files have no xattrs but still prints the others.
+    text = (err as { stdout?: string }).stdout ?? '';
+  }
+  let current: Map<string, Buffer> | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# file: ')) {
+      current = new Map();
+      out.set(line.slice(8), current);
+    } else if (current && line.includes('=')) {
+      const eq = line.indexOf('=');
+      const value = line.slice(eq + 1);
+      current.set(line.slice(0, eq), value.startsWith('0x') ? Buffer.from(value.slice(2), 'hex') : Buffer.from(value.replace(/^"|"$/g, '')));
+    }
+  }
+  return out;
+}
+
+interface Item {
+  rel: string;
+  abs: string;
+}
+
+async function walk(root: string): Promise<Item[]> {
+  const items: Item[] = [];
+  const visit = async (rel: string): Promise<void> => {
+    const abs = rel === '' ? root : path.join(root, rel);
+    const names = (await readdir(abs)).sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : a === b ? 0 : 1));
+    for (const n of names) {
+      const r = rel === '' ? n : `${rel}/${n}`;
+      items.push({ rel: r, abs: path.join(root, r) });
+      const st = await lstat(path.join(root, r));
+      if (st.isDirectory()) await visit(r);
+    }
+  };
+  await visit('');
+  return items;
+}
+
+/** Builds an uncompressed OCI layer tar from an overlay upper directory. */
+export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptions = {}): Readable {
+  const p = pack();
+  (async () => {
+    const xattrs = await readXattrs(upperDir);
+    const items = await walk(upperDir);
+    const seenInodes = new Map<string, string>();
+    const clamp = (d: Date): Date => (options.sourceDateEpoch !== undefined && d.getTime() > options.sourceDateEpoch * 1000 ? new Date(options.sourceDateEpoch * 1000) : d);
+    const add = (h: Headers, body?: Buffer): Promise<void> =>
+      new Promise((resolve, reject) => {
+        if (body) p.entry(h, body, (err) => (err ? reject(err) : resolve()));
+        else p.entry(h, (err) => (err ? reject(err) : resolve()));
+      });
+    for (const item of items) {
+      const st = await lstat(item.abs);
+      const attrs = xattrs.get(item.abs) ?? new Map<string, Buffer>();
+      const base: Headers = { name: item.rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: clamp(st.mtime), uname: '', gname: '' };
+      const pax: Record<string, string> = {};
+      for (const [k, v] of attrs) if (!k.startsWith('trusted.overlay.')) pax[`SCHILY.xattr.${k}`] = v.toString('latin1');
+      if (Object.keys(pax).length > 0) base.pax = pax;
+
+      if (st.isCharacterDevice() && st.rdev === 0) {
+        // overlayfs whiteout: the entry was deleted.
+        const dir = path.posix.dirname(item.rel);
+        const wh = `${dir === '.' ? '' : `${dir}/`}.wh.${path.posix.basename(item.rel)}`;
+        await add({ name: wh, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(st.mtime), uname: '', gname: '' }, Buffer.alloc(0));
+        continue;
+      }
+      if (st.isDirectory()) {
+        await add({ ...base, name: `${item.rel}/`, type: 'directory' });
+        if (attrs.get('trusted.overlay.opaque')?.toString() === 'y') {
+          await add({ name: `${item.rel}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(st.mtime), uname: '', gname: '' }, Buffer.alloc(0));
+        }
+      } else if (st.isSymbolicLink()) {
+        await add({ ...base, type: 'symlink', linkname: await readlink(item.abs) });
+      } else if (st.isFile()) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1 ? seenInodes.get(key) : undefined;
+        if (first !== undefined) {
+          await add({ ...base, type: 'link', linkname: first, size: 0 });
+          continue;
+        }
+        if (st.nlink > 1) seenInodes.set(key, item.rel);
+        await new Promise<void>((resolve, reject) => {
+          const entry = p.entry({ ...base, type: 'file', size: st.size }, (err) => (err ? reject(err) : resolve()));
+          const rs = createReadStream(item.abs);
+          rs.on('error', reject);
+          rs.on('data', (chunk) => {
+            if (!entry.write(chunk as Buffer)) {
+              rs.pause();
+              entry.once('drain', () => rs.resume());
+            }
+          });
+          rs.on('end', () => (entry as unknown as { end(): void }).end());
+        });
+      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+        await add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) });
+      } else if (st.isFIFO()) {
+        await add({ ...base, type: 'fifo' });
+      }
+    }
+    p.finalize();
+  })().catch((err: Error) => p.destroy(err));
+  return Readable.from(p);
+}

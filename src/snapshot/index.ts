@@ -1,0 +1,4 @@
+export { unpackLayer, cleanEntryName, resolveInRoot, type UnpackMode, type UnpackResult } from './unpack.js';
+export { createLayerFromOverlayUpper, type DiffOptions } from './diff.js';
+export { writeLayerToStore, LAYER_MEDIA_TYPES, type Compression, type StoredLayer } from './layer-store.js';
+export { createSnapshotter, cleanupStaleMounts, unmount, type ActiveSnapshot, type Snapshotter } from './snapshotter.js';

@@ -1,0 +1,258 @@
+/**
+ * Applying a layer tar to a directory, refusing anything that would write outside it.
+ *
+ * Every entry name must be relative and free of `..`; parent directories are resolved one
+ * component at a time with lstat, following symlinks with the destination as `/` (absolute
+ * targets are re-rooted, relative ones may not climb above the root); hardlink targets get the
+ * same treatment. OCI whiteouts are applied either by deleting (`merge`, for flattening) or by
+ * recording them the way overlayfs expects (`overlay`: a 0/0 character device for a deleted
+ * entry, the `trusted.overlay.opaque` xattr for an opaque directory).
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, link, lchown, lstat, lutimes, mkdir, readlink, rm, symlink, open } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { createGunzip } from 'node:zlib';
+import { extract, type Header } from 'tar-stream';
+import { TsbuildError } from '../errors/index.js';
+import type { Digest } from '../util/digest.js';
+
+const run = promisify(execFile);
+
+export type UnpackMode = 'merge' | 'overlay';
+
+export interface UnpackResult {
+  diffId: Digest;
+  /** Uncompressed tar size. */
+  size: number;
+  entries: number;
+}
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+function unsafe(name: string, why: string): TsbuildError {
+  return new TsbuildError('ERR_TSBUILD_LAYER_UNSAFE', `layer entry "${name}" ${why}; the layer was refused`);
+}
+
+/** Validates and normalises an entry name to a relative path without `.`/`..` parts. */
+export function cleanEntryName(name: string): string {
+  if (name.startsWith('/')) throw unsafe(name, 'is an absolute path');
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..')) throw unsafe(name, 'climbs out of the root with ..');
+  return parts.join('/');
+}
+
+/**
+ * Resolves a relative path's *parent* inside `root`, following symlinks chroot-style.
+ * Returns the host path of the parent directory (which may not exist yet) and the leaf name.
+ */
+export async function resolveInRoot(root: string, rel: string, entry: string): Promise<string> {
+  const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
+  const resolved: string[] = [];
+  let hops = 0;
+  while (parts.length > 0) {
+    const part = parts.shift()!;
+    if (part === '..') {
+      if (resolved.length === 0) throw unsafe(entry, 'resolves through a symlink to outside the root');
+      resolved.pop();
+      continue;
+    }
+    const host = path.join(root, ...resolved, part);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch {
+      resolved.push(part, ...parts);
+      break;
+    }
+    if (st.isSymbolicLink()) {
+      if (++hops > 40) throw unsafe(entry, 'has too many levels of symbolic links');
+      const target = await readlink(host);
+      if (target.startsWith('/')) resolved.length = 0;
+      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
+      continue;
+    }
+    resolved.push(part);
+  }
+  return path.join(root, ...resolved);
+}
+
+function decompressor(first: Buffer): Transform | undefined {
+  if (first[0] === 0x1f && first[1] === 0x8b) return createGunzip();
+  if (first[0] === 0x28 && first[1] === 0xb5 && first[2] === 0x2f && first[3] === 0xfd) return spawnFilter('zstd', ['-dc']);
+  return undefined;
+}
+
+/** A Transform backed by a child process (zstd has no zlib binding on Node 20). */
+function spawnFilter(cmd: string, args: string[]): Transform {
+  const out = new PassThrough();
+  const child = execFile(cmd, args, { encoding: 'buffer', maxBuffer: Number.MAX_SAFE_INTEGER });
+  child.stdout!.pipe(out);
+  const t = new Transform({
+    transform(chunk, _e, cb) {
+      child.stdin!.write(chunk, cb);
+    },
+    flush(cb) {
+      child.stdin!.end();
+      out.on('end', () => cb());
+      out.on('data', (d) => this.push(d));
+    },
+  });
+  child.on('error', (e) => t.destroy(e));
+  return t;
+}
+
+/** Peeks the first bytes of a stream to choose a decompressor, then yields the raw tar. */
+async function* decompressed(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = Buffer.from(first.value);
+  const rest = (async function* () {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  })();
+  const d = decompressor(head);
+  if (!d) {
+    yield* rest;
+    return;
+  }
+  const src = Readable.from(rest);
+  src.on('error', (e) => d.destroy(e));
+  yield* src.pipe(d);
+}
+
+async function mknod(file: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
+  if (type === 'p') await run('mkfifo', [file]);
+  else await run('mknod', [file, type, String(major), String(minor)]);
+}
+
+async function removeTree(p: string): Promise<void> {
+  await rm(p, { recursive: true, force: true });
+}
+
+export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: string, options: { mode?: UnpackMode } = {}): Promise<UnpackResult> {
+  const mode = options.mode ?? 'merge';
+  const root = path.resolve(destDir);
+  await mkdir(root, { recursive: true });
+  const hash = createHash('sha256');
+  let size = 0;
+  let entries = 0;
+  const dirTimes: Array<[string, Date]> = [];
+  const ex = extract();
+
+  ex.on('entry', (header: Header, stream, next) => {
+    entries++;
+    applyEntry(header, stream)
+      .then(() => next())
+      .catch((err) => {
+        stream.resume();
+        ex.destroy(err);
+      });
+  });
+
+  const applyEntry = async (h: Header, stream: AsyncIterable<unknown> & { resume(): unknown }): Promise<void> => {
+    const rel = cleanEntryName(h.name);
+    if (rel === '') {
+      stream.resume();
+      return;
+    }
+    const dirRel = path.posix.dirname(rel);
+    const base = path.posix.basename(rel);
+    const parent = dirRel === '.' ? root : await resolveInRoot(root, dirRel, h.name);
+    await mkdir(parent, { recursive: true });
+    const target = path.join(parent, base);
+
+    if (base === OPAQUE) {
+      stream.resume();
+      if (mode === 'merge') {
+        // Opaque: the directory's lower content disappears.
+        const { readdir } = await import('node:fs/promises');
+        for (const n of await readdir(parent)) await removeTree(path.join(parent, n));
+      } else {
+        await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', parent]);
+      }
+      return;
+    }
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      stream.resume();
+      const victim = path.join(parent, base.slice(WHITEOUT_PREFIX.length));
+      await removeTree(victim);
+      if (mode === 'overlay') await mknod(victim, 'c', 0, 0);
+      return;
+    }
+    // Replace whatever is there unless both are directories (a dir entry updates metadata).
+    const existing = await lstat(target).catch(() => undefined);
+    if (existing && !(existing.isDirectory() && h.type === 'directory')) await removeTree(target);
+
+    switch (h.type) {
+      case 'directory':
+        await mkdir(target, { recursive: true });
+        stream.resume();
+        break;
+      case 'file':
+      case 'contiguous-file': {
+        const fh = await open(target, 'wx', 0o600);
+        try {
+          for await (const chunk of stream) await fh.write(chunk as Buffer);
+        } finally {
+          await fh.close();
+        }
+        break;
+      }
+      case 'symlink':
+        stream.resume();
+        await symlink(h.linkname ?? '', target);
+        break;
+      case 'link': {
+        stream.resume();
+        const linkRel = cleanEntryName(h.linkname ?? '');
+        const src = await resolveInRoot(root, linkRel, h.name);
+        if (!src.startsWith(root + path.sep)) throw unsafe(h.name, 'hard-links to outside the root');
+        await link(src, target);
+        return;
+      }
+      case 'character-device':
+      case 'block-device':
+        stream.resume();
+        await mknod(target, h.type === 'character-device' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0);
+        break;
+      case 'fifo':
+        stream.resume();
+        await mknod(target, 'p');
+        break;
+      default:
+        // pax headers etc. are consumed by tar-stream; anything else is skipped.
+        stream.resume();
+        return;
+    }
+    await lchown(target, h.uid ?? 0, h.gid ?? 0);
+    if (h.type !== 'symlink') await chmod(target, (h.mode ?? 0o644) & 0o7777);
+    const xattrs = Object.entries((h.pax ?? {}) as Record<string, string>).filter(([k]) => k.startsWith('SCHILY.xattr.'));
+    for (const [k, v] of xattrs) await run('setfattr', ['-h', '-n', k.slice('SCHILY.xattr.'.length), '-v', `0x${Buffer.from(v, 'latin1').toString('hex')}`, target]);
+    const mtime = h.mtime ?? new Date(0);
+    if (h.type === 'directory') dirTimes.push([target, mtime]);
+    else await lutimes(target, mtime, mtime);
+  };
+
+  const counter = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.from(decompressed(source)), counter, ex);
+  } catch (err) {
+    if (err instanceof TsbuildError) throw err;
+    throw new TsbuildError('ERR_TSBUILD_LAYER_FORMAT', `layer is not a valid tar stream: ${(err as Error).message}`, { cause: err });
+  }
+  // Directory mtimes last: writing children would have bumped them.
+  for (const [d, t] of dirTimes.reverse()) await lutimes(d, t, t).catch(() => {});
+  return { diffId: `sha256:${hash.digest('hex')}`, size, entries };
+}
