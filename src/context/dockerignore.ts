@@ -142,6 +142,10 @@ export function createIgnoreMatcher(patterns: string[]): IgnoreMatcher {
 /**
  * Reads the ignore file for a build: `<Dockerfile>.dockerignore` beside the Dockerfile wins
  * over `<context>/.dockerignore`. Missing files mean no patterns.
+ *
+ * Patterns may exclude the Dockerfile and the ignore file themselves (`Dockerfile`, `.dockerignore`):
+ * that only keeps them out of the context sent to COPY/ADD. The caller still reads both from disk,
+ * as Docker does.
  */
 export async function readDockerignore(contextDir: string, dockerfilePath?: string): Promise<{ patterns: string[]; file?: string }> {
   const candidates: string[] = [];

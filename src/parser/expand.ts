@@ -320,3 +320,29 @@ export function expandWords(text: string, env: ExpandEnv, escapeChar: EscapeChar
   lexer.run(out);
   return { words: out.finish(), matched: lexer.matched, unmatched: lexer.unmatched };
 }
+
+/** The result of expanding the KEY=VALUE pairs of one instruction. */
+export interface ExpandPairsResult {
+  pairs: Array<[string, string]>;
+  matched: Set<string>;
+  unmatched: Set<string>;
+}
+
+/**
+ * Expands the values of one instruction's KEY=VALUE pairs (ENV, ARG, LABEL) all against the
+ * same starting env: BuildKit substitutes the whole instruction before any pair takes effect,
+ * so `ENV a=new b=$a` gives b the value a had before the instruction (confirmed on Docker 26,
+ * and the same holds for ARG and LABEL). Keys are taken literally.
+ */
+export function expandEnvPairs(pairs: ReadonlyArray<readonly [string, string]>, env: ExpandEnv, escapeChar: EscapeChar = '\\'): ExpandPairsResult {
+  const matched = new Set<string>();
+  const unmatched = new Set<string>();
+  const out: Array<[string, string]> = [];
+  for (const [key, value] of pairs) {
+    const r = expandWord(value, env, escapeChar);
+    for (const n of r.matched) matched.add(n);
+    for (const n of r.unmatched) unmatched.add(n);
+    out.push([key, r.word]);
+  }
+  return { pairs: out, matched, unmatched };
+}

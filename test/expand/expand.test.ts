@@ -4,7 +4,7 @@
  * the label values read back with `docker image inspect`.
  */
 import test from 'ava';
-import { expandWord, expandWords } from '../../src/parser/expand.js';
+import { expandEnvPairs, expandWord, expandWords } from '../../src/parser/expand.js';
 
 /** Env: V=hello_world E= P=/usr/local/bin:/usr/bin NUM=100200; escape character `\`. */
 const BUILDKIT_BACKSLASH: Array<[string, string]> = [
@@ -211,4 +211,25 @@ test('reports matched and unmatched names', (t) => {
 
 test('a function env works like a map', (t) => {
   t.is(expandWord('${X:-d}-$Y', (n) => (n === 'Y' ? 'y' : undefined)).word, 'd-y');
+});
+
+/**
+ * Confirmed on Docker 26: after `ENV a=old`, `ENV a=new b=$a` gives b=old; `ARG x=1 y=$x` gives
+ * y="" and `LABEL m1=one m2=$m1` gives m2="": every pair sees the env from before the instruction.
+ */
+test('expandEnvPairs: all values see the env from before the instruction', (t) => {
+  const env = new Map([['a', 'old']]);
+  const r = expandEnvPairs([['a', 'new'], ['b', '$a']], env);
+  t.deepEqual(r.pairs, [['a', 'new'], ['b', 'old']]);
+  t.deepEqual([...r.matched], ['a']);
+  const args = expandEnvPairs([['x', '1'], ['y', '$x']], new Map());
+  t.deepEqual(args.pairs, [['x', '1'], ['y', '']]);
+  t.deepEqual([...args.unmatched], ['x']);
+  t.deepEqual(expandEnvPairs([['m1', 'one'], ['m2', '${m1:-unset}']], new Map()).pairs, [['m1', 'one'], ['m2', 'unset']]);
+});
+
+test('expandEnvPairs: the escape character and errors carry through', (t) => {
+  t.deepEqual(expandEnvPairs([['k', '`$v']], new Map([['v', 'x']]), '`').pairs, [['k', '$v']]);
+  const err = t.throws(() => expandEnvPairs([['k', '${v:?need v}']], new Map())) as { code?: string };
+  t.is(err.code, 'ERR_TSBUILD_EXPAND');
 });
