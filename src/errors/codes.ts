@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   ERR_TSBUILD_COPY_SOURCE: 'COPY/ADD sources must exist inside the build context (check .dockerignore too).',
   ERR_TSBUILD_COPY_OUTSIDE_CONTEXT: 'Sources cannot reach outside the build context (no ../ paths).',
   ERR_TSBUILD_COPY_DEST: 'When copying several sources the destination must be a directory ending in "/".',
+  ERR_TSBUILD_COPY_USER: 'The --chown/USER name must exist in the destination image\'s /etc/passwd or /etc/group (or use numeric ids).',
+  ERR_TSBUILD_COPY_CONFLICT: 'The destination path has the wrong type (a file where a directory is needed, or the reverse).',
+  ERR_TSBUILD_ADD_ARCHIVE_UNSAFE: 'The archive contains entries that would write outside the destination (tar-slip); it was refused.',
+  ERR_TSBUILD_HTTP_FETCH: 'The ADD URL could not be downloaded; check the URL and the network.',
+  ERR_TSBUILD_HTTP_CHECKSUM: 'The downloaded file does not match the --checksum digest.',
 
   // store, snapshots, images
   ERR_TSBUILD_STORE_CORRUPT: 'The state root is damaged; run `tsbuild prune --all` or remove the state root.',

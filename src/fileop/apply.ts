@@ -1,0 +1,240 @@
+/**
+ * Executes a FileOp's actions (COPY/ADD, WORKDIR mkdir, heredoc mkfile, rm) on a destination
+ * root directory, with BuildKit's file-backend semantics. Checked against Docker 26/BuildKit 0.13:
+ * - missing destination parents are created 0755, owned by the --chown user (root without one),
+ *   with the current time as mtime;
+ * - a directory source copies its contents; a newly created top directory is 0755 and owned like
+ *   a parent, but takes the source directory's mtime; nested entries keep mode and mtime;
+ * - a file onto an existing directory (or a dest ending in "/") lands inside it under its name;
+ * - the source argument itself is followed when it is a symlink (within the input root);
+ * - a wildcard matching several files onto a non-directory dest overwrites it (last wins);
+ * - WORKDIR creates every missing component owned by the current USER.
+ * `--link` is applied like a normal copy except that a symlink at the destination path is not
+ * followed: the result then does not depend on where the destination's links point.
+ */
+import { lstat, rm, stat, writeFile, chmod, chown, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { TsbuildError } from '../errors/index.js';
+import type { BuildContext } from '../progress/index.js';
+import type { Chown, CopyAction, Digest, FileOp, MkdirAction, MkfileAction, RmAction } from '../graph/index.js';
+import { createIgnoreMatcher } from '../context/index.js';
+import { resolveUser } from '../util/passwd.js';
+import { parseChmod } from './chmod.js';
+import { copyEntry, mkdirAllOwned, type CopyRun, type Owner } from './copy-tree.js';
+import { expandWildcards, hasWildcard, unescapeGo } from './match.js';
+import { climbsAbove, cleanRooted, resolveInRoot } from './paths.js';
+import { extractArchive, isArchive } from './archive.js';
+
+/** Where a FileOp reads and writes. */
+export interface FileOpEnv {
+  /** The writable destination root (overlay merged dir or plain dir). */
+  rootDir: string;
+  /** Host directory holding the filesystem of input vertex `d`. */
+  inputDir(d: Digest): string;
+  /** Whether input `d` is a local context (its ownership is reset to 0:0, as BuildKit does). */
+  contextIsLocal?(d: Digest): boolean;
+}
+
+/** What a FileOp read, for progress and build records. */
+export interface FileOpStats {
+  bytesRead: number;
+  filesRead: number;
+}
+
+/** Applies every action of `op`, in order, to `env.rootDir`. */
+export async function applyFileOp(ctx: BuildContext, op: FileOp, env: FileOpEnv): Promise<FileOpStats> {
+  const stats: FileOpStats = { bytesRead: 0, filesRead: 0 };
+  for (const action of op.actions) {
+    if (ctx.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'file operation cancelled');
+    switch (action.action) {
+      case 'copy':
+        await applyCopy(ctx, action, env, stats);
+        break;
+      case 'mkdir':
+        await applyMkdir(action, op.user, env.rootDir);
+        break;
+      case 'mkfile':
+        await applyMkfile(action, env.rootDir);
+        break;
+      case 'rm':
+        await applyRm(action, env.rootDir);
+        break;
+    }
+  }
+  return stats;
+}
+
+/** Resolves --chown against the destination root's /etc/passwd and /etc/group. */
+export async function resolveOwner(rootDir: string, c: Chown | undefined): Promise<Owner | undefined> {
+  if (!c || c.user === '') return undefined;
+  const spec = c.group !== undefined && c.group !== '' ? `${c.user}:${c.group}` : c.user;
+  try {
+    const u = await resolveUser(rootDir, spec);
+    return { uid: u.uid, gid: u.gid };
+  } catch (e) {
+    if (e instanceof TsbuildError && e.code !== 'ERR_TSBUILD_INTERNAL') {
+      throw new TsbuildError('ERR_TSBUILD_COPY_USER', `unable to resolve --chown ${spec}: ${e.message}`, { cause: e });
+    }
+    throw new TsbuildError('ERR_TSBUILD_COPY_USER', `unable to resolve --chown ${spec}`, { cause: e });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Splits a --parents source at its `/./` pivot: [root part, kept part]. */
+function splitPivot(src: string): [string, string] {
+  const s = src.startsWith('./') ? src : src;
+  const i = s.indexOf('/./');
+  if (i < 0) return ['', s.replace(/^\.\//, '')];
+  return [s.slice(0, i), s.slice(i + 3)];
+}
+
+async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats: FileOpStats): Promise<void> {
+  const inputRoot = env.inputDir(a.from);
+  const root = env.rootDir;
+  const owner = await resolveOwner(root, a.chown);
+  const destIsDir = a.dest.endsWith('/') || a.dest.endsWith('/.') || a.dest === '.' || a.dest === '';
+  const dest = cleanRooted(a.dest);
+  if (a.src.length > 1 && !destIsDir) {
+    throw new TsbuildError('ERR_TSBUILD_COPY_DEST', `copying ${a.src.length} sources needs a directory destination ending in "/", got ${a.dest}`);
+  }
+  const exclude = a.exclude.length > 0 ? createIgnoreMatcher(a.exclude) : undefined;
+  const run: CopyRun = {
+    owner,
+    resetOwner: env.contextIsLocal?.(a.from) ?? false,
+    mode: parseChmod(a.chmod),
+    excluded: exclude ? (rel) => exclude.matches(rel) : undefined,
+    inodes: new Map(),
+    bytesRead: 0,
+    filesRead: 0,
+    signal: ctx.signal,
+  };
+
+  // Destination parents: the dest itself when it names a directory, else its parent.
+  const ensure = destIsDir ? dest : path.posix.dirname(dest);
+  const ensureHost = await resolveInRoot(root, ensure, { followLast: true });
+  await mkdirAllOwned(ensureHost, 0o755, owner, root);
+  const destHost = dest === '/' ? root : await resolveInRoot(root, dest, { followLast: !a.link });
+
+  for (const rawSrc of a.src) {
+    if (climbsAbove(rawSrc)) throw new TsbuildError('ERR_TSBUILD_COPY_OUTSIDE_CONTEXT', `source ${rawSrc} is outside the build context`);
+    if (a.parents) {
+      await copyWithParents(a, run, inputRoot, rawSrc, destHost, root);
+      continue;
+    }
+    const wild = a.allowWildcard && hasWildcard(rawSrc);
+    let matches: string[];
+    if (wild) {
+      matches = [];
+      for (const m of await expandWildcards(inputRoot, rawSrc)) {
+        if (await exists(await resolveInRoot(inputRoot, m, { followLast: false, escapeError: 'ERR_TSBUILD_COPY_OUTSIDE_CONTEXT' }))) matches.push(m);
+      }
+      if (matches.length === 0) {
+        if (a.allowEmptyWildcard) continue;
+        throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `no source files were specified: ${rawSrc} matched nothing`);
+      }
+    } else matches = [a.allowWildcard ? unescapeGo(rawSrc) : rawSrc];
+
+    for (const m of matches) {
+      const srcHost = await resolveInRoot(inputRoot, m, { followLast: true, escapeError: 'ERR_TSBUILD_COPY_OUTSIDE_CONTEXT' });
+      const srcSt = await lstat(srcHost).catch(() => undefined);
+      if (!srcSt) throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `${m}: not found`);
+      const base = path.posix.basename(cleanRooted(m));
+      if (a.unpack && srcSt.isFile() && (await isArchive(srcHost))) {
+        // ADD extracts into the destination as a directory.
+        await mkdirAllOwned(destHost, 0o755, owner, root);
+        const r = await extractArchive(srcHost, destHost, ctx.signal);
+        run.bytesRead += srcSt.size;
+        run.filesRead++;
+        void r;
+        continue;
+      }
+      if (exclude && !srcSt.isDirectory() && exclude.matches(base)) continue;
+      const destSt = await stat(destHost).catch(() => undefined);
+      let target = destHost;
+      if (!srcSt.isDirectory() && destSt?.isDirectory()) target = path.join(destHost, base);
+      if (srcSt.isDirectory() && !destSt) await mkdirAllOwned(target, 0o755, owner, root);
+      await copyEntry(run, srcHost, target, '', true);
+    }
+  }
+  stats.bytesRead += run.bytesRead;
+  stats.filesRead += run.filesRead;
+}
+
+/**
+ * --parents: the part of the source before `/./` (or the input root) is dropped and the rest
+ * keeps its directory chain under the destination; the chain's directories are copied from the
+ * source with their own metadata, like BuildKit's include-pattern copy.
+ */
+async function copyWithParents(a: CopyAction, run: CopyRun, inputRoot: string, rawSrc: string, destHost: string, root: string): Promise<void> {
+  const [pivot, kept] = splitPivot(rawSrc);
+  const pivotHost = await resolveInRoot(inputRoot, pivot, { followLast: true, escapeError: 'ERR_TSBUILD_COPY_OUTSIDE_CONTEXT' });
+  const matches = a.allowWildcard && hasWildcard(kept) ? await expandWildcards(pivotHost, kept) : [unescapeGo(kept)];
+  const found: string[] = [];
+  for (const m of matches) if (await exists(path.join(pivotHost, m))) found.push(m);
+  if (found.length === 0) {
+    if (a.allowEmptyWildcard && hasWildcard(kept)) return;
+    throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `${rawSrc}: not found`);
+  }
+  await mkdirAllOwned(destHost, 0o755, run.owner, root);
+  for (const m of found) {
+    const parts = path.posix.normalize(m).split('/').filter((p) => p !== '' && p !== '.');
+    let srcCur = pivotHost;
+    let dstCur = destHost;
+    for (const p of parts.slice(0, -1)) {
+      srcCur = path.join(srcCur, p);
+      dstCur = path.join(dstCur, p);
+      if (!(await exists(dstCur))) {
+        const st = await lstat(srcCur);
+        await (await import('node:fs/promises')).mkdir(dstCur);
+        const o = run.owner ?? (run.resetOwner ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
+        await chown(dstCur, o.uid, o.gid);
+        await chmod(dstCur, run.mode ? run.mode(st.mode & 0o7777, true) : st.mode & 0o7777);
+        await utimes(dstCur, st.atime, st.mtime);
+      }
+    }
+    const leaf = parts[parts.length - 1]!;
+    await copyEntry(run, path.join(srcCur, leaf), path.join(dstCur, leaf), '', false);
+  }
+}
+
+async function applyMkdir(a: MkdirAction, user: string, root: string): Promise<void> {
+  const owner = await resolveOwner(root, a.chown ?? (user ? { user } : undefined));
+  const host = await resolveInRoot(root, cleanRooted(a.path), { followLast: true });
+  if (a.parents) {
+    await mkdirAllOwned(host, a.mode & 0o7777, owner, root);
+    return;
+  }
+  if (await exists(host)) {
+    if ((await stat(host)).isDirectory()) return;
+    throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `${a.path} exists and is not a directory`);
+  }
+  await mkdirAllOwned(host, a.mode & 0o7777, owner, path.dirname(host));
+}
+
+async function applyMkfile(a: MkfileAction, root: string): Promise<void> {
+  const owner = await resolveOwner(root, a.chown);
+  const host = await resolveInRoot(root, cleanRooted(a.path), { followLast: false });
+  const st = await lstat(host).catch(() => undefined);
+  if (st?.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `${a.path} is a directory`);
+  if (st) await rm(host);
+  await writeFile(host, a.data, { mode: 0o600 });
+  await chown(host, owner?.uid ?? 0, owner?.gid ?? 0);
+  await chmod(host, a.mode & 0o7777);
+}
+
+async function applyRm(a: RmAction, root: string): Promise<void> {
+  const clean = cleanRooted(a.path);
+  if (clean === '/') throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', 'refusing to remove the root');
+  const host = await resolveInRoot(root, clean, { followLast: false });
+  if (!(await exists(host))) {
+    if (a.allowNotFound) return;
+    throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `${a.path}: not found`);
+  }
+  await rm(host, { recursive: true, force: true });
+}

@@ -1,0 +1,150 @@
+/**
+ * The copy engine behind COPY/ADD, following BuildKit's fsutil copier: regular files, symlinks
+ * (copied as links, never followed), hardlinks kept as hardlinks within one copy, directories
+ * merged into existing ones. Copied entries keep their source mtime; ownership is the --chown
+ * user, else the source's (reset to 0:0 for the local context, as BuildKit's file transfer does).
+ */
+import { chown, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, link, chmod, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { TsbuildError } from '../errors/index.js';
+import type { ModeFn } from './chmod.js';
+
+/** Owner applied to copied entries. */
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** Per-action copy settings and counters. */
+export interface CopyRun {
+  /** --chown result; undefined keeps (or resets, see resetOwner) source ownership. */
+  owner?: Owner;
+  /** Source is the local context: ownership becomes 0:0 when no --chown is given. */
+  resetOwner: boolean;
+  mode?: ModeFn;
+  /** Excludes a path relative to the copy source ("" for the source itself). */
+  excluded?: (rel: string) => boolean;
+  /** Hardlink tracking: source inode -> first destination path. */
+  inodes: Map<string, string>;
+  bytesRead: number;
+  filesRead: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Creates missing directories of `dir` (a host path under the root) with mode 0755, the given
+ * owner (root when none) and mtime now — BuildKit's MkdirAll for destination parents and WORKDIR.
+ */
+export async function mkdirAllOwned(dir: string, mode: number, owner: Owner | undefined, stopAt: string): Promise<void> {
+  const missing: string[] = [];
+  let cur = dir;
+  while (cur.length >= stopAt.length) {
+    try {
+      const st = await lstat(cur);
+      if (!st.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `${cur.slice(stopAt.length) || '/'} exists and is not a directory`);
+      break;
+    } catch (e) {
+      if (e instanceof TsbuildError) throw e;
+      missing.unshift(cur);
+      if (cur === stopAt) break;
+      cur = path.dirname(cur);
+    }
+  }
+  for (const d of missing) {
+    await mkdir(d);
+    await chmod(d, mode);
+    await chown(d, owner?.uid ?? 0, owner?.gid ?? 0);
+  }
+}
+
+function ownerFor(run: CopyRun, st: Stats): Owner {
+  if (run.owner) return run.owner;
+  if (run.resetOwner) return { uid: 0, gid: 0 };
+  return { uid: st.uid, gid: st.gid };
+}
+
+async function applyMeta(run: CopyRun, st: Stats, target: string): Promise<void> {
+  const o = ownerFor(run, st);
+  if (st.isSymbolicLink()) {
+    await lchown(target, o.uid, o.gid);
+    await lutimes(target, st.atime, st.mtime);
+    return;
+  }
+  await chown(target, o.uid, o.gid);
+  const perm = st.mode & 0o7777;
+  // chmod after chown: chown clears set-id bits.
+  await chmod(target, run.mode ? run.mode(perm, st.isDirectory()) : perm);
+  await utimes(target, st.atime, st.mtime);
+}
+
+/** Makes room for a non-directory at target: an existing dir is an error, anything else goes. */
+async function clearForFile(target: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await lstat(target);
+  } catch {
+    return;
+  }
+  if (st.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `cannot replace directory ${target} with a file`);
+  await rm(target, { force: true });
+}
+
+/**
+ * Copies `src` (already resolved, host path) to `target`. `rel` is the path relative to the copy
+ * source used for --exclude. `isTop` marks the source itself: a top directory merges into the
+ * target without taking its mode or owner (BuildKit creates it as a plain 0755 parent).
+ */
+export async function copyEntry(run: CopyRun, src: string, target: string, rel: string, isTop: boolean): Promise<void> {
+  if (run.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'copy cancelled');
+  if (rel !== '' && run.excluded?.(rel)) return;
+  const st = await lstat(src);
+  if (st.isDirectory()) {
+    let created = false;
+    try {
+      const t = await lstat(target);
+      if (!t.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `cannot copy directory onto non-directory ${target}`);
+    } catch (e) {
+      if (e instanceof TsbuildError) throw e;
+      await mkdir(target);
+      created = true;
+    }
+    for (const name of (await readdir(src)).sort()) {
+      await copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false);
+    }
+    if (created && !isTop) await applyMeta(run, st, target);
+    else if (isTop) await utimes(target, st.atime, st.mtime);
+    return;
+  }
+  await clearForFile(target);
+  if (st.isSymbolicLink()) {
+    await symlink(await readlink(src), target);
+  } else if (st.isFile()) {
+    const key = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1 ? run.inodes.get(key) : undefined;
+    if (first) {
+      await link(first, target);
+      return;
+    }
+    await copyFile(src, target);
+    run.bytesRead += st.size;
+    run.filesRead++;
+    if (st.nlink > 1) run.inodes.set(key, target);
+  } else {
+    // Devices, fifos and sockets: BuildKit recreates them with mknod; node has no mknod.
+    await mknodLike(src, target, st);
+  }
+  await applyMeta(run, st, target);
+}
+
+async function mknodLike(src: string, target: string, st: Stats): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const run = promisify(execFile);
+  if (st.isFIFO()) await run('mkfifo', [target]);
+  else if (st.isCharacterDevice() || st.isBlockDevice()) {
+    const major = Math.floor(st.rdev / 256) & 0xfff;
+    const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
+    await run('mknod', [target, st.isCharacterDevice() ? 'c' : 'b', String(major), String(minor)]);
+  } else throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `cannot copy socket ${src}`);
+}

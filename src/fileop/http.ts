@@ -1,0 +1,67 @@
+/**
+ * Downloads an ADD <url> source into a directory, as BuildKit's source.http does: the file is
+ * written with mode 0600, its mtime taken from Last-Modified, its name from Content-Disposition
+ * or the last URL path segment ("index" when empty), and an expected sha256 is verified before
+ * the file is kept.
+ */
+import { createHash } from 'node:crypto';
+import { rename, rm, utimes, writeFile, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { TsbuildError } from '../errors/index.js';
+import type { BuildContext } from '../progress/index.js';
+import type { Digest } from '../util/index.js';
+
+/** What to fetch. */
+export interface HttpSourceSpec {
+  url: string;
+  /** Expected sha256 digest (`sha256:<hex>`). */
+  checksum?: Digest;
+  /** File name override. */
+  filename?: string;
+}
+
+function fileNameFor(url: URL, disposition: string | null): string {
+  const m = disposition ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition) : null;
+  const fromHeader = m?.[1] ? path.posix.basename(decodeURIComponent(m[1])) : '';
+  if (fromHeader && fromHeader !== '.' && fromHeader !== '..') return fromHeader;
+  const seg = path.posix.basename(decodeURIComponent(url.pathname));
+  return seg && seg !== '/' && seg !== '.' && seg !== '..' ? seg : 'index';
+}
+
+/** Fetches `spec.url` into `destDir`; returns the stored file and its sha256 digest. */
+export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, destDir: string): Promise<{ file: string; digest: Digest }> {
+  let url: URL;
+  try {
+    url = new URL(spec.url);
+  } catch (e) {
+    throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `invalid URL ${spec.url}`, { cause: e });
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: ctx.signal, redirect: 'follow' });
+  } catch (e) {
+    if (ctx.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'download cancelled', { cause: e });
+    throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url} failed`, { cause: e });
+  }
+  if (!res.ok) throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url}: HTTP ${res.status}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}` as Digest;
+  if (spec.checksum && spec.checksum !== digest) {
+    throw new TsbuildError('ERR_TSBUILD_HTTP_CHECKSUM', `${spec.url}: expected ${spec.checksum}, got ${digest}`);
+  }
+  const name = spec.filename ?? fileNameFor(url, res.headers.get('content-disposition'));
+  const file = path.join(destDir, name);
+  const tmp = path.join(destDir, `.${name}.tmp-${process.pid}`);
+  try {
+    await writeFile(tmp, body, { mode: 0o600 });
+    await chmod(tmp, 0o600);
+    const lm = res.headers.get('last-modified');
+    const t = lm ? new Date(lm) : undefined;
+    if (t && !Number.isNaN(t.getTime())) await utimes(tmp, t, t);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return { file, digest };
+}
