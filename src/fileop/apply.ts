@@ -64,18 +64,27 @@ export async function applyFileOp(ctx: BuildContext, op: FileOp, env: FileOpEnv)
   return stats;
 }
 
-/** Resolves --chown against the destination root's /etc/passwd and /etc/group. */
+/**
+ * Resolves --chown (and the WORKDIR user) like BuildKit's file backend: a numeric user needs no
+ * passwd entry and its gid defaults to the same number (not to the passwd gid, unlike RUN); a
+ * named user takes uid and primary gid from the destination root's /etc/passwd; a group is a
+ * number or a name from its /etc/group.
+ */
 export async function resolveOwner(rootDir: string, c: Chown | undefined): Promise<Owner | undefined> {
   if (!c || c.user === '') return undefined;
-  const spec = c.group !== undefined && c.group !== '' ? `${c.user}:${c.group}` : c.user;
+  const [userPart, groupFromUser] = c.user.includes(':') ? [c.user.slice(0, c.user.indexOf(':')), c.user.slice(c.user.indexOf(':') + 1)] : [c.user, undefined];
+  const group = c.group !== undefined && c.group !== '' ? c.group : groupFromUser;
   try {
-    const u = await resolveUser(rootDir, spec);
-    return { uid: u.uid, gid: u.gid };
-  } catch (e) {
-    if (e instanceof TsbuildError && e.code !== 'ERR_TSBUILD_INTERNAL') {
-      throw new TsbuildError('ERR_TSBUILD_COPY_USER', `unable to resolve --chown ${spec}: ${e.message}`, { cause: e });
+    let uid: number;
+    let gid: number;
+    if (/^\d+$/.test(userPart)) uid = gid = Number(userPart);
+    else ({ uid, gid } = await resolveUser(rootDir, userPart));
+    if (group !== undefined && group !== '') {
+      gid = /^\d+$/.test(group) ? Number(group) : (await resolveUser(rootDir, `0:${group}`)).gid;
     }
-    throw new TsbuildError('ERR_TSBUILD_COPY_USER', `unable to resolve --chown ${spec}`, { cause: e });
+    return { uid, gid };
+  } catch (e) {
+    throw new TsbuildError('ERR_TSBUILD_COPY_USER', `unable to resolve user ${c.user}${group ? ':' + group : ''}: ${(e as Error).message}`, { cause: e });
   }
 }
 
