@@ -8,7 +8,7 @@
  * on unquoted whitespace, including whitespace that came out of an unquoted expansion.
  */
 import { TsbuildError } from '../errors/index.js';
-import { isSpace } from './text.js';
+import { replacePattern, trimPrefix, trimSuffix } from './expand-pattern.js';
 
 export type EscapeChar = '\\' | '`';
 export type ExpandEnv = Map<string, string> | ((name: string) => string | undefined);
@@ -26,38 +26,41 @@ export interface ExpandWordsResult {
 }
 
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
+/** Go's unicode.IsSpace, which BuildKit uses to split words. */
+const SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u;
+const DIGIT = /^\p{Nd}$/u;
+const NAME_CHAR = /^[\p{L}\p{Nd}_]$/u;
 
-/** Collects output: in words mode, unquoted whitespace separates words. */
-class Output {
-  words: string[] = [];
-  cur = '';
-  inWord = false;
+/**
+ * Collects words in ProcessWords mode. Unquoted whitespace (also whitespace coming out of an
+ * unquoted `$` expansion) ends a word; quoted or escaped text never does. A word that stayed
+ * empty (`""` alone) is dropped, as BuildKit drops it (seen with `EXPOSE 80 ""`).
+ */
+class Words {
+  readonly list: string[] = [];
+  private buf = '';
+  private inWord = false;
 
-  constructor(private readonly split: boolean) {}
-
-  /** Unquoted text: may split. */
   add(s: string): void {
     for (const ch of s) {
-      if (this.split && isSpace(ch)) {
-        if (this.inWord) this.words.push(this.cur);
-        this.cur = '';
+      if (!SPACE.test(ch)) this.addRaw(ch);
+      else if (this.inWord && this.buf !== '') {
+        this.list.push(this.buf);
+        this.buf = '';
         this.inWord = false;
-      } else {
-        this.cur += ch;
-        this.inWord = true;
       }
     }
   }
 
-  /** Quoted or escaped text: never splits, and marks a word even when empty (`""`). */
   addRaw(s: string): void {
-    this.cur += s;
+    this.buf += s;
     this.inWord = true;
   }
 
   finish(): string[] {
-    if (this.inWord) this.words.push(this.cur);
-    return this.words;
+    if (this.buf !== '') this.list.push(this.buf);
+    this.buf = '';
+    return this.list;
   }
 }
 
@@ -75,8 +78,8 @@ class Lexer {
     this.chars = [...text];
   }
 
-  private peek(offset = 0): string | undefined {
-    return this.chars[this.pos + offset];
+  private peek(): string | undefined {
+    return this.chars[this.pos];
   }
 
   private next(): string | undefined {
@@ -90,41 +93,50 @@ class Lexer {
     return value;
   }
 
-  /** Processes until `stop` (consumed) or the end; the text between is written to `out`. */
-  run(out: Output, stop?: string): void {
+  /**
+   * Processes text up to `stop` (consumed) or the end. In `raw` mode (patterns and
+   * replacements) escape characters are kept in the result, for the pattern compiler to read.
+   */
+  run(stop: string | undefined, raw: boolean, words?: Words, missing?: string): string {
+    let result = '';
     for (;;) {
       const ch = this.peek();
-      if (ch === undefined) {
-        if (stop !== undefined) throw expandError(`missing '${stop}' in substitution`);
-        return;
-      }
+      if (ch === undefined) break;
       if (stop !== undefined && ch === stop) {
         this.pos++;
-        return;
+        return result;
       }
-      if (ch === "'") {
-        this.pos++;
-        out.addRaw(this.singleQuoted());
-      } else if (ch === '"') {
-        this.pos++;
-        out.addRaw(this.doubleQuoted());
-      } else if (ch === '$') {
-        this.pos++;
-        const value = this.dollar();
-        if (value.literal) out.addRaw(value.text);
-        else out.add(value.text);
-      } else if (ch === this.escape) {
-        this.pos++;
-        const n = this.next();
-        if (n !== undefined) out.addRaw(n);
+      if (ch === '$') {
+        const text = this.dollar();
+        result += text;
+        words?.add(text);
+      } else if (ch === "'" || ch === '"') {
+        const text = ch === "'" ? this.singleQuoted() : this.doubleQuoted(raw);
+        result += text;
+        words?.addRaw(text);
       } else {
         this.pos++;
-        out.add(ch);
+        if (ch === this.escape) {
+          if (raw) {
+            result += ch;
+            words?.addRaw(ch);
+          }
+          const n = this.next();
+          if (n === undefined) break;
+          result += n;
+          words?.addRaw(n);
+        } else {
+          result += ch;
+          words?.add(ch);
+        }
       }
     }
+    if (stop !== undefined) throw expandError(missing ?? `unexpected end of statement while looking for matching ${stop}`);
+    return result;
   }
 
   private singleQuoted(): string {
+    this.pos++;
     let s = '';
     for (;;) {
       const ch = this.next();
@@ -134,171 +146,109 @@ class Lexer {
     }
   }
 
-  private doubleQuoted(): string {
+  private doubleQuoted(raw: boolean): string {
+    this.pos++;
     let s = '';
     for (;;) {
-      const ch = this.next();
+      const ch = this.peek();
       if (ch === undefined) throw expandError('unexpected end of statement while looking for matching double-quote');
-      if (ch === '"') return s;
+      if (ch === '"') {
+        this.pos++;
+        return s;
+      }
       if (ch === '$') {
-        s += this.dollar().text;
-      } else if (ch === this.escape) {
-        const n = this.peek();
-        // Inside double quotes only `"`, `$` and the escape character itself can be escaped.
-        if (n === '"' || n === '$' || n === this.escape) {
-          s += n;
-          this.pos++;
-        } else s += ch;
+        s += this.dollar();
+        continue;
+      }
+      this.pos++;
+      if (ch !== this.escape) {
+        s += ch;
+        continue;
+      }
+      if (raw) s += ch;
+      const n = this.peek();
+      if (n === undefined) continue;
+      // Inside double quotes only `"`, `$` and the escape character itself can be escaped;
+      // before anything else the escape character stays (twice in raw mode, as in BuildKit).
+      if (n === '"' || n === '$' || n === this.escape) {
+        s += n;
+        this.pos++;
       } else s += ch;
     }
   }
 
+  /** A variable name: a run of digits (positional), one special character, or letters/digits/_. */
   private name(): string {
     const first = this.peek();
     if (first === undefined) return '';
-    if (/[0-9]/.test(first) || SPECIAL_PARAMS.has(first)) {
+    if (DIGIT.test(first)) {
+      let n = '';
+      while (this.peek() !== undefined && DIGIT.test(this.peek()!)) n += this.next();
+      return n;
+    }
+    if (SPECIAL_PARAMS.has(first)) {
       this.pos++;
       return first;
     }
     let n = '';
-    while (this.peek() !== undefined && /[A-Za-z0-9_]/.test(this.peek()!)) n += this.next();
+    while (this.peek() !== undefined && NAME_CHAR.test(this.peek()!)) n += this.next();
     return n;
   }
 
-  /** After a `$`: a name, `${...}`, or a literal dollar. */
-  private dollar(): { text: string; literal?: boolean } {
+  /** At a `$`: a name, `${...}`, or a literal dollar. */
+  private dollar(): string {
+    this.pos++;
     if (this.peek() !== '{') {
       const name = this.name();
-      if (name === '') return { text: '$', literal: true };
-      return { text: this.lookup(name) ?? '' };
+      if (name === '') return '$';
+      return this.lookup(name) ?? '';
     }
     this.pos++;
+    const first = this.peek();
+    if (first === undefined) throw expandError("syntax error: missing '}'");
+    if (first === '{' || first === '}' || first === ':') throw expandError('syntax error: bad substitution');
     const name = this.name();
-    if (name === '') throw expandError('bad substitution: missing variable name in ${}');
-    const op = this.next();
-    if (op === '}') return { text: this.lookup(name) ?? '' };
-    if (op === undefined) throw expandError(`missing '}' in substitution of ${name}`);
+    let op = this.next();
+    if (op === '}') return this.lookup(name) ?? '';
+    if (op === undefined) throw expandError("syntax error: missing '}'");
+    let colon = false;
+    if (op === ':') {
+      colon = true;
+      op = this.next();
+      if (op === undefined) throw expandError("syntax error: missing '}'");
+    }
+    const modifier = (colon ? ':' : '') + op;
+    if (op === '/' && !colon) return this.substitute(name);
+    if (!['-', '+', '?', '#', '%'].includes(op)) throw expandError(`unsupported modifier (${modifier}) in substitution`);
+    const trim = op === '#' || op === '%';
+    const word = this.run('}', trim, undefined, "syntax error: missing '}'");
     const value = this.lookup(name);
+    // With a colon an empty value counts as unset (BuildKit 0.13 ignores the colon for # and %).
+    const unset = value === undefined || (colon && value === '');
     switch (op) {
-      case ':': {
-        const mod = this.next();
-        const word = this.subWord();
-        if (mod === '-') return { text: value === undefined || value === '' ? word : value };
-        if (mod === '+') return { text: value === undefined || value === '' ? '' : word };
-        if (mod === '?') {
-          if (value === undefined || value === '') throw expandError(`${name}: ${word !== '' ? word : value === undefined ? 'is not allowed to be unset' : 'is not allowed to be empty'}`);
-          return { text: value };
-        }
-        throw expandError(`unsupported modifier (:${mod ?? ''}) in substitution of ${name}`);
-      }
-      case '-': {
-        const word = this.subWord();
-        return { text: value === undefined ? word : value };
-      }
-      case '+': {
-        const word = this.subWord();
-        return { text: value === undefined ? '' : word };
-      }
-      case '?': {
-        const word = this.subWord();
-        if (value === undefined) throw expandError(`${name}: ${word === '' ? 'is not allowed to be unset' : word}`);
-        return { text: value };
-      }
-      case '#':
-      case '%': {
-        const longest = this.peek() === op;
-        if (longest) this.pos++;
-        const pattern = this.subPattern('}');
-        return { text: trimPattern(value ?? '', pattern, op === '#' ? 'prefix' : 'suffix', longest) };
-      }
-      case '/': {
-        const all = this.peek() === '/';
-        if (all) this.pos++;
-        const pattern = this.subPattern('/', '}');
-        if (this.lastStop !== '/') throw expandError(`syntax error: missing '/' in \${${name}${all ? '//' : '/'}...}`);
-        const replacement = this.subWord();
-        return { text: replacePattern(value ?? '', pattern, replacement, all) };
-      }
-      default:
-        throw expandError(`unsupported modifier (${op}) in substitution of ${name}`);
-    }
-  }
-
-  private subWord(): string {
-    const out = new Output(false);
-    this.run(out, '}');
-    return out.cur;
-  }
-
-  private lastStop: string | undefined;
-
-  /**
-   * A pattern for trimming/substitution, read up to one of `stops` (consumed). `*` and `?` are
-   * wildcards; escaped and quoted characters are literal, and so is `[` (BuildKit does not
-   * support bracket classes here: `${V#[gh]e}` leaves V unchanged). Returns a regex source.
-   */
-  private subPattern(...stops: string[]): string {
-    let re = '';
-    for (;;) {
-      const ch = this.next();
-      if (ch === undefined) throw expandError(`missing '${stops.at(-1)}' in substitution`);
-      if (stops.includes(ch)) {
-        this.lastStop = ch;
-        return re;
-      }
-      // Patterns follow Go's path.Match, where a backslash escapes whatever the escape directive.
-      if (ch === this.escape || ch === '\\') {
-        const n = this.next();
-        if (n !== undefined) re += escapeRegex(n);
-      } else if (ch === "'") re += escapeRegex(this.singleQuoted());
-      else if (ch === '"') re += escapeRegex(this.doubleQuoted());
-      else if (ch === '$') re += escapeRegex(this.dollar().text);
-      else if (ch === '*') re += '[^]*';
-      else if (ch === '?') re += '[^]';
-      else re += escapeRegex(ch);
-    }
-  }
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-function trimPattern(value: string, pattern: string, side: 'prefix' | 'suffix', longest: boolean): string {
-  const re = new RegExp(`^(?:${pattern})$`, 'u');
-  const n = value.length;
-  if (side === 'prefix') {
-    for (let k = longest ? n : 0; longest ? k >= 0 : k <= n; k += longest ? -1 : 1) if (re.test(value.slice(0, k))) return value.slice(k);
-  } else {
-    for (let k = longest ? 0 : n; longest ? k <= n : k >= 0; k += longest ? 1 : -1) if (re.test(value.slice(k))) return value.slice(0, k);
-  }
-  return value;
-}
-
-/** Replaces the first (or every) longest match of the pattern, as the shell does. */
-function replacePattern(value: string, pattern: string, replacement: string, all: boolean): string {
-  if (pattern === '') return value;
-  const re = new RegExp(`^(?:${pattern})$`, 'u');
-  let out = '';
-  let i = 0;
-  while (i <= value.length) {
-    let matchEnd = -1;
-    for (let k = value.length; k > i; k--) {
-      if (re.test(value.slice(i, k))) {
-        matchEnd = k;
-        break;
+      case '-':
+        return unset ? word : value!;
+      case '+':
+        return unset ? '' : word;
+      case '?':
+        if (unset) throw expandError(`${name}: ${word !== '' ? word : value === undefined ? 'is not allowed to be unset' : 'is not allowed to be empty'}`);
+        return value!;
+      default: {
+        const greedy = word.startsWith(op);
+        const pattern = greedy ? word.slice(1) : word;
+        return op === '#' ? trimPrefix(pattern, value ?? '', greedy) : trimSuffix(pattern, value ?? '', greedy);
       }
     }
-    if (matchEnd === -1) {
-      if (i < value.length) out += value[i];
-      i++;
-      continue;
-    }
-    out += replacement;
-    i = matchEnd;
-    if (!all) return out + value.slice(i);
   }
-  return out;
+
+  /** `${name/pattern/replacement}` and `${name//pattern/replacement}`. */
+  private substitute(name: string): string {
+    const all = this.peek() === '/';
+    if (all) this.pos++;
+    const pattern = this.run('/', true, undefined, "syntax error: missing '/' in ${}");
+    const replacement = this.run('}', true, undefined, "syntax error: missing '}'");
+    return replacePattern(pattern, this.lookup(name) ?? '', replacement, all);
+  }
 }
 
 function expandError(message: string): TsbuildError {
@@ -308,17 +258,16 @@ function expandError(message: string): TsbuildError {
 /** Expands one word: quotes removed, variables substituted, no splitting. */
 export function expandWord(text: string, env: ExpandEnv, escapeChar: EscapeChar = '\\'): ExpandResult {
   const lexer = new Lexer(text, env, escapeChar);
-  const out = new Output(false);
-  lexer.run(out);
-  return { word: out.cur, matched: lexer.matched, unmatched: lexer.unmatched };
+  const word = lexer.run(undefined, false);
+  return { word, matched: lexer.matched, unmatched: lexer.unmatched };
 }
 
 /** Expands and splits into words on unquoted whitespace (including whitespace from unquoted expansions). */
 export function expandWords(text: string, env: ExpandEnv, escapeChar: EscapeChar = '\\'): ExpandWordsResult {
   const lexer = new Lexer(text, env, escapeChar);
-  const out = new Output(true);
-  lexer.run(out);
-  return { words: out.finish(), matched: lexer.matched, unmatched: lexer.unmatched };
+  const words = new Words();
+  lexer.run(undefined, false, words);
+  return { words: words.finish(), matched: lexer.matched, unmatched: lexer.unmatched };
 }
 
 /** The result of expanding the KEY=VALUE pairs of one instruction. */

@@ -157,6 +157,70 @@ for (const [expr, want] of BUILDKIT_BACKTICK) {
   test(`expand (backtick) ${expr}`, (t) => t.is(expandWord(expr, env2, '`').word, want));
 }
 
+/**
+ * More rows confirmed the same way (Docker 26, `ENV V=hello_world`, U unset), covering BuildKit's
+ * quirks: quotes in a pattern do not make wildcards literal, a pattern escape may only protect
+ * `*`, `?`, `\\`, `}` or `/`, replacements keep their escapes, `//` replaces like Go's
+ * ReplaceAllString (`$1` refers to a group, so it vanishes), positional names take every digit,
+ * and in 0.13 a colon before `#`/`%` is ignored.
+ */
+const BUILDKIT_QUIRKS: Array<[string, string]> = [
+  ["$#", ""],
+  ["$?", ""],
+  ["${*}", ""],
+  ["$_x", ""],
+  ["${V_}", ""],
+  ["$V-x", "hello_world-x"],
+  ["${V:-a}}", "hello_world}"],
+  ["${V:+${U:-n}}", "n"],
+  ["${U:-${V:+in}}", "in"],
+  ["${V/#h/H}", "hello_world"],
+  ["${V/%d/D}", "hello_world"],
+  ["${U//a/b}", ""],
+  ["${V##}", "hello_world"],
+  ["${V%%}", "hello_world"],
+  ["${V#*}", "hello_world"],
+  ["${V%*}", "hello_world"],
+  ["${V-}", "hello_world"],
+  ["${U-}", ""],
+  ["${V:-'}'}", "hello_world"],
+  ["${U:-\\}}", "}"],
+  ["\"$\"", "$"],
+  ["'$'", "$"],
+  ["a\"b\"'c'd", "abcd"],
+  ["${V/\"l\"/L}", "heLlo_world"],
+  ["${V/'*'/S}", "S"],
+  ["${V///x}", "xhxexlxlxox_xwxoxrxlxdx"],
+  ["${V/o/\\}}", "hell\\}_world"],
+  ["${V/o/\\x}", "hell\\x_world"],
+  ["${V//o/$$}", "hell_wrld"],
+  ["${V//o/\\$1}", "hell\\_w\\rld"],
+  ["${V//o/\\$\\{x\\}}", "hell\\$\\{x\\}_w\\$\\{x\\}rld"],
+  ["${V/o/\\$1}", "hell\\$1_world"],
+  ["$12", ""],
+  ["$1a", "a"],
+  ["${12}", ""],
+  ["${V#'h'e}", "llo_world"],
+  ["${V#\"h*\"}", "ello_world"],
+  ["${V#\"\\*\"}", "hello_world"],
+  ["${V%%\"l*\"}", "he"],
+  ["${V#\\\\}", "hello_world"],
+  ["${V#?}", "ello_world"],
+  ["${V##'#'}", "hello_world"],
+  ["${V:#x}", "hello_world"],
+  ["${V:%x}", "hello_world"],
+  ["${V/l/\"a b\"}", "hea blo_world"],
+  ["${V//l/'$V'}", "heo_word"],
+  ["${V:#h}", "ello_world"],
+  ["${V:%d}", "hello_worl"],
+  ["${V:##*o}", "rld"],
+  ["${U:#h}", ""],
+];
+for (const [expr, want] of BUILDKIT_QUIRKS) {
+  test(`expand (quirk) ${expr}`, (t) => t.is(expandWord(expr, env1).word, want));
+}
+test('names may hold any Unicode letter ($héllo, confirmed)', (t) => t.is(expandWord('$héllo', new Map([['héllo', 'U']])).word, 'U'));
+
 /** Errors, confirmed the same way (the build fails with these messages). */
 const ERRORS: Array<[string, RegExp]> = [
   ['${U:?}', /U: is not allowed to be unset/],
@@ -170,6 +234,18 @@ const ERRORS: Array<[string, RegExp]> = [
   ['${V//l}', /missing '\/'/],
   ["'unterminated", /matching single-quote/],
   ['"unterminated', /matching double-quote/],
+  ["${#V}", /unsupported modifier \(V\)/],
+  ["${V:0:2}", /unsupported modifier \(:0\)/],
+  ["${V:1}", /unsupported modifier \(:1\)/],
+  ["${V//}", /missing '\/'/],
+  ["${V/}", /missing '\/'/],
+  ["$V${", /missing '}'/],
+  ["${V//\\l/L}", /invalid escape '\\l'/],
+  ["${V#\\h}", /invalid escape '\\h'/],
+  ["${{V}}", /bad substitution/],
+  ["${:V}", /bad substitution/],
+  ["${V:/o/0}", /unsupported modifier \(:\/\)/],
+  ["${V:x}", /unsupported modifier \(:x\)/],
 ];
 const envErr = new Map([['V', 'v'], ['E', '']]);
 for (const [expr, message] of ERRORS) {
@@ -181,17 +257,24 @@ for (const [expr, message] of ERRORS) {
 }
 test('${E?} with E set but empty is fine', (t) => t.is(expandWord('${E?}', envErr).word, ''));
 
-/** Word splitting (ProcessWords), as EXPOSE uses it: `EXPOSE $P "8$P"` with P="80 443" gives 80, 443 and "880 443". */
+/**
+ * Word splitting (ProcessWords), as EXPOSE uses it: `EXPOSE $P "8$P"` with P="80 443" gives 80, 443 and "880 443".
+ * Empty words are dropped: confirmed with `EXPOSE 80 ""` (80 only), `EXPOSE "$U" 82`, `EXPOSE 8'' 9""0` (8 and 90), `EXPOSE 8${U:-1}` (81).
+ */
 const WORDS: Array<[string, string[]]> = [
   ['$P "8$P"', ['80', '443', '880 443']],
   ['a b   c', ['a', 'b', 'c']],
   ['"a b" c', ['a b', 'c']],
   ["'a  b'c d", ['a  bc', 'd']],
   ['a\\ b c', ['a b', 'c']],
-  ['""', ['']],
-  ["'' x", ['', 'x']],
+  ['""', []],
+  ["'' x", ['x']],
+  ['"$UNSET" 82', ['82']],
+  ["8'' 9\"\"0", ['8', '90']],
+  ['8${UNSET:-1}', ['81']],
+  ['$P', ['80', '443']],
   ['$UNSET', []],
-  ['"$UNSET"', ['']],
+  ['"$UNSET"', []],
   ['x$UNSET y', ['x', 'y']],
   ['  lead  trail  ', ['lead', 'trail']],
   ['$P$P', ['80', '44380', '443']],
