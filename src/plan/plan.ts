@@ -11,7 +11,7 @@ import { parseDockerfile } from '../parser/index.js';
 import { parseInstruction, type Instruction } from '../parser/instructions/index.js';
 import type { Digest } from '../util/digest.js';
 import { DEFAULT_PATH, dispatch, located, PROXY_ARGS, type DispatchContext } from './dispatch.js';
-import { normalizeReference } from './reference.js';
+import { normalizeReference } from '../oci/reference.js';
 import type { GraphBuilder, PlanOptions, StageState } from './types.js';
 
 interface StageDef {

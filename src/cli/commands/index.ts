@@ -12,6 +12,8 @@ export interface CommandEntry {
  * `build` is the default command (`tsbuild .` means `tsbuild build .`).
  */
 export const COMMANDS: CommandEntry[] = [
+  { names: ['build', 'b'], summary: 'Build an image from a Dockerfile', load: async () => (await import('./build.js')).buildCommand },
+  { names: ['image'], summary: 'Manage local images (import, ls, rm)', load: async () => (await import('./image.js')).imageCommand },
   { names: ['plan'], summary: 'Plan a build and print its graph of layer steps', load: async () => (await import('./plan.js')).planCommand },
   { names: ['parse'], summary: 'Parse a Dockerfile and print its syntax tree', load: async () => (await import('./parse.js')).parseCommand },
 ];

@@ -1,0 +1,220 @@
+/**
+ * The programmatic entry point: build(options, ctx) runs parse -> plan -> solve -> assemble ->
+ * export and returns what was built. The CLI is a thin shell over this function.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { openStateRoot } from './cache/index.js';
+import { createIgnoreMatcher, readDockerignore } from './context/index.js';
+import { createContextHasher, statCacheFileFor } from './context/checksum.js';
+import { TsbuildError } from './errors/index.js';
+import { assembleImage, exportImage, resolveExporters, type AssembledImage } from './exporter/index.js';
+import type { BuildGraph, NetworkMode, Platform } from './graph/index.js';
+import { parseDockerfile } from './parser/index.js';
+import { planBuild } from './plan/index.js';
+import type { BuildContext } from './progress/index.js';
+import { createCacheIndex } from './solver/cache-index.js';
+import { createSolverEnvironment } from './solver/environment-impl.js';
+import { createOpExecutor } from './solver/ops/executor.js';
+import { solve } from './solver/solve.js';
+import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
+import { fetchHttpSource } from './fileop/index.js';
+import type { SolveResult } from './solver/types.js';
+import type { Digest } from './util/digest.js';
+
+export interface SecretSource {
+  id: string;
+  /** File to read the value from. */
+  src?: string;
+  /** Environment variable to read the value from. */
+  env?: string;
+}
+
+export interface BuildOptions {
+  /** The build context directory. */
+  context: string;
+  /** Dockerfile path (default: <context>/Dockerfile). */
+  file?: string;
+  target?: string;
+  buildArgs?: Record<string, string>;
+  tags?: string[];
+  /** -o/--output values, buildx syntax. */
+  outputs?: string[];
+  noCache?: boolean;
+  noCacheFilter?: string[];
+  jobs?: number;
+  network?: NetworkMode;
+  secrets?: SecretSource[];
+  /** State root (else $TSBUILD_ROOT, else the per-user default). */
+  root?: string;
+  platform?: string;
+  /** Environment for SOURCE_DATE_EPOCH, proxies and secret env sources (default: none). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BuildResult {
+  graph: BuildGraph;
+  solved: SolveResult;
+  image: AssembledImage;
+  warnings: string[];
+}
+
+const PROXY_ARGS = ['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'];
+
+export function parsePlatform(value: string | undefined): Platform {
+  if (!value) return { os: 'linux', architecture: hostArch() };
+  const [osName, architecture, variant] = value.split('/');
+  if (!osName || !architecture) throw new TsbuildError('ERR_TSBUILD_PLATFORM', `invalid platform "${value}"`);
+  return variant ? { os: osName, architecture, variant } : { os: osName, architecture };
+}
+
+function hostArch(): string {
+  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
+  return map[os.arch()] ?? os.arch();
+}
+
+export async function build(options: BuildOptions, ctx: BuildContext): Promise<BuildResult> {
+  const env = options.env ?? {};
+  const contextDir = path.resolve(options.context);
+  const st = await stat(contextDir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new TsbuildError('ERR_TSBUILD_CONTEXT_NOT_FOUND', `build context "${options.context}" is not a directory`);
+  const dockerfilePath = path.resolve(contextDir, options.file ?? 'Dockerfile');
+  const text = await readFile(dockerfilePath).catch((cause) => {
+    throw new TsbuildError('ERR_TSBUILD_DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${dockerfilePath}`, { cause });
+  });
+
+  // Exporter options are checked before any work starts (a typo must not cost a build).
+  const exporters = resolveExporters(options.outputs ?? [], { tags: options.tags ?? [] });
+  const secrets = await loadSecrets(options.secrets ?? [], env);
+  const sourceDateEpoch = parseEpoch(env.SOURCE_DATE_EPOCH);
+
+  const ast = parseDockerfile(text, { file: path.relative(process.cwd(), dockerfilePath) || dockerfilePath });
+  const { patterns: ignore } = await readDockerignore(contextDir, dockerfilePath);
+  const state = await openStateRoot({ root: options.root, env });
+  const platform = parsePlatform(options.platform);
+  await checkSandboxAvailable();
+  await cleanupStaleContainers();
+  const matcher = createIgnoreMatcher(ignore);
+  const hasher = createContextHasher({
+    contextDir,
+    exclude: (rel) => matcher.matches(rel),
+    canSkipDir: (rel) => matcher.canSkipDir(rel),
+    statCacheFile: statCacheFileFor(state.root, contextDir),
+  });
+  const compression = exporters.find((e) => e.type !== 'local' && e.type !== 'tar')?.compression ?? 'gzip';
+  const solverEnv = await createSolverEnvironment({
+    state,
+    contextDir,
+    ignore,
+    contextEntries: () => hasher.entries(),
+    compression,
+    sourceDateEpoch: exporters.some((e) => e.rewriteTimestamp) ? sourceDateEpoch : undefined,
+    fetchHttp: async (c, op, dir) => {
+      await fetchHttpSource(c, { url: op.url, ...(op.checksum ? { checksum: op.checksum } : {}), ...(op.filename ? { filename: op.filename } : {}) }, dir);
+    },
+    secrets,
+    proxyEnv: PROXY_ARGS.flatMap((k) => [k, k.toLowerCase()]).flatMap((k) => (options.buildArgs?.[k] !== undefined ? [`${k}=${options.buildArgs[k]}`] : [])),
+    network: options.network,
+  });
+  try {
+    const graph = await planBuild({
+      ast,
+      target: options.target,
+      buildArgs: options.buildArgs ?? {},
+      platform,
+      dockerignore: ignore,
+      noCache: options.noCache ?? false,
+      noCacheFilter: options.noCacheFilter ?? [],
+      resolveImage: (ref: string, p: Platform) => solverEnv.resolveImageConfig(ref, p),
+      buildPlatform: parsePlatform(undefined),
+    });
+    const warnings = graph.unusedBuildArgs
+      .filter((a) => !PROXY_ARGS.includes(a.toUpperCase()))
+      .map((a) => `[Warning] One or more build-args [${a}] were not consumed`);
+    for (const w of warnings) ctx.progress.emit({ type: 'warning', time: Date.now(), rule: 'UnusedBuildArg', message: w });
+
+    solverEnv.attachGraph(graph);
+    for (const w of graph.warnings) ctx.progress.emit({ type: 'warning', time: Date.now(), rule: w.rule, message: w.message, file: w.file, line: w.line });
+    const index = createCacheIndex(state.root);
+    ctx.progress.emit({ type: 'build.start', time: Date.now(), target: graph.target.name, vertices: Object.keys(graph.vertices).length });
+    const solved = await solve(ctx, {
+      graph,
+      index,
+      checksums: { localChecksum: async (_source, patterns) => (await hasher.checksum(patterns)).digest },
+      executor: createOpExecutor(solverEnv),
+      layersAvailable: async (r) => (await Promise.all(r.layers.map((l) => state.content.has(l.blob)))).every(Boolean),
+      jobs: options.jobs ?? os.availableParallelism(),
+    });
+    await hasher.save();
+
+    const image = await assembleFromSolve(state.content, graph, solved, sourceDateEpoch);
+    for (const exporter of exporters) {
+      await exportImage(ctx, exporter, {
+        store: state.content,
+        images: state.images,
+        image,
+        rootfs: () => solverEnv.flatten(ctx, solved.target.layers),
+        sourceDateEpoch,
+      });
+    }
+    ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
+    return { graph, solved, image, warnings };
+  } catch (err) {
+    ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: false, error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  } finally {
+    await solverEnv.close();
+  }
+}
+
+async function assembleFromSolve(
+  store: Parameters<typeof assembleImage>[0],
+  graph: BuildGraph,
+  solved: SolveResult,
+  sourceDateEpoch: number | undefined,
+): Promise<AssembledImage> {
+  const stage = graph.target;
+  const baseResult = stage.base ? solved.results.get(stage.base.vertex) : undefined;
+  const baseLayers = baseResult?.layers ?? [];
+  const added = solved.target.layers.slice(baseLayers.length);
+  const baseConfig = baseResult?.image?.config;
+  return assembleImage(store, {
+    platform: stage.platform,
+    ...(baseConfig
+      ? { base: { config: baseConfig, layers: baseLayers.map((l) => ({ mediaType: l.mediaType, digest: l.blob, size: l.size })) } }
+      : {}),
+    layers: added.map((l) => ({ descriptor: { mediaType: l.mediaType, digest: l.blob, size: l.size }, diffId: l.diffId })),
+    history: stage.history,
+    config: stage.config,
+    ...(sourceDateEpoch !== undefined ? { created: new Date(sourceDateEpoch * 1000) } : {}),
+  });
+}
+
+function parseEpoch(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `SOURCE_DATE_EPOCH must be a number of seconds, got "${value}"`);
+  return Number(value);
+}
+
+async function loadSecrets(sources: SecretSource[], env: NodeJS.ProcessEnv): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const s of sources) {
+    const envName = s.env ?? (s.src === undefined && env[s.id] !== undefined ? s.id : undefined);
+    if (envName !== undefined) {
+      const v = env[envName];
+      if (v === undefined) throw new TsbuildError('ERR_TSBUILD_SECRET_NOT_FOUND', `secret ${s.id}: environment variable ${envName} is not set`);
+      out.set(s.id, Buffer.from(v));
+    } else {
+      const file = s.src ?? s.id;
+      try {
+        out.set(s.id, await readFile(file));
+      } catch (cause) {
+        throw new TsbuildError('ERR_TSBUILD_SECRET_NOT_FOUND', `secret ${s.id}: cannot read ${file}`, { cause });
+      }
+    }
+  }
+  return out;
+}
+
+export type { Digest };

@@ -1,0 +1,104 @@
+import { writeFile } from 'node:fs/promises';
+import type { OptionSpec } from '../args.js';
+import type { Command } from '../command.js';
+import { TsbuildError } from '../../errors/index.js';
+import { createProgressRenderer, type ProgressMode } from '../progress-mode.js';
+import { parseBuildArgs } from '../build-args.js';
+
+const options: OptionSpec[] = [
+  { name: 'file', short: 'f', type: 'string', value: 'PATH', description: 'Name of the Dockerfile (default: PATH/Dockerfile)' },
+  { name: 'tag', short: 't', type: 'list', value: 'NAME[:TAG]', description: 'Name and optionally a tag for the image' },
+  { name: 'target', type: 'string', value: 'STAGE', description: 'Set the target build stage to build' },
+  { name: 'build-arg', type: 'list', value: 'KEY=VALUE', description: 'Set build-time variables' },
+  { name: 'no-cache', type: 'boolean', description: 'Do not use cache when building the image' },
+  { name: 'no-cache-filter', type: 'list', value: 'STAGE', description: 'Do not cache the specified stages' },
+  { name: 'output', short: 'o', type: 'list', value: 'SPEC', description: 'Output destination (format: type=local,dest=path)' },
+  { name: 'progress', type: 'string', value: 'MODE', description: 'Progress output: auto, tty, plain, rawjson, quiet (default: auto)' },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'Suppress the build output and print the image ID on success' },
+  { name: 'metadata-file', type: 'string', value: 'FILE', description: 'Write build result metadata to a file' },
+  { name: 'iidfile', type: 'string', value: 'FILE', description: 'Write the image ID to a file' },
+  { name: 'jobs', type: 'string', value: 'N', description: 'Maximum number of steps run at once (default: number of CPUs)' },
+  { name: 'network', type: 'string', value: 'MODE', description: 'Networking mode for RUN: default, none, host' },
+  { name: 'secret', type: 'list', value: 'id=ID,src=FILE|env=VAR', description: 'Secret to expose to the build' },
+  { name: 'platform', type: 'string', value: 'OS/ARCH', description: 'Target platform (default: the host platform)' },
+  { name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' },
+];
+
+export const buildCommand: Command = {
+  names: ['build', 'b'],
+  summary: 'Build an image from a Dockerfile',
+  usage: 'tsbuild build [OPTIONS] PATH',
+  options,
+  async handler(args, io) {
+    const o = args.options;
+    if (args.positionals.length > 1) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `"tsbuild build" requires exactly 1 argument, got ${args.positionals.length}`);
+    const context = args.positionals[0] ?? '.';
+    const mode = (o.quiet ? 'quiet' : ((o.progress as string | undefined) ?? 'auto')) as ProgressMode;
+    const network = o.network as string | undefined;
+    if (network !== undefined && !['default', 'none', 'host'].includes(network)) {
+      throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --network "${network}": expected default, none or host`);
+    }
+    const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
+    if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --jobs "${o.jobs}"`);
+    const renderer = createProgressRenderer(mode, io.stderr);
+    // Heavy modules load only when a build actually runs.
+    const { build } = await import('../../api.js');
+    try {
+      const result = await build(
+        {
+          context,
+          file: o.file as string | undefined,
+          target: o.target as string | undefined,
+          buildArgs: parseBuildArgs(o['build-arg'] as string[], io.env),
+          tags: o.tag as string[],
+          outputs: o.output as string[],
+          noCache: (o['no-cache'] as boolean | undefined) ?? false,
+          noCacheFilter: o['no-cache-filter'] as string[],
+          jobs,
+          network: network as 'default' | 'none' | 'host' | undefined,
+          secrets: (o.secret as string[]).map(parseSecret),
+          root: o.root as string | undefined,
+          platform: o.platform as string | undefined,
+          env: io.env,
+        },
+        { signal: io.signal, progress: renderer },
+      );
+      renderer.close();
+      const imageId = result.image.config.digest;
+      if (o['metadata-file']) {
+        const meta = {
+          'containerimage.digest': result.image.manifest.digest,
+          'containerimage.config.digest': imageId,
+          'containerimage.descriptor': result.image.manifest,
+          ...(result.graph.target.name ? { 'tsbuild.target': result.graph.target.name } : {}),
+        };
+        await writeFile(o['metadata-file'] as string, `${JSON.stringify(meta, null, 2)}\n`);
+      }
+      if (o.iidfile) await writeFile(o.iidfile as string, imageId);
+      if (mode === 'quiet') io.stdout.write(`${imageId}\n`);
+      return 0;
+    } catch (err) {
+      renderer.close();
+      throw err;
+    }
+  },
+};
+
+function parseSecret(value: string): { id: string; src?: string; env?: string } {
+  const fields = Object.fromEntries(
+    value.split(',').map((kv) => {
+      const eq = kv.indexOf('=');
+      return eq === -1 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)];
+    }),
+  ) as Record<string, string>;
+  const id = fields.id;
+  if (!id) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --secret "${value}": id= is required`);
+  for (const k of Object.keys(fields)) {
+    if (!['id', 'src', 'source', 'env', 'type'].includes(k)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --secret "${value}": unknown key ${k}`);
+  }
+  const src = fields.src ?? fields.source;
+  if (fields.env !== undefined) return { id, env: fields.env };
+  if (src !== undefined) return { id, src };
+  // Neither: api.ts uses an env var named like the id when set, else a file of that name.
+  return { id };
+}

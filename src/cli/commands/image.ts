@@ -1,0 +1,59 @@
+import path from 'node:path';
+import type { Command } from '../command.js';
+import { TsbuildError } from '../../errors/index.js';
+import { openStateRoot } from '../../cache/index.js';
+import { importRootfs, normalizeReference, readImage } from '../../oci/index.js';
+
+function human(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)}${units[i]}`;
+}
+
+export const imageCommand: Command = {
+  names: ['image'],
+  summary: 'Manage local images: import, ls, rm',
+  usage: 'tsbuild image import ROOTFS.tar NAME[:TAG] | tsbuild image ls | tsbuild image rm NAME...',
+  options: [{ name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' }],
+  async handler(args, io) {
+    const [sub, ...rest] = args.positionals;
+    const state = await openStateRoot({ root: args.options.root as string | undefined, env: io.env });
+    switch (sub) {
+      case 'import': {
+        if (rest.length !== 2) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', 'usage: tsbuild image import ROOTFS.tar NAME[:TAG]');
+        const name = normalizeReference(rest[1]!);
+        const r = await importRootfs(state.content, state.images, path.resolve(io.cwd, rest[0]!), name);
+        io.stdout.write(`${name} ${r.manifest.digest}\n`);
+        return 0;
+      }
+      case 'ls':
+      case 'list': {
+        const rows = [['NAME', 'DIGEST', 'SIZE']];
+        for (const rec of await state.images.list()) {
+          const img = await readImage(state.content, rec.name, rec.digest).catch(() => undefined);
+          const size = img ? img.manifest.layers.reduce((a, l) => a + l.size, img.manifest.config.size) : 0;
+          rows.push([rec.name, rec.digest.slice(7, 19), img ? human(size) : '(missing blobs)']);
+        }
+        const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)) + 3);
+        for (const r of rows) io.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd()}\n`);
+        return 0;
+      }
+      case 'rm':
+      case 'remove': {
+        if (rest.length === 0) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', 'usage: tsbuild image rm NAME...');
+        for (const n of rest) {
+          const name = normalizeReference(n);
+          if (!(await state.images.delete(name))) throw new TsbuildError('ERR_TSBUILD_IMAGE_NOT_FOUND', `no such image: ${n}`);
+          io.stdout.write(`Untagged: ${name}\n`);
+        }
+        return 0;
+      }
+      default:
+        throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown image subcommand "${sub ?? ''}"; expected import, ls or rm`);
+    }
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * `-o/--output` in buildx syntax, parsed and validated before the build starts so a typo never
+ * costs a build: `type=oci|docker|local|tar|image,dest=...,name=...,compression=...`.
+ */
+import { TsbuildError } from '../errors/index.js';
+import type { Compression } from '../snapshot/index.js';
+
+export type ExporterType = 'oci' | 'docker' | 'local' | 'tar' | 'image';
+
+export interface ResolvedExporter {
+  type: ExporterType;
+  dest?: string;
+  names: string[];
+  compression: Compression;
+  push: boolean;
+  rewriteTimestamp: boolean;
+}
+
+const KEYS: Record<ExporterType, string[]> = {
+  oci: ['dest', 'name', 'compression', 'compression-level', 'force-compression', 'rewrite-timestamp', 'oci-mediatypes', 'tar'],
+  docker: ['dest', 'name', 'compression', 'compression-level', 'force-compression', 'rewrite-timestamp', 'oci-mediatypes'],
+  local: ['dest'],
+  tar: ['dest'],
+  image: ['name', 'push', 'compression', 'compression-level', 'force-compression', 'rewrite-timestamp', 'oci-mediatypes', 'registry.insecure'],
+};
+
+function bad(message: string): TsbuildError {
+  return new TsbuildError('ERR_TSBUILD_EXPORT_OPTIONS', message);
+}
+
+function bool(key: string, v: string): boolean {
+  if (v === '' || v === 'true') return true;
+  if (v === 'false') return false;
+  throw bad(`invalid value for ${key}: "${v}" (expected true or false)`);
+}
+
+export function resolveExporters(outputs: string[], opts: { tags: string[]; push?: boolean }): ResolvedExporter[] {
+  const out: ResolvedExporter[] = [];
+  for (const raw of outputs) {
+    // `-o dir` is shorthand for type=local,dest=dir, as in buildx.
+    const fields = raw.includes('=') ? raw.split(',') : [`type=local`, `dest=${raw}`];
+    const kv = new Map<string, string>();
+    for (const f of fields) {
+      const eq = f.indexOf('=');
+      kv.set(eq === -1 ? f : f.slice(0, eq), eq === -1 ? '' : f.slice(eq + 1));
+    }
+    const type = (kv.get('type') ?? 'local') as ExporterType;
+    if (!(type in KEYS)) throw bad(`unknown exporter type "${type}" (expected oci, docker, local, tar or image)`);
+    for (const k of kv.keys()) if (k !== 'type' && !KEYS[type].includes(k)) throw bad(`unknown option "${k}" for type=${type}`);
+    const dest = kv.get('dest');
+    if ((type === 'oci' || type === 'docker' || type === 'local' || type === 'tar') && !dest) throw bad(`type=${type} needs dest=PATH`);
+    const compression = (kv.get('compression') ?? 'gzip') as Compression;
+    if (!['gzip', 'zstd', 'uncompressed'].includes(compression)) throw bad(`unknown compression "${compression}" (expected gzip, zstd or uncompressed)`);
+    const names = kv.has('name') ? kv.get('name')!.split(/[;]/).filter(Boolean) : opts.tags;
+    if (type === 'image' && names.length === 0) throw bad('type=image needs a name (name=... or -t)');
+    out.push({
+      type,
+      ...(dest ? { dest } : {}),
+      names,
+      compression,
+      push: kv.has('push') ? bool('push', kv.get('push')!) : (opts.push ?? false),
+      rewriteTimestamp: kv.has('rewrite-timestamp') ? bool('rewrite-timestamp', kv.get('rewrite-timestamp')!) : false,
+    });
+  }
+  // `-t` without `-o` stores the image locally, like `docker build -t`.
+  if (outputs.length === 0 && opts.tags.length > 0) out.push({ type: 'image', names: opts.tags, compression: 'gzip', push: opts.push ?? false, rewriteTimestamp: false });
+  return out;
+}

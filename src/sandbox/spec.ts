@@ -1,0 +1,130 @@
+/**
+ * The sandbox description as pure data, and its translation into an OCI runtime spec. No I/O
+ * here: runner.ts turns a SandboxSpec into processes and mounts. Privileges follow BuildKit's
+ * default RUN (Docker's default capability set, no CAP_SYS_ADMIN, no_new_privs, a device
+ * cgroup that allows only the minimal /dev), networking follows its OCI worker without CNI:
+ * the host's network by default, a fresh empty network namespace for `none`.
+ */
+
+export interface SandboxUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+}
+
+export type SandboxMount =
+  | { kind: 'bind'; source: string; target: string; readonly: boolean }
+  | { kind: 'tmpfs'; target: string; size: number };
+
+export interface SandboxSpec {
+  /** Overlay layers (mounted by the runner) or a prepared directory. */
+  rootfs: { kind: 'overlay'; lower: string[]; upper: string; work: string } | { kind: 'dir'; path: string };
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: SandboxUser;
+  hostname: string;
+  network: 'default' | 'none' | 'host';
+  mounts: SandboxMount[];
+  capabilities: string[];
+  noNewPrivileges: boolean;
+  /** Contents of the generated /etc/hosts and /etc/resolv.conf. */
+  hosts: string;
+  resolvConf: string;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Docker's default capability set. */
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+export interface SandboxInput {
+  rootfs: SandboxSpec['rootfs'];
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: SandboxUser;
+  network: SandboxSpec['network'];
+  mounts?: SandboxMount[];
+  hostname?: string;
+  /** The host's /etc/resolv.conf text (used for default/host networking). */
+  hostResolvConf?: string;
+}
+
+export function createSandboxSpec(input: SandboxInput): SandboxSpec {
+  const env = input.env.some((e) => e.startsWith('PATH=')) ? input.env : [`PATH=${DEFAULT_PATH}`, ...input.env];
+  const hostname = input.hostname ?? 'buildkitsandbox';
+  return {
+    rootfs: input.rootfs,
+    args: input.args,
+    env,
+    cwd: input.cwd || '/',
+    user: input.user,
+    hostname,
+    network: input.network,
+    mounts: input.mounts ?? [],
+    capabilities: DEFAULT_CAPABILITIES,
+    noNewPrivileges: true,
+    hosts: `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+    resolvConf: input.network === 'none' ? '' : (input.hostResolvConf ?? ''),
+  };
+}
+
+/** Devices a RUN may open: the minimal /dev. Everything else is denied by the device cgroup. */
+const ALLOWED_DEVICES = [
+  { type: 'c', major: 1, minor: 3 }, // null
+  { type: 'c', major: 1, minor: 5 }, // zero
+  { type: 'c', major: 1, minor: 7 }, // full
+  { type: 'c', major: 1, minor: 8 }, // random
+  { type: 'c', major: 1, minor: 9 }, // urandom
+  { type: 'c', major: 5, minor: 0 }, // tty
+  { type: 'c', major: 5, minor: 2 }, // ptmx
+  { type: 'c', major: 136, minor: -1 }, // pts
+];
+
+/** The OCI runtime spec (config.json) for runc. `rootPath` is the mounted root filesystem. */
+export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { hosts: string; resolvConf: string; hostname: string }, cgroupsPath: string): Record<string, unknown> {
+  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (spec.network === 'none') namespaces.push({ type: 'network' });
+  const mounts: Array<Record<string, unknown>> = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/etc/hosts', type: 'bind', source: files.hosts, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+    { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConf, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+  ];
+  for (const m of spec.mounts) {
+    if (m.kind === 'bind') mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'] });
+    else mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', ...(m.size > 0 ? [`size=${m.size}`] : [])] });
+  }
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: spec.user.additionalGids },
+      args: spec.args,
+      env: spec.env,
+      cwd: spec.cwd,
+      capabilities: { bounding: spec.capabilities, effective: spec.capabilities, permitted: spec.capabilities, inheritable: [], ambient: [] },
+      noNewPrivileges: spec.noNewPrivileges,
+    },
+    root: { path: rootPath, readonly: false },
+    hostname: spec.hostname,
+    mounts,
+    linux: {
+      cgroupsPath,
+      namespaces,
+      resources: {
+        devices: [{ allow: false, access: 'rwm' }, ...ALLOWED_DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }))],
+      },
+      maskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The real SolverEnvironment: local images from the state root (pulled from a registry when
+ * missing), layers unpacked once by the snapshotter, new layers compressed into the content
+ * store and adopted as unpacked layers, temp mounts tracked so close() leaves nothing behind.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { StateRoot } from '../cache/index.js';
+import { TsbuildError } from '../errors/index.js';
+import type { BuildGraph, HttpSourceOp, ImageRunConfig, Platform } from '../graph/index.js';
+import { materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
+import { readImage, type LocalImage } from '../oci/index.js';
+import type { BuildContext } from '../progress/index.js';
+import { cleanupStaleMounts, createLayerFromOverlayUpper, createSnapshotter, writeLayerToStore, type Compression } from '../snapshot/index.js';
+import type { Digest } from '../util/digest.js';
+import type { SolverEnvironment } from './ops/environment.js';
+import type { LayerRef, ResolvedBaseImage } from './types.js';
+
+export interface SolverEnvironmentOptions {
+  state: StateRoot;
+  contextDir: string;
+  ignore: string[];
+  secrets: Map<string, Buffer>;
+  proxyEnv: string[];
+  network?: 'default' | 'none' | 'host' | undefined;
+  compression?: Compression;
+  sourceDateEpoch?: number | undefined;
+  /** Fetches a remote image into the store when it is not local (registry/). */
+  pullImage?: (ctx: BuildContext, ref: string, platform: Platform) => Promise<{ manifestDigest: Digest } | undefined>;
+  fetchHttp?: (ctx: BuildContext, op: HttpSourceOp, dir: string) => Promise<void>;
+  /** The walked, ignore-filtered build context. */
+  contextEntries: () => Promise<ContextEntry[]>;
+}
+
+export interface SolverEnvironmentImpl extends SolverEnvironment {
+  /** Base image config for the planner (ENV, WORKDIR, ONBUILD...). */
+  resolveImageConfig(ref: string, platform: Platform): Promise<{ ref: string; digest?: Digest; config: ImageRunConfig } | undefined>;
+  /** Gives the environment the graph being solved (for vertex lookups). */
+  attachGraph(graph: BuildGraph): void;
+  /** The flattened filesystem of a layer chain in a temp dir (for local/tar exports). */
+  flatten(ctx: BuildContext, layers: LayerRef[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createSolverEnvironment(options: SolverEnvironmentOptions): Promise<SolverEnvironmentImpl> {
+  const { state } = options;
+  await cleanupStaleMounts(state.root);
+  const snaps = createSnapshotter(state.root);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const images = new Map<string, Promise<LocalImage | undefined>>();
+  const tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-build-'));
+  cleanups.push(() => rm(tmpRoot, { recursive: true, force: true }));
+
+  const lookupImage = (ref: string, platform: Platform): Promise<LocalImage | undefined> => {
+    const key = `${ref}|${platform.os}/${platform.architecture}`;
+    let p = images.get(key);
+    if (!p) {
+      p = (async () => {
+        const record = await state.images.get(ref);
+        if (record) return readImage(state.content, ref, record.digest, platform);
+        const pulled = await options.pullImage?.({ signal: new AbortController().signal, progress: { emit() {} } }, ref, platform);
+        if (pulled) return readImage(state.content, ref, pulled.manifestDigest, platform);
+        return undefined;
+      })();
+      images.set(key, p);
+    }
+    return p;
+  };
+
+  const layerDirs = async (ctx: BuildContext, layers: LayerRef[]): Promise<string[]> => {
+    const dirs = await Promise.all(layers.map((l) => snaps.ensureLayer(l.diffId, () => state.content.openRead(l.blob))));
+    void ctx;
+    return dirs.reverse();
+  };
+
+  let graph: BuildGraph | undefined;
+  const env: SolverEnvironmentImpl = {
+    attachGraph(g) {
+      graph = g;
+    },
+    graphVertex: (d) => graph?.vertices[d],
+    async filteredContext(name, patterns) {
+      env.contextDirFor(name);
+      const dir = await mkdtemp(path.join(tmpRoot, 'ctx-'));
+      await materializeEntries(options.contextDir, selectEntries(await options.contextEntries(), patterns), dir);
+      return dir;
+    },
+    stateRoot: state.root,
+    content: state.content,
+    secrets: options.secrets,
+    proxyEnv: options.proxyEnv,
+    ...(options.network ? { network: options.network } : {}),
+    tmpDir: tmpRoot,
+    onCleanup: (fn) => void cleanups.push(fn),
+    layerDirs,
+    prepareSnapshot: (lower) => snaps.prepare(lower),
+    async mountSnapshot(active, target) {
+      return snaps.mount(active as Parameters<typeof snaps.mount>[0], target);
+    },
+    async mountReadOnly(ctx, layers) {
+      const dir = await mkdtemp(path.join(tmpRoot, 'ro-'));
+      const lower = await layerDirs(ctx, layers);
+      if (lower.length === 0) return { dir, release: () => rm(dir, { recursive: true, force: true }) };
+      const release = await snaps.mountReadOnly(lower, dir);
+      return {
+        dir,
+        release: async () => {
+          await release();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    },
+    async commitLayer(_ctx, upperDir) {
+      const stored = await writeLayerToStore(state.content, createLayerFromOverlayUpper(upperDir, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), options.compression ?? 'gzip');
+      // The upper dir already is this layer in overlay form: keep it instead of unpacking later.
+      await snaps.adoptLayer(stored.diffId, upperDir);
+      return { diffId: stored.diffId, blob: stored.digest, mediaType: stored.mediaType, size: stored.size };
+    },
+    contextDirFor(name) {
+      if (name !== 'context') throw new TsbuildError('ERR_TSBUILD_CONTEXT_NOT_FOUND', `named context "${name}" is not supported yet`);
+      return options.contextDir;
+    },
+    excludeFor: () => options.ignore,
+    async resolveImage(_ctx, ref, platform): Promise<{ layers: LayerRef[]; image: ResolvedBaseImage }> {
+      const img = await lookupImage(ref, platform);
+      if (!img) throw new TsbuildError('ERR_TSBUILD_IMAGE_NOT_FOUND', `image ${ref} is not in the local store and could not be pulled`);
+      const diffIds = img.config.rootfs.diff_ids;
+      if (diffIds.length !== img.manifest.layers.length) throw new TsbuildError('ERR_TSBUILD_IMAGE_FORMAT', `image ${ref}: ${diffIds.length} diff_ids for ${img.manifest.layers.length} layers`);
+      return {
+        layers: img.manifest.layers.map((l, i) => ({ diffId: diffIds[i]!, blob: l.digest, mediaType: l.mediaType, size: l.size })),
+        image: { ref, manifestDigest: img.manifestDigest, config: img.config as unknown as Record<string, unknown> },
+      };
+    },
+    async resolveImageConfig(ref, platform) {
+      const img = await lookupImage(ref, platform);
+      if (!img) return undefined;
+      return { ref, digest: img.manifestDigest, config: (img.config.config ?? {}) as ImageRunConfig };
+    },
+    async fetchHttp(ctx, op, dir) {
+      if (!options.fetchHttp) throw new TsbuildError('ERR_TSBUILD_INTERNAL', 'ADD <url> is not wired in this build');
+      await options.fetchHttp(ctx, op, dir);
+    },
+    async flatten(ctx, layers) {
+      const { unpackLayer } = await import('../snapshot/index.js');
+      const dir = await mkdtemp(path.join(tmpRoot, 'rootfs-'));
+      for (const l of layers) await unpackLayer(state.content.openRead(l.blob), dir, { mode: 'merge' });
+      void ctx;
+      return dir;
+    },
+    async close() {
+      for (const fn of cleanups.reverse()) await fn().catch(() => {});
+    },
+  };
+  return env;
+}

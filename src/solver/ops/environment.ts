@@ -1,0 +1,47 @@
+/**
+ * The services ops run against, assembled once per build by api.ts. Keeping them behind one
+ * interface lets scheduling tests swap in small fakes while end-to-end tests use the real ones.
+ */
+import type { ContentStore } from '../../cache/types.js';
+import type { HttpSourceOp, Platform, Vertex } from '../../graph/index.js';
+import type { BuildContext } from '../../progress/index.js';
+import type { Digest } from '../../util/digest.js';
+import type { LayerRef, ResolvedBaseImage } from '../types.js';
+
+export interface ActiveSnapshotLike {
+  lower: string[];
+  upper: string;
+  work: string;
+  dispose(): Promise<void>;
+}
+
+export interface SolverEnvironment {
+  stateRoot: string;
+  content: ContentStore;
+  /** Unpacks (once) and returns the layer dirs of a chain, TOP layer first (overlay order). */
+  layerDirs(ctx: BuildContext, layers: LayerRef[]): Promise<string[]>;
+  /** A writable snapshot over the given lower dirs (top first). */
+  prepareSnapshot(lower: string[]): Promise<ActiveSnapshotLike>;
+  /** Mounts a snapshot at a host path for file ops; returns the unmount function. */
+  mountSnapshot(active: ActiveSnapshotLike, target: string): Promise<() => Promise<void>>;
+  /** A read-only merged view of a layer chain at a host path; returns the release function. */
+  mountReadOnly(ctx: BuildContext, layers: LayerRef[]): Promise<{ dir: string; release(): Promise<void> }>;
+  /** Turns a finished snapshot's upper dir into a stored layer (and keeps it as an unpacked layer). */
+  commitLayer(ctx: BuildContext, upperDir: string): Promise<LayerRef>;
+  contextDirFor(name: string): string;
+  /** A directory holding only the context entries `patterns` select, minus ignored files. */
+  filteredContext(name: string, patterns: string[]): Promise<string>;
+  /** Looks up a vertex of the graph being solved. */
+  graphVertex(d: Digest): Vertex | undefined;
+  /** .dockerignore patterns in effect for a local source. */
+  excludeFor(name: string): string[];
+  resolveImage(ctx: BuildContext, ref: string, platform: Platform, digest?: Digest): Promise<{ layers: LayerRef[]; image: ResolvedBaseImage }>;
+  fetchHttp(ctx: BuildContext, op: HttpSourceOp, dir: string): Promise<void>;
+  secrets: Map<string, Buffer>;
+  /** Proxy variables from the environment/build args: injected into RUN, never into keys. */
+  proxyEnv: string[];
+  /** Overrides RUN networking for the whole build (`--network`). */
+  network?: 'default' | 'none' | 'host';
+  tmpDir?: string;
+  onCleanup(fn: () => Promise<unknown>): void;
+}

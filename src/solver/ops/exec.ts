@@ -1,0 +1,123 @@
+/**
+ * RUN: resolve the user in the input filesystem, prepare mounts, run the sandbox on a fresh
+ * overlay snapshot, and commit the upper dir as the step's layer.
+ */
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ExecOp, Vertex } from '../../graph/index.js';
+import type { BuildContext } from '../../progress/index.js';
+import { StepError, TsbuildError } from '../../errors/index.js';
+import { createSandboxSpec, hostResolvConf, runSandbox, type SandboxMount } from '../../sandbox/index.js';
+import { sha256, type Digest } from '../../util/digest.js';
+import type { LayerRef, StepStats, VertexResult } from '../types.js';
+import type { SolverEnvironment } from './environment.js';
+import { resolveUserInLayers } from './layered-user.js';
+
+const TAIL_LINES = 20;
+
+export async function runExec(
+  ctx: BuildContext,
+  env: SolverEnvironment,
+  vertex: Vertex & { op: ExecOp },
+  inputs: Map<Digest, VertexResult>,
+  stats: StepStats,
+): Promise<LayerRef> {
+  const op = vertex.op;
+  const root = inputs.get(op.root);
+  if (!root) throw new TsbuildError('ERR_TSBUILD_INTERNAL', `exec ${vertex.digest} has no root input`);
+  const lower = await env.layerDirs(ctx, root.layers);
+  const active = await env.prepareSnapshot(lower);
+  const releases: Array<() => Promise<unknown>> = [];
+  try {
+    const user = await resolveUserInLayers(lower, op.user);
+    const mounts: SandboxMount[] = [];
+    for (const m of op.mounts) {
+      switch (m.type) {
+        case 'bind': {
+          const input = inputs.get(m.input)!;
+          let base = input.dir;
+          if (base === undefined) {
+            const ro = await env.mountReadOnly(ctx, input.layers);
+            releases.push(ro.release);
+            base = ro.dir;
+          }
+          mounts.push({ kind: 'bind', source: path.join(base, path.posix.normalize(`/${m.source}`)), target: m.target, readonly: m.readonly });
+          break;
+        }
+        case 'cache': {
+          const dir = path.join(env.stateRoot, 'cache-mounts', sha256(m.id).slice(7, 39));
+          await mkdir(dir, { recursive: true, mode: m.mode });
+          await chown(dir, m.uid, m.gid);
+          mounts.push({ kind: 'bind', source: dir, target: m.target, readonly: m.readonly });
+          break;
+        }
+        case 'tmpfs':
+          mounts.push({ kind: 'tmpfs', target: m.target, size: m.size });
+          break;
+        case 'secret': {
+          const value = env.secrets.get(m.id);
+          if (value === undefined) {
+            if (m.required) throw new TsbuildError('ERR_TSBUILD_SECRET_NOT_FOUND', `secret ${m.id} not found`);
+            break;
+          }
+          if (m.target !== undefined || m.env === undefined) {
+            // Secrets live in a private temp dir outside every snapshot and are bound read-only,
+            // so they never reach a layer; the dir is removed when the step ends.
+            const dir = await mkdtemp(path.join(env.tmpDir ?? os.tmpdir(), 'tsbuild-secret-'));
+            releases.push(() => rm(dir, { recursive: true, force: true }));
+            const file = path.join(dir, 'secret');
+            await writeFile(file, value, { mode: 0o400 });
+            await chown(file, m.uid, m.gid);
+            await chmod(file, m.mode);
+            mounts.push({ kind: 'bind', source: file, target: m.target ?? `/run/secrets/${m.id}`, readonly: true });
+          }
+          break;
+        }
+        case 'ssh':
+          if (m.required) throw new TsbuildError('ERR_TSBUILD_SECRET_NOT_FOUND', `ssh agent ${m.id} is not available`);
+          break;
+      }
+    }
+    const secretEnv = op.mounts.flatMap((m) =>
+      m.type === 'secret' && m.env !== undefined && env.secrets.has(m.id) ? [`${m.env}=${env.secrets.get(m.id)!.toString('utf8')}`] : [],
+    );
+    const spec = createSandboxSpec({
+      rootfs: { kind: 'overlay', lower: active.lower, upper: active.upper, work: active.work },
+      args: op.args,
+      env: [...op.env, ...env.proxyEnv, ...secretEnv],
+      cwd: op.cwd,
+      user,
+      network: env.network ?? op.network,
+      mounts,
+      hostResolvConf: await hostResolvConf(),
+    });
+    const tail: string[] = [];
+    let partial = '';
+    const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const data = chunk.toString('utf8');
+      ctx.progress.emit({ type: 'vertex.log', time: Date.now(), vertex: vertex.digest, stream, data });
+      const lines = (partial + data).split('\n');
+      partial = lines.pop() ?? '';
+      tail.push(...lines);
+      if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
+    };
+    const result = await runSandbox(ctx, spec, { onStdout: onData('stdout'), onStderr: onData('stderr') });
+    if (partial) tail.push(partial);
+    if (result.exitCode !== 0) {
+      const shown = op.args.length >= 3 && op.args[1] === '-c' ? op.args.slice(2).join(' ') : JSON.stringify(op.args);
+      throw new StepError(
+        'ERR_TSBUILD_RUN_EXIT_CODE',
+        `${vertex.meta.name}: process "${shown}" did not complete successfully: exit code: ${result.exitCode}`,
+        { vertex: vertex.digest, step: vertex.meta.name, exitCode: result.exitCode, outputTail: tail, ...(vertex.meta.location ? { location: vertex.meta.location } : {}) },
+      );
+    }
+    for (const release of releases.splice(0).reverse()) await release();
+    const layer = await env.commitLayer(ctx, active.upper);
+    stats.layer = layer;
+    return layer;
+  } finally {
+    for (const release of releases.reverse()) await release().catch(() => {});
+    await active.dispose();
+  }
+}

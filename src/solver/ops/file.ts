@@ -1,0 +1,68 @@
+/**
+ * COPY/ADD/WORKDIR: mount a writable snapshot of the root input on the host, apply the file
+ * actions from their source inputs (context dirs or read-only views of other stages), commit.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { FileOp, Vertex } from '../../graph/index.js';
+import type { BuildContext } from '../../progress/index.js';
+import { TsbuildError } from '../../errors/index.js';
+import { applyFileOp } from '../../fileop/index.js';
+import type { Digest } from '../../util/digest.js';
+import type { LayerRef, StepStats, VertexResult } from '../types.js';
+import type { SolverEnvironment } from './environment.js';
+
+export async function runFile(
+  ctx: BuildContext,
+  env: SolverEnvironment,
+  vertex: Vertex & { op: FileOp },
+  inputs: Map<Digest, VertexResult>,
+  stats: StepStats,
+): Promise<LayerRef> {
+  const op = vertex.op;
+  const root = op.root ? inputs.get(op.root) : undefined;
+  const lower = await env.layerDirs(ctx, root?.layers ?? []);
+  const active = await env.prepareSnapshot(lower);
+  const releases: Array<() => Promise<unknown>> = [];
+  const target = await mkdtemp(path.join(env.tmpDir ?? os.tmpdir(), 'tsbuild-mnt-'));
+  try {
+    const unmount = await env.mountSnapshot(active, target);
+    releases.push(unmount);
+    const dirs = new Map<Digest, string>();
+    const isLocal = new Set<Digest>();
+    for (const action of op.actions) {
+      if (action.action !== 'copy' || dirs.has(action.from)) continue;
+      const input = inputs.get(action.from);
+      if (!input) throw new TsbuildError('ERR_TSBUILD_INTERNAL', `copy source ${action.from} was not solved`);
+      if (input.dir !== undefined) {
+        const source = env.graphVertex(action.from);
+        if (source?.op.kind === 'source.local') {
+          isLocal.add(action.from);
+          // Only what the COPY reads, minus .dockerignore: an ignored file is never visible.
+          dirs.set(action.from, await env.filteredContext(source.op.name, action.src));
+        } else dirs.set(action.from, input.dir);
+      } else {
+        const ro = await env.mountReadOnly(ctx, input.layers);
+        releases.push(ro.release);
+        dirs.set(action.from, ro.dir);
+      }
+    }
+    const read = await applyFileOp(ctx, op, {
+      rootDir: target,
+      inputDir: (d: Digest) => dirs.get(d)!,
+      contextIsLocal: (d: Digest) => isLocal.has(d),
+    });
+    stats.contextBytes = read.bytesRead;
+    stats.contextFiles = read.filesRead;
+    for (const release of releases.splice(0).reverse()) await release();
+    const layer = await env.commitLayer(ctx, active.upper);
+    stats.layer = layer;
+    return layer;
+  } finally {
+    for (const release of releases.reverse()) await release().catch(() => {});
+    await active.dispose();
+    await rm(target, { recursive: true, force: true }).catch(() => {});
+  }
+}
+

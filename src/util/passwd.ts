@@ -1,0 +1,85 @@
+/**
+ * User and group resolution against a root filesystem's /etc/passwd and /etc/group (never the
+ * host's), as BuildKit resolves USER and --chown: a name or uid, optionally `:group` or `:gid`;
+ * supplementary groups from /etc/group membership.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TsbuildError } from '../errors/index.js';
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home?: string;
+}
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  return text
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length >= 4 && /^\d+$/.test(f[2]!) && /^\d+$/.test(f[3]!))
+    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '' }));
+}
+
+export function parseGroup(text: string): GroupEntry[] {
+  return text
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length >= 3 && /^\d+$/.test(f[2]!))
+    .map((f) => ({ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
+}
+
+/** Resolves from file contents (undefined = the file does not exist). */
+export function resolveUserFrom(passwd: string | undefined, group: string | undefined, spec: string): ResolvedUser {
+  const [userPart, groupPart] = spec.includes(':') ? [spec.slice(0, spec.indexOf(':')), spec.slice(spec.indexOf(':') + 1)] : [spec, undefined];
+  const users = parsePasswd(passwd ?? '');
+  const groups = parseGroup(group ?? '');
+  let uid: number;
+  let gid: number;
+  let name: string | undefined;
+  let home: string | undefined;
+  const byName = users.find((u) => u.name === userPart);
+  const numeric = /^\d+$/.test(userPart);
+  if (byName) {
+    ({ uid, gid, name, home } = byName);
+  } else if (numeric) {
+    uid = Number(userPart);
+    const entry = users.find((u) => u.uid === uid);
+    gid = entry?.gid ?? uid;
+    name = entry?.name;
+    home = entry?.home;
+    if (!entry) gid = 0;
+  } else {
+    throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `unable to find user ${userPart}: no matching entries in passwd file`);
+  }
+  let additionalGids: number[] = [];
+  if (groupPart !== undefined && groupPart !== '') {
+    const g = groups.find((x) => x.name === groupPart);
+    if (g) gid = g.gid;
+    else if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
+    else throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `unable to find group ${groupPart}: no matching entries in group file`);
+  } else if (name !== undefined) {
+    additionalGids = groups.filter((g) => g.members.includes(name!) && g.gid !== gid).map((g) => g.gid);
+  }
+  return { uid, gid, additionalGids, ...(home ? { home } : {}) };
+}
+
+/** Resolves `spec` in the rootfs at `rootDir` (its /etc files are read directly, no symlinks followed out). */
+export async function resolveUser(rootDir: string, spec: string): Promise<ResolvedUser> {
+  const read = (f: string) => readFile(path.join(rootDir, 'etc', f), 'utf8').catch(() => undefined);
+  return resolveUserFrom(await read('passwd'), await read('group'), spec === '' ? 'root' : spec);
+}
