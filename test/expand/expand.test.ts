@@ -145,6 +145,11 @@ const BUILDKIT_BACKTICK: Array<[string, string]> = [
   ["$W$V", "a b  cx*y?z"],
   ["${V}${W}", "x*y?za b  c"],
   ["${W:+set}", "set"],
+  // In a pattern the escape directive's backtick is kept as a literal character: only a
+  // backslash escapes wildcards there.
+  ["${V#*`*}", "x*y?z"],
+  ["${V/`?/Q}", "x*y?z"],
+  ["\"${V%%`?*}\"", "x*y?z"],
 ];
 
 const env1 = new Map([['V', 'hello_world'], ['E', ''], ['P', '/usr/local/bin:/usr/bin'], ['NUM', '100200']]);
@@ -315,4 +320,12 @@ test('expandEnvPairs: the escape character and errors carry through', (t) => {
   t.deepEqual(expandEnvPairs([['k', '`$v']], new Map([['v', 'x']]), '`').pairs, [['k', '$v']]);
   const err = t.throws(() => expandEnvPairs([['k', '${v:?need v}']], new Map())) as { code?: string };
   t.is(err.code, 'ERR_TSBUILD_EXPAND');
+});
+
+/** Confirmed with `--build-arg V=$'a\nb'`: wildcards never match a newline (Go's `.`). */
+test('wildcards stop at newlines', (t) => {
+  const env = new Map([['V', 'a\nb']]);
+  t.is(expandWord('${V##*}', env).word, '\nb');
+  t.is(expandWord('${V%%?*}', env).word, 'a\n');
+  t.is(expandWord('${V//?/.}', env).word, '.\n.');
 });
