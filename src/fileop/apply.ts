@@ -97,7 +97,7 @@ async function exists(p: string): Promise<boolean> {
 
 /** Splits a --parents source at its `/./` pivot: [root part, kept part]. */
 function splitPivot(src: string): [string, string] {
-  const s = src.startsWith('./') ? src : src;
+  const s = src;
   const i = s.indexOf('/./');
   if (i < 0) return ['', s.replace(/^\.\//, '')];
   return [s.slice(0, i), s.slice(i + 3)];
@@ -223,6 +223,8 @@ async function applyMkdir(a: MkdirAction, user: string, root: string): Promise<v
     if ((await stat(host)).isDirectory()) return;
     throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `${a.path} exists and is not a directory`);
   }
+  // Without parents, a missing parent is an error, as with BuildKit's plain mkdir.
+  if (!(await exists(path.dirname(host)))) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `parent of ${a.path} does not exist`);
   await mkdirAllOwned(host, a.mode & 0o7777, owner, path.dirname(host));
 }
 

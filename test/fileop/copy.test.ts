@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { CopyAction, Digest, FileAction, FileOp } from '../../src/graph/index.js';
 import { nullProgress } from '../../src/progress/index.js';
 import { applyFileOp } from '../../src/fileop/index.js';
-import { makeTree, readTree, tempDir, type Tree } from './tree.js';
+import { makeTree, readTree, tempDir, T2020, type Tree } from './tree.js';
 
 const CTX = 'sha256:' + 'c'.repeat(64) as Digest;
 const STAGE = 'sha256:' + 'a'.repeat(64) as Digest;
@@ -33,6 +33,7 @@ const context: Tree = {
   'dir/notes.md': { t: 'f', data: 'n' },
   'p/a/b/c': { t: 'f', data: 'c', mode: 0o600 },
   'exe': { t: 'f', data: 'e', mode: 0o664 },
+  'linkdir': { t: 'l', target: 'dir/sub' },
 };
 const stage: Tree = {
   'src/sub': { t: 'd', uid: 33, gid: 44 },
@@ -48,6 +49,8 @@ const targetRoot: Tree = {
   'abs-escape': { t: 'l', target: '/../../../../tmp' },
   'file-link': { t: 'l', target: 'real/target' },
   'real/target': { t: 'f', data: 'old' },
+  'ex': { t: 'd', mode: 0o700, uid: 5, gid: 6, mtime: T2020 - 86400 },
+  'wd': { t: 'd', uid: 9, gid: 9, mtime: T2020 - 86400 },
 };
 
 interface Case {
@@ -88,6 +91,14 @@ const cases: Case[] = [
     actions: [copy(['/src'], '/fs/', { from: STAGE })],
     expect: { fs: 'd 755 0:0', 'fs/sub': 'd 755 33:44', 'fs/sub/z': 'f 644 33:44 z', 'fs/abs': 'l 0:0 -> /etc/passwd' },
   },
+  {
+    name: 'docker: a directory merged into an existing one keeps its mode and owner but takes the source mtime',
+    actions: [copy(['dir'], '/ex/')],
+    mtime: true,
+    expect: { ex: 'd 700 5:6 @2020', 'ex/sub': 'd 750 0:0 @2020', 'ex/sub/x': 'f 644 0:0 x @2020' },
+  },
+  { name: 'docker: a symlink to a directory as source copies the target contents', actions: [copy(['linkdir'], '/ld')], mtime: true, expect: { ld: 'd 755 0:0 @2020', 'ld/x': 'f 644 0:0 x @2020' } },
+  { name: 'docker: WORKDIR on an existing directory leaves it alone', actions: [{ action: 'mkdir', path: '/wd', mode: 0o755, parents: true }], user: 'app', mtime: true, expect: { wd: 'd 755 9:9 @other' } },
   { name: 'a file onto an existing directory lands inside it', actions: [copy(['a.txt'], '/existing')], expect: { 'existing/a.txt': 'f 644 0:0 a' } },
   { name: 'several sources into a directory', actions: [copy(['a.txt', 'b.txt'], '/m/')], expect: { 'm/a.txt': 'f 644 0:0 a', 'm/b.txt': 'f 644 0:0 b' } },
   { name: 'wildcard classes and ?', actions: [copy(['[ab].tx?'], '/w/')], expect: { 'w/a.txt': 'f 644 0:0 a', 'w/b.txt': 'f 644 0:0 b' }, absent: ['w/x.md'] },
@@ -116,6 +127,7 @@ const cases: Case[] = [
     expect: { w1: 'd 755 1000:1000', 'w1/w2': 'd 755 1000:1000' },
   },
   { name: 'mkdir by user name', actions: [{ action: 'mkdir', path: '/h', mode: 0o755, parents: true }], user: 'app', expect: { h: 'd 755 1001:1002' } },
+  { name: 'mkdir without parents, explicit chown and mode', actions: [{ action: 'mkdir', path: '/existing/one', mode: 0o700, parents: false, chown: { user: '3', group: '4' } }], expect: { 'existing/one': 'd 700 3:4' } },
   { name: 'mkfile with mode', actions: [{ action: 'mkfile', path: '/heredoc', mode: 0o664, data: 'hello\n' }], expect: { heredoc: 'f 664 0:0 hello\n' } },
   { name: 'rm removes a tree; allowNotFound', actions: [{ action: 'rm', path: '/real', allowNotFound: false }, { action: 'rm', path: '/nope', allowNotFound: true }], expect: {}, absent: ['real', 'real/target'] },
 ];
@@ -169,6 +181,7 @@ const errors: Array<[string, FileAction[], string]> = [
   ['unknown --chown user', [copy(['a.txt'], '/x', { chown: { user: 'ghost' } })], 'ERR_TSBUILD_COPY_USER'],
   ['unknown --chown group', [copy(['a.txt'], '/x', { chown: { user: 'app', group: 'ghosts' } })], 'ERR_TSBUILD_COPY_USER'],
   ['directory onto an existing file', [copy(['dir'], '/real/target')], 'ERR_TSBUILD_COPY_CONFLICT'],
+  ['mkdir without parents under a missing parent', [{ action: 'mkdir', path: '/no/such', mode: 0o755, parents: false }], 'ERR_TSBUILD_COPY_CONFLICT'],
   ['rm of a missing path', [{ action: 'rm', path: '/nope', allowNotFound: false }], 'ERR_TSBUILD_COPY_SOURCE'],
 ];
 for (const [name, actions, code] of errors) {
