@@ -59,7 +59,7 @@ export async function storeImage(store: ContentStore, config: ImageConfig, layer
 }
 
 /** `tsbuild image import ROOTFS.tar NAME`: the tarball becomes one gzip layer of a new image. */
-export async function importRootfs(store: ContentStore, images: ImageStore, tarFile: string, name: string): Promise<{ manifest: Descriptor }> {
+export async function importRootfs(store: ContentStore, images: ImageStore, tarFile: string, name: string, options: { created?: Date } = {}): Promise<{ manifest: Descriptor }> {
   const diff = createHash('sha256');
   const tee = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -76,7 +76,7 @@ export async function importRootfs(store: ContentStore, images: ImageStore, tarF
   });
   const diffId = `sha256:${diff.digest('hex')}` as Digest;
   const p = hostPlatform();
-  const created = new Date().toISOString();
+  const created = (options.created ?? new Date()).toISOString();
   const config: ImageConfig = {
     architecture: p.architecture,
     os: p.os,

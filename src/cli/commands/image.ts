@@ -26,7 +26,10 @@ export const imageCommand: Command = {
       case 'import': {
         if (rest.length !== 2) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', 'usage: tsbuild image import ROOTFS.tar NAME[:TAG]');
         const name = normalizeReference(rest[1]!);
-        const r = await importRootfs(state.content, state.images, path.resolve(io.cwd, rest[0]!), name);
+        // SOURCE_DATE_EPOCH makes the imported image reproducible, as it does builds.
+        const epoch = io.env.SOURCE_DATE_EPOCH;
+        const created = epoch !== undefined && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : undefined;
+        const r = await importRootfs(state.content, state.images, path.resolve(io.cwd, rest[0]!), name, created ? { created } : {});
         io.stdout.write(`${name} ${r.manifest.digest}\n`);
         return 0;
       }

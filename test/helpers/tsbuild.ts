@@ -1,0 +1,83 @@
+/**
+ * Drives the built CLI the way users do, with a private state root per test and a busybox
+ * base image made from Debian's busybox-static (scripts/busybox-rootfs.sh).
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+
+const repo = path.resolve(import.meta.dirname, '..', '..');
+const bin = path.join(repo, 'bin', 'tsbuild.js');
+let rootfsTar: string | undefined;
+
+/** The busybox rootfs tarball, made once per test process. */
+export function busyboxTar(): string {
+  if (rootfsTar && existsSync(rootfsTar)) return rootfsTar;
+  const dir = path.join(os.tmpdir(), `tsbuild-test-busybox-${process.pid}`);
+  execFileSync('mkdir', ['-p', dir]);
+  rootfsTar = path.join(dir, 'busybox.tar');
+  execFileSync('bash', [path.join(repo, 'scripts', 'busybox-rootfs.sh'), rootfsTar]);
+  process.once('exit', () => execFileSync('rm', ['-rf', dir]));
+  return rootfsTar;
+}
+
+export interface Harness {
+  root: string;
+  tmp: string;
+  run(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): SpawnSyncReturns<string>;
+  /** Runs and fails the test on a non-zero exit. */
+  ok(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): string;
+  /** A copy of a fixture project in a temp dir. */
+  fixture(name: string): Promise<string>;
+}
+
+export async function createHarness(t: ExecutionContext, options: { busybox?: boolean } = {}): Promise<Harness> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-e2e-'));
+  t.teardown(() => rm(tmp, { recursive: true, force: true }));
+  const root = path.join(tmp, 'state');
+  const run: Harness['run'] = (args, opts = {}) =>
+    spawnSync(process.execPath, [bin, ...args], {
+      cwd: opts.cwd ?? tmp,
+      encoding: 'utf8',
+      env: { ...process.env, TSBUILD_ROOT: root, ...(opts.env ?? {}) },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  const h: Harness = {
+    root,
+    tmp,
+    run,
+    ok(args, opts) {
+      const r = run(args, opts);
+      if (r.status !== 0) t.fail(`tsbuild ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+      return r.stdout;
+    },
+    async fixture(name) {
+      const dest = path.join(tmp, name);
+      await cp(path.join(repo, 'fixtures', name), dest, { recursive: true });
+      return dest;
+    },
+  };
+  // A fixed creation time makes the base image identical across state roots.
+  if (options.busybox !== false) h.ok(['image', 'import', busyboxTar(), 'busybox:latest'], { env: { SOURCE_DATE_EPOCH: '0' } });
+  return h;
+}
+
+/** Progress events from a `--progress=rawjson` run. */
+export function events(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Names of the steps that actually executed (not cached). */
+export function executed(stderr: string): string[] {
+  return events(stderr)
+    .filter((e) => e.type === 'vertex.start')
+    .map((e) => String(e.name));
+}
+
+export { repo };
