@@ -24,6 +24,7 @@ import { copyEntry, mkdirAllOwned, type CopyRun, type Owner } from './copy-tree.
 import { expandWildcards, hasWildcard, unescapeGo } from './match.js';
 import { climbsAbove, cleanRooted, resolveInRoot } from './paths.js';
 import { extractArchive, isArchive } from './archive.js';
+import { readXattrs } from './xattr.js';
 
 /** Where a FileOp reads and writes. */
 export interface FileOpEnv {
@@ -168,6 +169,7 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
       let target = destHost;
       if (!srcSt.isDirectory() && destSt?.isDirectory()) target = path.join(destHost, base);
       if (srcSt.isDirectory() && !destSt) await mkdirAllOwned(target, 0o755, owner, root);
+      run.xattrs = await readXattrs(srcHost);
       await copyEntry(run, srcHost, target, '', true);
     }
   }
@@ -208,6 +210,7 @@ async function copyWithParents(a: CopyAction, run: CopyRun, inputRoot: string, r
       }
     }
     const leaf = parts[parts.length - 1]!;
+    run.xattrs = await readXattrs(path.join(srcCur, leaf));
     await copyEntry(run, path.join(srcCur, leaf), path.join(dstCur, leaf), '', false);
   }
 }

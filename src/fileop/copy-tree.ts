@@ -9,6 +9,7 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { ModeFn } from './chmod.js';
+import { writeXattrs, type XattrMap } from './xattr.js';
 
 /** Owner applied to copied entries. */
 export interface Owner {
@@ -27,6 +28,8 @@ export interface CopyRun {
   excluded?: (rel: string) => boolean;
   /** Hardlink tracking: source inode -> first destination path. */
   inodes: Map<string, string>;
+  /** Extended attributes of the sources, keyed by host path (see xattr.ts). */
+  xattrs?: XattrMap;
   bytesRead: number;
   filesRead: number;
   signal: AbortSignal;
@@ -112,8 +115,10 @@ export async function copyEntry(run: CopyRun, src: string, target: string, rel: 
     for (const name of (await readdir(src)).sort()) {
       await copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false);
     }
-    if (created && !isTop) await applyMeta(run, st, target);
-    else if (isTop) await utimes(target, st.atime, st.mtime);
+    if (created && !isTop) {
+      await applyMeta(run, st, target);
+      await copyXattrs(run, src, target);
+    } else if (isTop) await utimes(target, st.atime, st.mtime);
     return;
   }
   await clearForFile(target);
@@ -135,6 +140,12 @@ export async function copyEntry(run: CopyRun, src: string, target: string, rel: 
     await mknodLike(src, target, st);
   }
   await applyMeta(run, st, target);
+  await copyXattrs(run, src, target);
+}
+
+async function copyXattrs(run: CopyRun, src: string, target: string): Promise<void> {
+  const attrs = run.xattrs?.get(src);
+  if (attrs) await writeXattrs(target, attrs);
 }
 
 async function mknodLike(src: string, target: string, st: Stats): Promise<void> {

@@ -216,3 +216,25 @@ test('copy: hardlinks inside a copied directory stay hardlinks; counters count b
     await tmp.cleanup();
   }
 });
+
+test('copy: xattrs (file capabilities, user attributes) are copied, and survive --chown', async (t) => {
+  const tmp = await tempDir('xattr');
+  try {
+    const src = path.join(tmp.dir, 'src');
+    const root = path.join(tmp.dir, 'root');
+    await mkdir(path.join(src, 'bin'), { recursive: true });
+    await mkdir(root);
+    await writeFile(path.join(src, 'bin/ping'), 'elf');
+    const { execFileSync } = await import('node:child_process');
+    const cap = '0x0100000200200000000000000000000000000000';
+    execFileSync('setfattr', ['-n', 'security.capability', '-v', cap, path.join(src, 'bin/ping')]);
+    execFileSync('setfattr', ['-n', 'user.note', '-v', 'hi', path.join(src, 'bin')]);
+    await applyFileOp(ctx(), fileOp([copy(['bin'], '/usr/bin/', { chown: { user: '5' } })]), { rootDir: root, inputDir: () => src });
+    const get = (p: string) => execFileSync('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', p], { encoding: 'utf8' });
+    t.true(get(path.join(root, 'usr/bin/ping')).includes(`security.capability=${cap}`));
+    // The top directory merges into the destination, which keeps its own attributes (none).
+    t.false(get(path.join(root, 'usr/bin')).includes('user.note'));
+  } finally {
+    await tmp.cleanup();
+  }
+});

@@ -1,0 +1,72 @@
+/**
+ * Extended attributes for COPY. BuildKit copies xattrs (file capabilities such as
+ * security.capability on `ping`, user.* attributes), so a copied binary keeps its
+ * capabilities. Node has no xattr API, so we use attr's getfattr/setfattr: ONE getfattr run
+ * per copy source collects every attribute of the tree (most trees have none, so the common case
+ * costs one process), and setfattr runs only for entries that have some.
+ * Overlayfs bookkeeping (trusted.overlay.*) is never copied.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Host path -> [name, 0x-hex value] pairs. */
+export type XattrMap = Map<string, Array<[string, string]>>;
+
+let available: boolean | undefined;
+
+async function haveTools(): Promise<boolean> {
+  if (available === undefined) {
+    available = await run('getfattr', ['--version']).then(
+      () => true,
+      () => false,
+    );
+  }
+  return available;
+}
+
+/** getfattr escapes unusual bytes in file names as \ooo octal. */
+function unescapeName(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 4), 8));
+      i += 3;
+    } else bytes.push(...Buffer.from(s[i]!, 'utf8'));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Reads every xattr below (and of) `hostPath`, without following symlinks. */
+export async function readXattrs(hostPath: string): Promise<XattrMap> {
+  const map: XattrMap = new Map();
+  if (!(await haveTools())) return map;
+  let out: string;
+  try {
+    ({ stdout: out } = await run('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', hostPath], { maxBuffer: 256 * 1024 * 1024 }));
+  } catch (e) {
+    // getfattr exits non-zero when some entry cannot be read; keep what it printed.
+    out = (e as { stdout?: string }).stdout ?? '';
+  }
+  let current: string | undefined;
+  for (const line of out.split('\n')) {
+    if (line.startsWith('# file: ')) current = unescapeName(line.slice(8));
+    else if (current && line.includes('=')) {
+      const eq = line.indexOf('=');
+      const name = line.slice(0, eq);
+      if (name.startsWith('trusted.overlay.') || name === 'security.selinux') continue;
+      const list = map.get(current) ?? [];
+      list.push([name, line.slice(eq + 1)]);
+      map.set(current, list);
+    }
+  }
+  return map;
+}
+
+/** Applies attributes to `target` (after chown, which clears security.capability). */
+export async function writeXattrs(target: string, attrs: Array<[string, string]>): Promise<void> {
+  for (const [name, value] of attrs) {
+    await run('setfattr', ['-h', '-n', name, '-v', value, target]).catch(() => undefined);
+  }
+}
