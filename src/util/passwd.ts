@@ -73,7 +73,9 @@ export function resolveUserFrom(passwd: string | undefined, group: string | unde
     else if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
     else throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `unable to find group ${groupPart}: no matching entries in group file`);
   } else if (name !== undefined) {
-    additionalGids = groups.filter((g) => g.members.includes(name!) && g.gid !== gid).map((g) => g.gid);
+    // As containerd computes them for BuildKit: groups listing the user as a member, plus the
+    // group named like the user.
+    additionalGids = groups.filter((g) => g.members.includes(name!) || g.name === name).map((g) => g.gid);
   }
   return { uid, gid, additionalGids, ...(home ? { home } : {}) };
 }

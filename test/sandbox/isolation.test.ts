@@ -1,0 +1,141 @@
+/**
+ * The RUN sandbox, for real: runc, namespaces and a busybox root filesystem. CI runs as root,
+ * where these must run; on a machine without root they fail with ERR_TSBUILD_SANDBOX_UNAVAILABLE.
+ */
+import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { nullProgress } from '../../src/progress/index.js';
+import { createSandboxSpec, runSandbox, type SandboxInput } from '../../src/sandbox/index.js';
+import { busyboxTar } from '../helpers/tsbuild.js';
+
+async function rootfs(t: import('ava').ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-sbx-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  execFileSync('tar', ['-xf', busyboxTar(), '-C', dir]);
+  return dir;
+}
+
+async function sh(t: import('ava').ExecutionContext, root: string, script: string, extra: Partial<SandboxInput> = {}) {
+  let out = '';
+  let err = '';
+  const spec = createSandboxSpec({ rootfs: { kind: 'dir', path: root }, args: ['/bin/sh', '-c', script], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none', ...extra });
+  const r = await runSandbox({ signal: new AbortController().signal, progress: nullProgress }, spec, { onStdout: (c) => (out += c), onStderr: (c) => (err += c) });
+  t.log(err.trim());
+  return { ...r, out, err };
+}
+
+test('runs a command: output, exit code, environment, working dir created for the user', async (t) => {
+  const root = await rootfs(t);
+  const r = await sh(t, root, 'echo "$GREETING"; pwd; id; exit 7', { env: ['GREETING=hi'], cwd: '/work/dir', user: { uid: 1000, gid: 1000, additionalGids: [50] } });
+  t.is(r.exitCode, 7);
+  t.is(r.out, 'hi\n/work/dir\nuid=1000(app) gid=1000(app) groups=50(staff)\n');
+  const st = await stat(path.join(root, 'work/dir'));
+  t.is(st.uid, 1000);
+  t.is((await sh(t, root, 'echo $PATH')).out, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
+});
+
+test('sees no host file, no host process and not the host name', async (t) => {
+  const root = await rootfs(t);
+  const marker = path.join(os.tmpdir(), `tsbuild-host-marker-${process.pid}`);
+  await writeFile(marker, 'host');
+  t.teardown(() => rm(marker, { force: true }));
+  const r = await sh(t, root, `test -e ${marker} && echo visible || echo hidden; ps -o pid,comm | tail -n +2 | wc -l; hostname`);
+  const [file, procs, host] = r.out.trim().split('\n');
+  t.is(file, 'hidden');
+  t.true(Number(procs) <= 4, `only its own processes, saw ${procs}`);
+  t.is(host, 'buildkitsandbox');
+  t.not(host, os.hostname());
+});
+
+test('cannot write into a host directory that is not mounted (the build context)', async (t) => {
+  const root = await rootfs(t);
+  const context = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-ctx-'));
+  t.teardown(() => rm(context, { recursive: true, force: true }));
+  await sh(t, root, `mkdir -p ${context} && echo pwned > ${context}/file`);
+  await t.throwsAsync(readFile(path.join(context, 'file')));
+});
+
+test('--network=none: only loopback, and a server on the host is unreachable; default reaches it', async (t) => {
+  const root = await rootfs(t);
+  const server = net.createServer((s) => s.end('hello\n'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const { port } = server.address() as net.AddressInfo;
+  const none = await sh(t, root, `ip -o link | cut -d: -f2 | tr -d ' '; echo | nc -w 2 127.0.0.1 ${port} || echo unreachable`);
+  t.is(none.out, 'lo\nunreachable\n');
+  const host = await sh(t, root, `echo | nc -w 2 127.0.0.1 ${port}`, { network: 'default' });
+  t.is(host.out, 'hello\n');
+});
+
+test('cannot mount (no CAP_SYS_ADMIN)', async (t) => {
+  const root = await rootfs(t);
+  const r = await sh(t, root, 'mkdir -p /mnt/x && mount -t tmpfs none /mnt/x && echo mounted || echo refused');
+  t.is(r.out.trim(), 'refused');
+});
+
+test("cannot read the host's disk through a device node it creates", async (t) => {
+  const root = await rootfs(t);
+  const dev = (await stat('/')).dev;
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+  const r = await sh(t, root, `mknod /tmp/disk b ${major} ${minor} && (dd if=/tmp/disk of=/dev/null bs=512 count=1 2>/dev/null && echo read || echo denied)`);
+  t.is(r.out.trim(), 'denied');
+});
+
+test('a chroot escape by root inside the RUN stays inside the rootfs', async (t) => {
+  const root = await rootfs(t);
+  const marker = `/tsbuild-host-only-${process.pid}`;
+  await writeFile(marker, 'host');
+  t.teardown(() => rm(marker, { force: true }));
+  const src = path.join(root, 'esc.c');
+  await writeFile(
+    src,
+    `#include <unistd.h>\n#include <sys/stat.h>\nint main(){mkdir("jail",0755);if(chroot("jail"))return 2;for(int i=0;i<64;i++)chdir("..");if(chroot("."))return 3;execl("/bin/sh","sh","-c","test -e ${marker} && echo escaped || echo contained",(char*)0);return 4;}\n`,
+  );
+  execFileSync('gcc', ['-static', '-O2', '-o', path.join(root, 'esc'), src]);
+  const r = await sh(t, root, 'cd /tmp && /esc');
+  t.is(r.out.trim(), 'contained');
+});
+
+test('cancel kills every process of the step and leaves no mount or process behind', async (t) => {
+  const root = await rootfs(t);
+  const mountsBefore = await readFile('/proc/self/mountinfo', 'utf8');
+  const ac = new AbortController();
+  const spec = createSandboxSpec({ rootfs: { kind: 'dir', path: root }, args: ['/bin/sh', '-c', 'sleep 1000 & sleep 1001'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' });
+  const started = Date.now();
+  setTimeout(() => ac.abort(new Error('cancel')), 500);
+  const err = await t.throwsAsync(runSandbox({ signal: ac.signal, progress: nullProgress }, spec));
+  t.is((err as { code?: string }).code, 'ERR_TSBUILD_CANCELLED');
+  t.true(Date.now() - started < 5000);
+  const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  t.false(/sleep 100[01]/.test(ps), 'no sleep left');
+  t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+});
+
+test('CLI: SIGINT during a long RUN leaves the mount table and process table as before', async (t) => {
+  const { createHarness } = await import('../helpers/tsbuild.js');
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'long');
+  execFileSync('mkdir', ['-p', dir]);
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN sleep 987\n');
+  const mountsBefore = await readFile('/proc/self/mountinfo', 'utf8');
+  const child = spawn(process.execPath, [path.resolve('bin/tsbuild.js'), 'build', '--progress=rawjson', dir], { env: { ...process.env, TSBUILD_ROOT: h.root } });
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('"vertex.start"')) resolve();
+    });
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  t.true(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes('sleep 987'));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  t.is(code, 130);
+  t.false(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes('sleep 987'));
+  t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+});
