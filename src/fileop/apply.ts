@@ -25,6 +25,10 @@ import { expandWildcards, hasWildcard, unescapeGo } from './match.js';
 import { climbsAbove, cleanRooted, resolveInRoot } from './paths.js';
 import { extractArchive, isArchive } from './archive.js';
 import { readXattrs } from './xattr.js';
+import pLimit from 'p-limit';
+
+/** Concurrent file operations per copy: enough to keep libuv's pool busy on small files. */
+const COPY_CONCURRENCY = 16;
 
 /** Where a FileOp reads and writes. */
 export interface FileOpEnv {
@@ -120,6 +124,7 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     mode: parseChmod(a.chmod),
     excluded: exclude ? (rel) => exclude.matches(rel) : undefined,
     inodes: new Map(),
+    limit: pLimit(COPY_CONCURRENCY),
     bytesRead: 0,
     filesRead: 0,
     signal: ctx.signal,

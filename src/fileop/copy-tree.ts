@@ -26,8 +26,10 @@ export interface CopyRun {
   mode?: ModeFn;
   /** Excludes a path relative to the copy source ("" for the source itself). */
   excluded?: (rel: string) => boolean;
-  /** Hardlink tracking: source inode -> first destination path. */
-  inodes: Map<string, string>;
+  /** Hardlink tracking: source inode -> first destination path (once copied). */
+  inodes: Map<string, Promise<string>>;
+  /** Bounds concurrent filesystem work. */
+  limit: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Extended attributes of the sources, keyed by host path (see xattr.ts). */
   xattrs?: XattrMap;
   bytesRead: number;
@@ -97,44 +99,77 @@ async function clearForFile(target: string): Promise<void> {
  * Copies `src` (already resolved, host path) to `target`. `rel` is the path relative to the copy
  * source used for --exclude. `isTop` marks the source itself: a top directory merges into the
  * target without taking its mode or owner (BuildKit creates it as a plain 0755 parent).
+ * `fresh` says the target's parent was just created, so nothing can be in the way.
+ * Entries of a directory are copied concurrently (bounded by run.limit): on small-file trees
+ * the cost is syscall latency, not bandwidth.
  */
-export async function copyEntry(run: CopyRun, src: string, target: string, rel: string, isTop: boolean): Promise<void> {
+export async function copyEntry(run: CopyRun, src: string, target: string, rel: string, isTop: boolean, fresh = false): Promise<void> {
   if (run.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'copy cancelled');
   if (rel !== '' && run.excluded?.(rel)) return;
-  const st = await lstat(src);
+  const st = await run.limit(() => lstat(src));
   if (st.isDirectory()) {
     let created = false;
-    try {
-      const t = await lstat(target);
-      if (!t.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `cannot copy directory onto non-directory ${target}`);
-    } catch (e) {
-      if (e instanceof TsbuildError) throw e;
+    if (fresh) {
       await mkdir(target);
       created = true;
+    } else {
+      try {
+        const t = await lstat(target);
+        if (!t.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `cannot copy directory onto non-directory ${target}`);
+      } catch (e) {
+        if (e instanceof TsbuildError) throw e;
+        await mkdir(target);
+        created = true;
+      }
     }
-    for (const name of (await readdir(src)).sort()) {
-      await copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false);
-    }
+    const names = (await readdir(src)).sort();
+    const results = await Promise.allSettled(
+      names.map((name) => copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false, created)),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     if (created && !isTop) {
       await applyMeta(run, st, target);
       await copyXattrs(run, src, target);
     } else if (isTop) await utimes(target, st.atime, st.mtime);
     return;
   }
-  await clearForFile(target);
+  // Hardlinked sources: the first copy is made, later names link to it.
+  const key = `${st.dev}:${st.ino}`;
+  if (st.isFile() && st.nlink > 1) {
+    const first = run.inodes.get(key);
+    if (first) {
+      const firstTarget = await first;
+      await run.limit(async () => {
+        if (!fresh) await clearForFile(target);
+        await link(firstTarget, target);
+      });
+      return;
+    }
+    let settle!: { ok: (t: string) => void; fail: (e: unknown) => void };
+    const p = new Promise<string>((ok, fail) => (settle = { ok, fail }));
+    p.catch(() => undefined);
+    run.inodes.set(key, p);
+    try {
+      await run.limit(() => copyLeaf(run, st, src, target, fresh));
+      settle.ok(target);
+    } catch (e) {
+      settle.fail(e);
+      throw e;
+    }
+    return;
+  }
+  await run.limit(() => copyLeaf(run, st, src, target, fresh));
+}
+
+async function copyLeaf(run: CopyRun, st: Stats, src: string, target: string, fresh: boolean): Promise<void> {
+  if (!fresh) await clearForFile(target);
   if (st.isSymbolicLink()) {
     await symlink(await readlink(src), target);
   } else if (st.isFile()) {
-    const key = `${st.dev}:${st.ino}`;
-    const first = st.nlink > 1 ? run.inodes.get(key) : undefined;
-    if (first) {
-      await link(first, target);
-      return;
-    }
     await copyFile(src, target);
     run.bytesRead += st.size;
     run.filesRead++;
-    if (st.nlink > 1) run.inodes.set(key, target);
   } else {
     // Devices, fifos and sockets: BuildKit recreates them with mknod; node has no mknod.
     await mknodLike(src, target, st);
