@@ -238,3 +238,18 @@ test('copy: xattrs (file capabilities, user attributes) are copied, and survive 
     await tmp.cleanup();
   }
 });
+
+test('copy: a cancelled build stops with ERR_TSBUILD_CANCELLED', async (t) => {
+  const r = await run({ actions: [] });
+  try {
+    const ac = new AbortController();
+    ac.abort();
+    const err = await t.throwsAsync(
+      applyFileOp({ signal: ac.signal, progress: nullProgress }, fileOp([copy(['dir'], '/x/')]), { rootDir: r.dirs.root, inputDir: () => r.dirs.ctx }),
+    );
+    t.is((err as { code?: string }).code, 'ERR_TSBUILD_CANCELLED');
+  } finally {
+    await r.promise.catch(() => undefined);
+    await r.t.cleanup();
+  }
+});
