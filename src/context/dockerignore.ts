@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TsbuildError } from '../errors/index.js';
+import { compilePattern } from './dockerignore-pattern.js';
 
 /** Go's path.Clean for slash paths. */
 export function cleanPath(p: string): string {
@@ -33,8 +33,10 @@ export function cleanPath(p: string): string {
 export function parseDockerignore(text: string): string[] {
   const patterns: string[] = [];
   for (const raw of text.replace(/^\ufeff/, '').split('\n')) {
+    // A comment is a line whose very first character is `#`; `  #x` is a pattern (confirmed).
+    if (raw.startsWith('#')) continue;
     let line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
+    if (line === '') continue;
     let invert = false;
     if (line.startsWith('!')) {
       invert = true;
@@ -52,90 +54,61 @@ interface CompiledPattern {
   exclusion: boolean;
   source: string;
   regex: RegExp;
-  /** Number of path components in the pattern (for the parent-directory rule). */
-  dirs: string[];
 }
 
 function compile(pattern: string): CompiledPattern {
   const exclusion = pattern.startsWith('!');
   const source = exclusion ? pattern.slice(1) : pattern;
-  let re = '^';
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
-    if (c === '*') {
-      if (source[i + 1] === '*') {
-        i++;
-        if (source[i + 1] === '/') i++;
-        // `**` at the end matches everything; elsewhere any number of directories, even none.
-        re += i + 1 >= source.length ? '.*' : '(.*/)?';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '\\') {
-      if (i + 1 >= source.length) throw new TsbuildError('ERR_TSBUILD_DOCKERIGNORE', `invalid pattern "${pattern}": trailing backslash`);
-      re += escapeRe(source[++i]!);
-    } else if (c === '[') {
-      const close = source.indexOf(']', i + 1);
-      if (close === -1) throw new TsbuildError('ERR_TSBUILD_DOCKERIGNORE', `invalid pattern "${pattern}": unterminated character class`);
-      let cls = source.slice(i + 1, close);
-      if (cls.startsWith('^') || cls.startsWith('!')) cls = `^${cls.slice(1)}`;
-      re += `[${cls}]`;
-      i = close;
-    } else re += escapeRe(c);
-  }
-  re += '$';
-  let regex: RegExp;
-  try {
-    regex = new RegExp(re, 's');
-  } catch (cause) {
-    throw new TsbuildError('ERR_TSBUILD_DOCKERIGNORE', `invalid pattern "${pattern}"`, { cause });
-  }
-  return { exclusion, source, regex, dirs: source.split('/') };
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return { exclusion, source, regex: compilePattern(source) };
 }
 
 export interface IgnoreMatcher {
   patterns: string[];
-  /** Whether a context-relative path (slash-separated) is excluded. */
+  /**
+   * Whether a context-relative path (slash-separated) is excluded by the patterns alone: the last
+   * matching pattern wins, and a pattern matching a parent directory matches everything below
+   * (patternmatcher's MatchesOrParentMatches).
+   */
   matches(relPath: string): boolean;
   /**
-   * Whether a walk can skip an excluded directory entirely: false when some `!` pattern could
-   * re-include something below it.
+   * Whether a walk may skip an excluded directory with everything below it. Docker's context
+   * walker keeps walking only when some `!` pattern's text starts with `<dir>/`, so an exception
+   * that starts with a wildcard (`!**` then `/keep`) does NOT bring back files under an excluded
+   * `x` (confirmed on Docker 26).
    */
   canSkipDir(relDir: string): boolean;
+  /**
+   * The walker's decision, as Docker sends the context: a file is left out when `matches`; an
+   * excluded directory that cannot be skipped is still sent itself (and walked), one that can
+   * be skipped is left out with its whole subtree.
+   */
+  excludes(relPath: string, isDir: boolean): boolean;
 }
 
 export function createIgnoreMatcher(patterns: string[]): IgnoreMatcher {
   const compiled = patterns.map(compile);
-  const exceptions = compiled.filter((p) => p.exclusion);
+  const exceptions = compiled.filter((p) => p.exclusion).map((p) => `${p.source}/`);
+  const matches = (relPath: string): boolean => {
+    const file = cleanPath(relPath);
+    const parents = file.split('/').slice(0, -1);
+    let matched = false;
+    for (const p of compiled) {
+      let match = p.regex.test(file);
+      // A pattern that matches a parent directory matches everything under it.
+      for (let i = 0; !match && i < parents.length; i++) match = p.regex.test(parents.slice(0, i + 1).join('/'));
+      if (match) matched = !p.exclusion;
+    }
+    return matched;
+  };
+  const canSkipDir = (relDir: string): boolean => {
+    const prefix = `${cleanPath(relDir)}/`;
+    return !exceptions.some((e) => e.startsWith(prefix));
+  };
   return {
     patterns,
-    matches(relPath) {
-      const file = cleanPath(relPath);
-      const parents = file.split('/').slice(0, -1);
-      let matched = false;
-      for (const p of compiled) {
-        let match = p.regex.test(file);
-        if (!match && parents.length > 0) {
-          // A pattern that matches a parent directory matches everything under it.
-          for (let i = 0; i < parents.length && !match; i++) match = p.regex.test(parents.slice(0, i + 1).join('/'));
-        }
-        if (match) matched = !p.exclusion;
-      }
-      return matched;
-    },
-    canSkipDir(relDir) {
-      if (exceptions.length === 0) return true;
-      const dir = cleanPath(relDir).split('/');
-      return !exceptions.some((p) => {
-        if (p.source.includes('**')) return true;
-        // The exception could apply below `dir` if its leading components can match dir's.
-        if (p.dirs.length <= dir.length) return false;
-        return dir.every((part, i) => compile(p.dirs[i]!).regex.test(part));
-      });
-    },
+    matches,
+    canSkipDir,
+    excludes: (relPath, isDir) => matches(relPath) && (!isDir || canSkipDir(relPath)),
   };
 }
 
