@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ERR_TSBUILD_ADD_ARCHIVE_UNSAFE: 'The archive contains entries that would write outside the destination (tar-slip); it was refused.',
   ERR_TSBUILD_HTTP_FETCH: 'The ADD URL could not be downloaded; check the URL and the network.',
   ERR_TSBUILD_HTTP_CHECKSUM: 'The downloaded file does not match the --checksum digest.',
+  ERR_TSBUILD_FILEOP_IO: 'A filesystem operation of COPY/ADD/WORKDIR failed; check free space and permissions of the state root.',
 
   // store, snapshots, images
   ERR_TSBUILD_STORE_CORRUPT: 'The state root is damaged; run `tsbuild prune --all` or remove the state root.',

@@ -49,6 +49,17 @@ export interface FileOpStats {
 /** Applies every action of `op`, in order, to `env.rootDir`. */
 export async function applyFileOp(ctx: BuildContext, op: FileOp, env: FileOpEnv): Promise<FileOpStats> {
   const stats: FileOpStats = { bytesRead: 0, filesRead: 0 };
+  try {
+    await applyActions(ctx, op, env, stats);
+  } catch (e) {
+    if (e instanceof TsbuildError) throw e;
+    const errno = e as NodeJS.ErrnoException;
+    throw new TsbuildError('ERR_TSBUILD_FILEOP_IO', `${errno.code ?? 'error'}: ${errno.message}`, { cause: e });
+  }
+  return stats;
+}
+
+async function applyActions(ctx: BuildContext, op: FileOp, env: FileOpEnv, stats: FileOpStats): Promise<void> {
   for (const action of op.actions) {
     if (ctx.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'file operation cancelled');
     switch (action.action) {
@@ -66,7 +77,6 @@ export async function applyFileOp(ctx: BuildContext, op: FileOp, env: FileOpEnv)
         break;
     }
   }
-  return stats;
 }
 
 /**
@@ -242,6 +252,7 @@ async function applyMkfile(a: MkfileAction, root: string): Promise<void> {
   const st = await lstat(host).catch(() => undefined);
   if (st?.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `${a.path} is a directory`);
   if (st) await rm(host);
+  if (!(await exists(path.dirname(host)))) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `parent of ${a.path} does not exist`);
   await writeFile(host, a.data, { mode: 0o600 });
   await chown(host, owner?.uid ?? 0, owner?.gid ?? 0);
   await chmod(host, a.mode & 0o7777);

@@ -185,6 +185,8 @@ const errors: Array<[string, FileAction[], string]> = [
   ['unknown --chown group', [copy(['a.txt'], '/x', { chown: { user: 'app', group: 'ghosts' } })], 'ERR_TSBUILD_COPY_USER'],
   ['directory onto an existing file', [copy(['dir'], '/real/target')], 'ERR_TSBUILD_COPY_CONFLICT'],
   ['mkdir without parents under a missing parent', [{ action: 'mkdir', path: '/no/such', mode: 0o755, parents: false }], 'ERR_TSBUILD_COPY_CONFLICT'],
+  ['mkfile under a missing parent', [{ action: 'mkfile', path: '/no/such', mode: 0o644, data: '' }], 'ERR_TSBUILD_COPY_CONFLICT'],
+  ['rm of the root', [{ action: 'rm', path: '/', allowNotFound: false }], 'ERR_TSBUILD_COPY_CONFLICT'],
   ['rm of a missing path', [{ action: 'rm', path: '/nope', allowNotFound: false }], 'ERR_TSBUILD_COPY_SOURCE'],
 ];
 for (const [name, actions, code] of errors) {
