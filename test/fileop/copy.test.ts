@@ -120,7 +120,8 @@ const cases: Case[] = [
   { name: 'a relative destination symlink is followed inside the root', actions: [copy(['a.txt'], '/rel-link/')], expect: { 'real/a.txt': 'f 644 0:0 a' } },
   { name: 'an absolute destination symlink stays inside the root', actions: [copy(['a.txt'], '/abs-escape/')], expect: { 'tmp/a.txt': 'f 644 0:0 a' } },
   { name: 'without --link a destination file symlink is written through', actions: [copy(['a.txt'], '/file-link')], expect: { 'real/target': 'f 644 0:0 a', 'file-link': 'l 0:0 -> real/target' } },
-  { name: '--link replaces a destination symlink instead of following it', actions: [copy(['a.txt'], '/file-link', { link: true })], expect: { 'real/target': 'f 644 0:0 old', 'file-link': 'f 644 0:0 a' } },
+  { name: 'docker: --link writes through a destination file symlink like a plain COPY', actions: [copy(['a.txt'], '/file-link', { link: true })], expect: { 'real/target': 'f 644 0:0 a', 'file-link': 'l 0:0 -> real/target' } },
+  { name: 'docker: --link follows a symlinked destination dir and keeps existing parent metadata', actions: [copy(['a.txt'], '/rel-link/', { link: true }), copy(['a.txt'], '/ex/', { link: true })], expect: { 'real/a.txt': 'f 644 0:0 a', 'rel-link': 'l 0:0 -> real', ex: 'd 700 5:6', 'ex/a.txt': 'f 644 0:0 a' } },
   { name: 'empty wildcard allowed', actions: [copy(['nothing*'], '/none/', { allowEmptyWildcard: true })], expect: { none: 'd 755 0:0' } },
   { name: 'escaped wildcard characters are literal', actions: [copy(['a\\.txt'], '/lit')], expect: { lit: 'f 644 0:0 a' } },
   {
