@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from '../command.js';
 import { TsbuildError } from '../../errors/index.js';
 import { openStateRoot } from '../../cache/index.js';
-import { importRootfs, normalizeReference, readImage } from '../../oci/index.js';
+import { importRootfs, loadImageArchive, normalizeReference, readImage } from '../../oci/index.js';
 
 function human(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB'];
@@ -16,13 +16,20 @@ function human(n: number): string {
 
 export const imageCommand: Command = {
   names: ['image'],
-  summary: 'Manage local images: import, ls, rm',
-  usage: 'tsbuild image import ROOTFS.tar NAME[:TAG] | tsbuild image ls | tsbuild image rm NAME...',
-  options: [{ name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' }],
+  summary: 'Manage local images: load, import, ls, rm',
+  usage: 'tsbuild image load FILE [-t NAME] | tsbuild image import ROOTFS.tar NAME[:TAG] | tsbuild image ls | tsbuild image rm NAME...',
+  options: [
+    { name: 'tag', short: 't', type: 'string', value: 'NAME', description: 'Name for a loaded image (default: from the archive)' },{ name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' }],
   async handler(args, io) {
     const [sub, ...rest] = args.positionals;
     const state = await openStateRoot({ root: args.options.root as string | undefined, env: io.env });
     switch (sub) {
+      case 'load': {
+        if (rest.length !== 1) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', 'usage: tsbuild image load FILE [-t NAME]');
+        const tag = args.options.tag as string | undefined;
+        for (const r of await loadImageArchive(state.content, state.images, path.resolve(io.cwd, rest[0]!), tag ? { tag } : {})) io.stdout.write(`Loaded image: ${r.name}\n`);
+        return 0;
+      }
       case 'import': {
         if (rest.length !== 2) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', 'usage: tsbuild image import ROOTFS.tar NAME[:TAG]');
         const name = normalizeReference(rest[1]!);
@@ -56,7 +63,7 @@ export const imageCommand: Command = {
         return 0;
       }
       default:
-        throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown image subcommand "${sub ?? ''}"; expected import, ls or rm`);
+        throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown image subcommand "${sub ?? ''}"; expected load, import, ls or rm`);
     }
   },
 };
