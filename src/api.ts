@@ -98,7 +98,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   const matcher = createIgnoreMatcher(ignore);
   const hasher = createContextHasher({
     contextDir,
-    exclude: (rel) => matcher.matches(rel),
+    exclude: (rel, isDir) => matcher.excludes(rel, isDir),
     canSkipDir: (rel) => matcher.canSkipDir(rel),
     statCacheFile: statCacheFileFor(state.root, contextDir),
   });
