@@ -34,6 +34,8 @@ const context: Tree = {
   'p/a/b/c': { t: 'f', data: 'c', mode: 0o600 },
   'exe': { t: 'f', data: 'e', mode: 0o664 },
   'linkdir': { t: 'l', target: 'dir/sub' },
+  'sdir/suid': { t: 'f', data: 's', mode: 0o4755, uid: 1500, gid: 1600 },
+  'sdir/l': { t: 'l', target: 'suid', uid: 1500, gid: 1600 },
 };
 const stage: Tree = {
   'src/sub': { t: 'd', uid: 33, gid: 44 },
@@ -99,6 +101,7 @@ const cases: Case[] = [
   },
   { name: 'docker: a symlink to a directory as source copies the target contents', actions: [copy(['linkdir'], '/ld')], mtime: true, expect: { ld: 'd 755 0:0 @2020', 'ld/x': 'f 644 0:0 x @2020' } },
   { name: 'docker: WORKDIR on an existing directory leaves it alone', actions: [{ action: 'mkdir', path: '/wd', mode: 0o755, parents: true }], user: 'app', mtime: true, expect: { wd: 'd 755 9:9 @other' } },
+  { name: 'docker: context owners (files and links) reset to 0:0, setuid kept', actions: [copy(['sdir'], '/sd')], expect: { 'sd/suid': 'f 4755 0:0 s', 'sd/l': 'l 0:0 -> suid' } },
   { name: 'a file onto an existing directory lands inside it', actions: [copy(['a.txt'], '/existing')], expect: { 'existing/a.txt': 'f 644 0:0 a' } },
   { name: 'several sources into a directory', actions: [copy(['a.txt', 'b.txt'], '/m/')], expect: { 'm/a.txt': 'f 644 0:0 a', 'm/b.txt': 'f 644 0:0 b' } },
   { name: 'wildcard classes and ?', actions: [copy(['[ab].tx?'], '/w/')], expect: { 'w/a.txt': 'f 644 0:0 a', 'w/b.txt': 'f 644 0:0 b' }, absent: ['w/x.md'] },
