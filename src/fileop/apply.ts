@@ -207,7 +207,9 @@ async function copyWithParents(a: CopyAction, run: CopyRun, inputRoot: string, r
   const found: string[] = [];
   for (const m of matches) if (await exists(path.join(pivotHost, m))) found.push(m);
   if (found.length === 0) {
-    if (a.allowEmptyWildcard && hasWildcard(kept)) return;
+    // BuildKit turns every --parents source into an include pattern, so with empty wildcards
+    // allowed even a missing plain path copies nothing (moby/buildkit#4900).
+    if (a.allowEmptyWildcard) return;
     throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `${rawSrc}: not found`);
   }
   await mkdirAllOwned(destHost, 0o755, run.owner, root);

@@ -125,6 +125,7 @@ const cases: Case[] = [
   { name: 'without --link a destination file symlink is written through', actions: [copy(['a.txt'], '/file-link')], expect: { 'real/target': 'f 644 0:0 a', 'file-link': 'l 0:0 -> real/target' } },
   { name: 'docker: --link writes through a destination file symlink like a plain COPY', actions: [copy(['a.txt'], '/file-link', { link: true })], expect: { 'real/target': 'f 644 0:0 a', 'file-link': 'l 0:0 -> real/target' } },
   { name: 'docker: --link follows a symlinked destination dir and keeps existing parent metadata', actions: [copy(['a.txt'], '/rel-link/', { link: true }), copy(['a.txt'], '/ex/', { link: true })], expect: { 'real/a.txt': 'f 644 0:0 a', 'rel-link': 'l 0:0 -> real', ex: 'd 700 5:6', 'ex/a.txt': 'f 644 0:0 a' } },
+  { name: '--parents with a missing path and empty wildcards allowed copies nothing (buildkit#4900)', actions: [copy(['nope/x'], '/pn/', { parents: true, allowEmptyWildcard: true })], expect: { pn: 'd 755 0:0' }, absent: ['pn/nope'] },
   { name: 'empty wildcard allowed', actions: [copy(['nothing*'], '/none/', { allowEmptyWildcard: true })], expect: { none: 'd 755 0:0' } },
   { name: 'escaped wildcard characters are literal', actions: [copy(['a\\.txt'], '/lit')], expect: { lit: 'f 644 0:0 a' } },
   {
@@ -191,6 +192,7 @@ const errors: Array<[string, FileAction[], string]> = [
   ['mkdir without parents under a missing parent', [{ action: 'mkdir', path: '/no/such', mode: 0o755, parents: false }], 'ERR_TSBUILD_COPY_CONFLICT'],
   ['mkfile under a missing parent', [{ action: 'mkfile', path: '/no/such', mode: 0o644, data: '' }], 'ERR_TSBUILD_COPY_CONFLICT'],
   ['rm of the root', [{ action: 'rm', path: '/', allowNotFound: false }], 'ERR_TSBUILD_COPY_CONFLICT'],
+  ['--parents with a missing path', [copy(['nope/x'], '/pn/', { parents: true })], 'ERR_TSBUILD_COPY_SOURCE'],
   ['rm of a missing path', [{ action: 'rm', path: '/nope', allowNotFound: false }], 'ERR_TSBUILD_COPY_SOURCE'],
 ];
 for (const [name, actions, code] of errors) {
