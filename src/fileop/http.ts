@@ -5,7 +5,10 @@
  * the file is kept.
  */
 import { createHash } from 'node:crypto';
-import { rename, rm, utimes, writeFile, chmod } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rename, rm, utimes, chmod } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
@@ -44,16 +47,21 @@ export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, d
     throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url} failed`, { cause: e });
   }
   if (!res.ok) throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url}: HTTP ${res.status}`);
-  const body = Buffer.from(await res.arrayBuffer());
-  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}` as Digest;
-  if (spec.checksum && spec.checksum !== digest) {
-    throw new TsbuildError('ERR_TSBUILD_HTTP_CHECKSUM', `${spec.url}: expected ${spec.checksum}, got ${digest}`);
-  }
+  // Stream to a temp file while hashing: downloads can be larger than memory.
   const name = spec.filename ?? fileNameFor(url, res.headers.get('content-disposition'));
   const file = path.join(destDir, name);
   const tmp = path.join(destDir, `.${name}.tmp-${process.pid}`);
+  const hash = createHash('sha256');
+  let digest: Digest;
   try {
-    await writeFile(tmp, body, { mode: 0o600 });
+    if (!res.body) throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url}: empty response`);
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('data', (chunk: Buffer) => hash.update(chunk));
+    await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
+    digest = `sha256:${hash.digest('hex')}` as Digest;
+    if (spec.checksum && spec.checksum !== digest) {
+      throw new TsbuildError('ERR_TSBUILD_HTTP_CHECKSUM', `${spec.url}: expected ${spec.checksum}, got ${digest}`);
+    }
     await chmod(tmp, 0o600);
     const lm = res.headers.get('last-modified');
     const t = lm ? new Date(lm) : undefined;
@@ -61,7 +69,9 @@ export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, d
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    if (e instanceof TsbuildError) throw e;
+    if (ctx.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'download cancelled', { cause: e });
+    throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url} failed while reading`, { cause: e });
   }
   return { file, digest };
 }
