@@ -15,6 +15,20 @@ import path from 'node:path';
 import * as tarStream from 'tar-stream';
 import { TsbuildError } from '../errors/index.js';
 import { climbsAbove, resolveInRoot } from './paths.js';
+import { writeXattrs } from './xattr.js';
+
+/**
+ * PAX `SCHILY.xattr.NAME` records as setfattr arguments (Docker's untar applies them).
+ * tar-stream decodes PAX values as UTF-8, so values with bytes that are not valid UTF-8 can be
+ * altered; text values and typical capability sets survive.
+ */
+function paxXattrs(pax: unknown): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries((pax ?? {}) as Record<string, string>)) {
+    if (k.startsWith('SCHILY.xattr.')) out.push([k.slice(13), '0x' + Buffer.from(v, 'utf8').toString('hex')]);
+  }
+  return out;
+}
 
 export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
@@ -137,6 +151,7 @@ export async function extractArchive(file: string, destDir: string, signal: Abor
       if (!st || !st.isDirectory()) await mkdir(target);
       await chown(target, uid, gid);
       await chmod(target, mode);
+      await writeXattrs(target, paxXattrs(h.pax));
       dirTimes.push([target, mtime]);
       entry.resume();
       continue;
@@ -148,6 +163,7 @@ export async function extractArchive(file: string, destDir: string, signal: Abor
       files++;
       await chown(target, uid, gid);
       await chmod(target, mode);
+      await writeXattrs(target, paxXattrs(h.pax));
       await utimes(target, mtime, mtime);
       continue;
     }

@@ -148,3 +148,21 @@ test('ADD: an absolute symlink in an archive cannot redirect later entries out o
     await s.t.cleanup();
   }
 });
+
+test('ADD applies PAX xattr records of archive entries', async (t) => {
+  const s = await setup();
+  try {
+    const c = s.env.inputDir();
+    const pack = tarStream.pack();
+    pack.entry({ name: 'tool', mode: 0o755, pax: { 'SCHILY.xattr.user.origin': 'archive' } }, 'bin');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const ch of pack) chunks.push(ch as Buffer);
+    await writeFile(path.join(c, 'x.tar'), Buffer.concat(chunks));
+    await applyFileOp(ctx(), add('x.tar', '/px/'), s.env);
+    const out = execFileSync('getfattr', ['-n', 'user.origin', '--only-values', path.join(s.root, 'px/tool')], { encoding: 'utf8' });
+    t.is(out, 'archive');
+  } finally {
+    await s.t.cleanup();
+  }
+});
