@@ -24,7 +24,7 @@ export interface DiffOptions {
 }
 
 /** All xattrs under a tree, from one getfattr call: path -> name -> value. */
-async function readXattrs(dir: string): Promise<Map<string, Map<string, Buffer>>> {
+export async function readXattrs(dir: string): Promise<Map<string, Map<string, Buffer>>> {
   const out = new Map<string, Map<string, Buffer>>();
   let text: string;
   try {
@@ -47,12 +47,17 @@ async function readXattrs(dir: string): Promise<Map<string, Map<string, Buffer>>
   return out;
 }
 
-interface Item {
+/** One change to emit: an entry copied from `abs`, or a deletion of `rel`. */
+export interface ChangeItem {
   rel: string;
   abs: string;
+  whiteout?: boolean;
+  /** A directory whose lower content is hidden (`.wh..wh..opq`). */
+  opaque?: boolean;
 }
+type Item = ChangeItem;
 
-async function walk(root: string): Promise<Item[]> {
+export async function walk(root: string): Promise<Item[]> {
   const items: Item[] = [];
   const visit = async (rel: string): Promise<void> => {
     const abs = rel === '' ? root : path.join(root, rel);
@@ -70,10 +75,26 @@ async function walk(root: string): Promise<Item[]> {
 
 /** Builds an uncompressed OCI layer tar from an overlay upper directory. */
 export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptions = {}): Readable {
+  return emitLayer(async () => {
+    const xattrs = await readXattrs(upperDir);
+    const items: ChangeItem[] = [];
+    for (const item of await walk(upperDir)) {
+      const st = await lstat(item.abs);
+      const attrs = xattrs.get(item.abs);
+      // Both whiteout forms overlayfs uses: a 0/0 char device, or (userxattr/nested overlays)
+      // an empty file carrying the trusted.overlay.whiteout xattr.
+      const whiteout = (st.isCharacterDevice() && st.rdev === 0) || (st.isFile() && attrs?.has('trusted.overlay.whiteout') === true);
+      items.push({ ...item, whiteout, opaque: st.isDirectory() && attrs?.get('trusted.overlay.opaque')?.toString() === 'y' });
+    }
+    return { items, xattrs };
+  }, options);
+}
+
+/** Writes tar entries for a sorted change list; shared by the overlay and tree-diff paths. */
+export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: Map<string, Map<string, Buffer>> }>, options: DiffOptions): Readable {
   const p = pack();
   (async () => {
-    const xattrs = await readXattrs(upperDir);
-    const items = await walk(upperDir);
+    const { items, xattrs } = await collect();
     const seenInodes = new Map<string, string>();
     const clamp = (d: Date): Date => (options.sourceDateEpoch !== undefined && d.getTime() > options.sourceDateEpoch * 1000 ? new Date(options.sourceDateEpoch * 1000) : d);
     const add = (h: Headers, body?: Buffer): Promise<void> =>
@@ -81,26 +102,25 @@ export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptio
         if (body) p.entry(h, body, (err) => (err ? reject(err) : resolve()));
         else p.entry(h, (err) => (err ? reject(err) : resolve()));
       });
+    const marker = (name: string, mtime: Date): Headers => ({ name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(mtime), uname: '', gname: '' });
     for (const item of items) {
+      if (item.whiteout) {
+        const st = await lstat(item.abs).catch(() => undefined);
+        const dir = path.posix.dirname(item.rel);
+        const wh = `${dir === '.' ? '' : `${dir}/`}.wh.${path.posix.basename(item.rel)}`;
+        await add(marker(wh, st?.mtime ?? new Date(0)), Buffer.alloc(0));
+        continue;
+      }
       const st = await lstat(item.abs);
       const attrs = xattrs.get(item.abs) ?? new Map<string, Buffer>();
       const base: Headers = { name: item.rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: clamp(st.mtime), uname: '', gname: '' };
       const pax: Record<string, string> = {};
-      for (const [k, v] of attrs) if (!k.startsWith('trusted.overlay.')) pax[`SCHILY.xattr.${k}`] = v.toString('latin1');
+      for (const [k, v] of [...attrs].sort(([a], [b]) => (a < b ? -1 : 1))) if (!k.startsWith('trusted.overlay.')) pax[`SCHILY.xattr.${k}`] = v.toString('latin1');
       if (Object.keys(pax).length > 0) base.pax = pax;
 
-      if (st.isCharacterDevice() && st.rdev === 0) {
-        // overlayfs whiteout: the entry was deleted.
-        const dir = path.posix.dirname(item.rel);
-        const wh = `${dir === '.' ? '' : `${dir}/`}.wh.${path.posix.basename(item.rel)}`;
-        await add({ name: wh, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(st.mtime), uname: '', gname: '' }, Buffer.alloc(0));
-        continue;
-      }
       if (st.isDirectory()) {
         await add({ ...base, name: `${item.rel}/`, type: 'directory' });
-        if (attrs.get('trusted.overlay.opaque')?.toString() === 'y') {
-          await add({ name: `${item.rel}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(st.mtime), uname: '', gname: '' }, Buffer.alloc(0));
-        }
+        if (item.opaque) await add(marker(`${item.rel}/.wh..wh..opq`, st.mtime), Buffer.alloc(0));
       } else if (st.isSymbolicLink()) {
         await add({ ...base, type: 'symlink', linkname: await readlink(item.abs) });
       } else if (st.isFile()) {

@@ -1,4 +1,5 @@
-export { unpackLayer, cleanEntryName, resolveInRoot, type UnpackMode, type UnpackResult } from './unpack.js';
+export { unpackLayer, cleanEntryName, resolveInRoot, type UnpackMode, type UnpackResult, type LayerCompression } from './unpack.js';
 export { createLayerFromOverlayUpper, type DiffOptions } from './diff.js';
+export { createLayerFromTreeDiff } from './tree-diff.js';
 export { writeLayerToStore, LAYER_MEDIA_TYPES, type Compression, type StoredLayer } from './layer-store.js';
-export { createSnapshotter, cleanupStaleMounts, unmount, type ActiveSnapshot, type Snapshotter } from './snapshotter.js';
+export { createSnapshotter, cleanupStaleMounts, unmount, overlaySupported, overlayMountOptions, mergeLayersTo, type ActiveSnapshot, type Snapshotter } from './snapshotter.js';

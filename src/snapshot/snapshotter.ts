@@ -7,12 +7,19 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TsbuildError } from '../errors/index.js';
 import { digestHex, type Digest } from '../util/digest.js';
 import { unpackLayer } from './unpack.js';
+import { createLayerFromOverlayUpper, type DiffOptions } from './diff.js';
+import { createLayerFromTreeDiff } from './tree-diff.js';
+import type { Readable } from 'node:stream';
+
+/** The kernel copies mount options into one page; leave room for the mount helper's additions. */
+const MAX_OVERLAY_OPTIONS = 4000;
 
 const run = promisify(execFile);
 
@@ -23,6 +30,17 @@ export interface ActiveSnapshot {
   work: string;
   /** Scratch dir of this snapshot (holds upper/work and a mount point). */
   dir: string;
+  /**
+   * `overlay`: upper/work stacked on `lower`. `copy` (no overlayfs): `upper` is a full copy of the
+   * merged lower view that the step writes to, compared with `base` (the untouched view) on diff.
+   */
+  kind: 'overlay' | 'copy';
+  /** The overlay mount's -o string ('' for copy snapshots). */
+  mountOptions: string;
+  /** Untouched merged lower view (copy snapshots only). */
+  base?: string;
+  /** The step's changes as an uncompressed OCI layer tar (call after unmounting). */
+  diff(options?: DiffOptions): Readable;
   dispose(): Promise<void>;
 }
 
@@ -33,7 +51,8 @@ export interface Snapshotter {
   ensureLayer(diffId: Digest, open: () => AsyncIterable<Uint8Array>): Promise<string>;
   /** Moves a finished upper dir into place as the unpacked form of `diffId`. */
   adoptLayer(diffId: Digest, upperDir: string): Promise<void>;
-  prepare(lowerTopFirst: string[]): Promise<ActiveSnapshot>;
+  /** `kind` defaults to overlay when the kernel supports it, else copy. */
+  prepare(lowerTopFirst: string[], kind?: 'overlay' | 'copy'): Promise<ActiveSnapshot>;
   mount(active: ActiveSnapshot, target: string): Promise<() => Promise<void>>;
   mountReadOnly(lowerTopFirst: string[], target: string): Promise<() => Promise<void>>;
 }
@@ -43,6 +62,46 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Options for an overlay mount of `lower` (top first); throws a clear error past the kernel's limit. */
+export function overlayMountOptions(lower: string[], upper?: string, work?: string): string {
+  const rw = upper !== undefined && work !== undefined ? `,upperdir=${upper},workdir=${work}` : '';
+  const options = `lowerdir=${lower.join(':')}${rw},index=off,redirect_dir=off,metacopy=off`;
+  if (options.length > MAX_OVERLAY_OPTIONS) {
+    throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `too many layers for one overlay mount: ${lower.length} lower dirs need ${options.length} bytes of mount options (limit ${MAX_OVERLAY_OPTIONS}); squash the base image`);
+  }
+  return options;
+}
+
+let overlayProbe: Promise<boolean> | undefined;
+/** Whether an overlay with upper/work dirs can be mounted here (probed once per process). */
+export function overlaySupported(scratchParent: string = os.tmpdir()): Promise<boolean> {
+  return (overlayProbe ??= (async () => {
+    const dir = await mkdtemp(path.join(scratchParent, 'tsbuild-ovl-probe-'));
+    const [l, u, w, m] = ['l', 'u', 'w', 'm'].map((n) => path.join(dir, n)) as [string, string, string, string];
+    try {
+      await Promise.all([l, u, w, m].map((d) => mkdir(d)));
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayMountOptions([l], u, w), m]);
+      await unmount(m);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  })());
+}
+
+/**
+ * Flattens overlay-format layer dirs (top first, as for prepare) into `dir`, applying their
+ * whiteouts: used for `-o type=local` and for the copy-based fallback.
+ */
+export async function mergeLayersTo(dir: string, layerDirsTopFirst: string[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const layer of [...layerDirsTopFirst].reverse()) {
+    await unpackLayer(createLayerFromOverlayUpper(layer), dir, { mode: 'merge', compression: 'none' });
+  }
 }
 
 export async function unmount(target: string): Promise<void> {
@@ -67,9 +126,6 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
 
   const mountOverlay = async (options: string, target: string): Promise<() => Promise<void>> => {
     await mkdir(target, { recursive: true });
-    if (options.length > 3800) {
-      throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `too many layers for one overlay mount (${options.length} bytes of mount options)`);
-    }
     try {
       await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target]);
     } catch (err) {
@@ -120,29 +176,46 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
         if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
       });
     },
-    async prepare(lowerTopFirst) {
+    async prepare(lowerTopFirst, kind) {
       await init();
+      const mode = kind ?? ((await overlaySupported(tmp)) ? 'overlay' : 'copy');
       const dir = path.join(active, randomBytes(8).toString('hex'));
       const upper = path.join(dir, 'upper');
       const work = path.join(dir, 'work');
+      const lower = lowerTopFirst.length > 0 ? lowerTopFirst : [empty];
+      const dispose = () => rm(dir, { recursive: true, force: true });
+      if (mode === 'copy') {
+        const base = path.join(dir, 'base');
+        try {
+          await mergeLayersTo(base, lowerTopFirst);
+          await mkdir(dir, { recursive: true });
+          // cp -a keeps hardlinks, owners, modes, times and xattrs; reflinks where the fs allows.
+          await run('cp', ['-a', '--reflink=auto', base, upper]);
+          await mkdir(work);
+        } catch (err) {
+          await dispose();
+          throw err;
+        }
+        return { kind: 'copy', lower, upper, work, dir, base, mountOptions: '', diff: (o) => createLayerFromTreeDiff(base, upper, o), dispose };
+      }
+      const mountOptions = overlayMountOptions(lower, upper, work);
       await mkdir(upper, { recursive: true, mode: 0o755 });
       await mkdir(work, { recursive: true });
-      return {
-        lower: lowerTopFirst.length > 0 ? lowerTopFirst : [empty],
-        upper,
-        work,
-        dir,
-        dispose: () => rm(dir, { recursive: true, force: true }),
-      };
+      return { kind: 'overlay', lower, upper, work, dir, mountOptions, diff: (o) => createLayerFromOverlayUpper(upper, o), dispose };
     },
-    mount(a, target) {
-      return mountOverlay(`lowerdir=${a.lower.join(':')},upperdir=${a.upper},workdir=${a.work},index=off,redirect_dir=off,metacopy=off`, target);
+    async mount(a, target) {
+      if (a.kind === 'copy') {
+        await mkdir(target, { recursive: true });
+        await run('mount', ['--bind', a.upper, target]);
+        return async () => unmount(target);
+      }
+      return mountOverlay(a.mountOptions, target);
     },
     async mountReadOnly(lowerTopFirst, target) {
       await init();
       // A read-only overlay needs two lower dirs at least.
       const lower = [...lowerTopFirst, empty].slice(0, Math.max(2, lowerTopFirst.length + 1));
-      return mountOverlay(`lowerdir=${lower.join(':')},index=off,redirect_dir=off,metacopy=off`, target);
+      return mountOverlay(overlayMountOptions(lower), target);
     },
   };
 }

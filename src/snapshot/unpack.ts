@@ -81,9 +81,15 @@ export async function resolveInRoot(root: string, rel: string, entry: string): P
   return path.join(root, ...resolved);
 }
 
-function decompressor(first: Buffer): Transform | undefined {
-  if (first[0] === 0x1f && first[1] === 0x8b) return createGunzip();
-  if (first[0] === 0x28 && first[1] === 0xb5 && first[2] === 0x2f && first[3] === 0xfd) return spawnFilter('zstd', ['-dc']);
+/** How the layer stream is compressed; `auto` sniffs the magic bytes. */
+export type LayerCompression = 'auto' | 'gzip' | 'zstd' | 'none';
+
+function decompressor(first: Buffer, wanted: LayerCompression): Transform | undefined {
+  const isGzip = first[0] === 0x1f && first[1] === 0x8b;
+  const isZstd = first[0] === 0x28 && first[1] === 0xb5 && first[2] === 0x2f && first[3] === 0xfd;
+  const kind = wanted === 'auto' ? (isGzip ? 'gzip' : isZstd ? 'zstd' : 'none') : wanted;
+  if (kind === 'gzip') return createGunzip();
+  if (kind === 'zstd') return spawnFilter('zstd', ['-dc']);
   return undefined;
 }
 
@@ -107,7 +113,7 @@ function spawnFilter(cmd: string, args: string[]): Transform {
 }
 
 /** Peeks the first bytes of a stream to choose a decompressor, then yields the raw tar. */
-async function* decompressed(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+async function* decompressed(source: AsyncIterable<Uint8Array>, wanted: LayerCompression): AsyncIterable<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done) return;
@@ -116,7 +122,7 @@ async function* decompressed(source: AsyncIterable<Uint8Array>): AsyncIterable<U
     yield head;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   })();
-  const d = decompressor(head);
+  const d = decompressor(head, wanted);
   if (!d) {
     yield* rest;
     return;
@@ -135,7 +141,7 @@ async function removeTree(p: string): Promise<void> {
   await rm(p, { recursive: true, force: true });
 }
 
-export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: string, options: { mode?: UnpackMode } = {}): Promise<UnpackResult> {
+export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: string, options: { mode?: UnpackMode; compression?: LayerCompression } = {}): Promise<UnpackResult> {
   const mode = options.mode ?? 'merge';
   const root = path.resolve(destDir);
   await mkdir(root, { recursive: true });
@@ -143,6 +149,8 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
   let size = 0;
   let entries = 0;
   const dirTimes: Array<[string, Date]> = [];
+  // Host paths this layer wrote: an opaque marker hides lower content only, whatever its position.
+  const written = new Set<string>();
   const ex = extract();
 
   ex.on('entry', (header: Header, stream, next) => {
@@ -172,7 +180,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
       if (mode === 'merge') {
         // Opaque: the directory's lower content disappears.
         const { readdir } = await import('node:fs/promises');
-        for (const n of await readdir(parent)) await removeTree(path.join(parent, n));
+        for (const n of await readdir(parent)) if (!written.has(path.join(parent, n))) await removeTree(path.join(parent, n));
       } else {
         await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', parent]);
       }
@@ -180,12 +188,16 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
     }
     if (base.startsWith(WHITEOUT_PREFIX)) {
       stream.resume();
-      const victim = path.join(parent, base.slice(WHITEOUT_PREFIX.length));
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      // `.wh.` / `.wh..` / `.wh...` would name the parent or grandparent: deleting those is an escape.
+      if (name === '' || name === '.' || name === '..') throw unsafe(h.name, 'is a whiteout that names its own or a parent directory');
+      const victim = path.join(parent, name);
       await removeTree(victim);
       if (mode === 'overlay') await mknod(victim, 'c', 0, 0);
       return;
     }
     // Replace whatever is there unless both are directories (a dir entry updates metadata).
+    written.add(target);
     const existing = await lstat(target).catch(() => undefined);
     if (existing && !(existing.isDirectory() && h.type === 'directory')) await removeTree(target);
 
@@ -247,7 +259,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
     },
   });
   try {
-    await pipeline(Readable.from(decompressed(source)), counter, ex);
+    await pipeline(Readable.from(decompressed(source, options.compression ?? 'auto')), counter, ex);
   } catch (err) {
     if (err instanceof TsbuildError) throw err;
     throw new TsbuildError('ERR_TSBUILD_LAYER_FORMAT', `layer is not a valid tar stream: ${(err as Error).message}`, { cause: err });
