@@ -20,6 +20,8 @@ import { createOpExecutor } from './solver/ops/executor.js';
 import { solve } from './solver/solve.js';
 import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
 import { fetchHttpSource } from './fileop/index.js';
+import { parseReference } from './oci/index.js';
+import { createDockerCredentialStore, createRegistryClient, pullImage, resolveRemoteImage } from './registry/index.js';
 import type { SolveResult } from './solver/types.js';
 import type { Digest } from './util/digest.js';
 
@@ -102,6 +104,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     canSkipDir: (rel) => matcher.canSkipDir(rel),
     statCacheFile: statCacheFileFor(state.root, contextDir),
   });
+  const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }) });
   const compression = exporters.find((e) => e.type !== 'local' && e.type !== 'tar')?.compression ?? 'gzip';
   const solverEnv = await createSolverEnvironment({
     state,
@@ -110,6 +113,13 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     contextEntries: () => hasher.entries(),
     compression,
     sourceDateEpoch: exporters.some((e) => e.rewriteTimestamp) ? sourceDateEpoch : undefined,
+    pullImage: async (c, ref, p) => {
+      const r = parseReference(ref);
+      const remote = await resolveRemoteImage(registry, { registry: r.registry, repository: r.repository }, r.digest ?? r.tag ?? 'latest', p);
+      ctx.progress.emit({ type: 'info', time: Date.now(), message: `pulling ${ref} (${remote.manifestDigest})` });
+      await pullImage(c, registry, remote, state.content);
+      return { manifestDigest: remote.manifestDigest };
+    },
     fetchHttp: async (c, op, dir) => {
       await fetchHttpSource(c, { url: op.url, ...(op.checksum ? { checksum: op.checksum } : {}), ...(op.filename ? { filename: op.filename } : {}) }, dir);
     },
