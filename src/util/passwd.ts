@@ -3,7 +3,7 @@
  * host's), as BuildKit resolves USER and --chown: a name or uid, optionally `:group` or `:gid`;
  * supplementary groups from /etc/group membership.
  */
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 
@@ -80,8 +80,46 @@ export function resolveUserFrom(passwd: string | undefined, group: string | unde
   return { uid, gid, additionalGids, ...(home ? { home } : {}) };
 }
 
-/** Resolves `spec` in the rootfs at `rootDir` (its /etc files are read directly, no symlinks followed out). */
+/**
+ * Reads `rel` inside `rootDir` the way the container would see it: symlinks (also absolute ones
+ * and `..`) are resolved against `rootDir`, never against the host's `/`, so a hostile image whose
+ * /etc/passwd links to the host's file reads a path inside the rootfs. Undefined when missing.
+ */
+export async function readFileInRoot(rootDir: string, rel: string): Promise<string | undefined> {
+  const pending = rel.split('/').filter(Boolean);
+  const done: string[] = [];
+  for (let links = 0; pending.length > 0; ) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop(); // clamped at the root, as the kernel does at a chroot's /
+      continue;
+    }
+    const host = path.join(rootDir, ...done, part);
+    const st = await lstat(host).catch(() => undefined);
+    if (!st) return undefined;
+    if (st.isSymbolicLink()) {
+      if (++links > 40) return undefined; // ELOOP
+      const target = await readlink(host);
+      if (target.startsWith('/')) done.length = 0;
+      pending.unshift(...target.split('/').filter(Boolean));
+      continue;
+    }
+    done.push(part);
+  }
+  return readFile(path.join(rootDir, ...done), 'utf8').catch(() => undefined);
+}
+
+/** Resolves `spec` in the rootfs at `rootDir` (its /etc files are read inside it; no symlink leads out). */
 export async function resolveUser(rootDir: string, spec: string): Promise<ResolvedUser> {
-  const read = (f: string) => readFile(path.join(rootDir, 'etc', f), 'utf8').catch(() => undefined);
-  return resolveUserFrom(await read('passwd'), await read('group'), spec === '' ? 'root' : spec);
+  const [passwd, group] = await Promise.all([readFileInRoot(rootDir, 'etc/passwd'), readFileInRoot(rootDir, 'etc/group')]);
+  return resolveUserFrom(passwd, group, spec === '' ? 'root' : spec);
+}
+
+/** A group name or gid resolved in the rootfs's /etc/group (for `--chown=:group`). */
+export async function resolveGroup(rootDir: string, spec: string): Promise<number> {
+  if (/^\d+$/.test(spec)) return Number(spec);
+  const g = parseGroup((await readFileInRoot(rootDir, 'etc/group')) ?? '').find((x) => x.name === spec);
+  if (!g) throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `unable to find group ${spec}: no matching entries in group file`);
+  return g.gid;
 }

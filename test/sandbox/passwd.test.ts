@@ -23,3 +23,28 @@ test('unknown names are errors, with BuildKit\'s wording', (t) => {
   t.throws(() => resolveUserFrom(passwd, group, 'app:nogroup'), { message: /unable to find group nogroup/ });
   t.notThrows(() => resolveUserFrom(undefined, undefined, '0:0'));
 });
+
+test('resolveUser reads the rootfs files; symlinks to the host stay inside the rootfs', async (t) => {
+  const { mkdtemp, mkdir, rm, symlink, writeFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { resolveUser, resolveGroup } = await import('../../src/util/passwd.js');
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-passwd-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await mkdir(path.join(root, 'etc'));
+  await mkdir(path.join(root, 'data'));
+  await writeFile(path.join(root, 'data/pw'), 'root:x:0:0::/root:/bin/sh\nzed:x:777:778::/z:/bin/sh\n');
+  // Absolute and ../ links are resolved against the rootfs, as the container sees them.
+  await symlink('/../../data/pw', path.join(root, 'etc/passwd'));
+  await writeFile(path.join(root, 'etc/group'), 'zed:x:778:\nops:x:900:zed\n');
+  t.like(await resolveUser(root, 'zed'), { uid: 777, gid: 778, additionalGids: [778, 900], home: '/z' });
+  t.is(await resolveGroup(root, 'ops'), 900);
+  t.is(await resolveGroup(root, '12'), 12);
+  await t.throwsAsync(resolveGroup(root, 'nope'), { code: 'ERR_TSBUILD_SANDBOX_SETUP' });
+  // A link to the host's /etc/passwd reads the rootfs's own (missing) file: host users are not found.
+  await rm(path.join(root, 'etc/passwd'));
+  await symlink('/etc/passwd', path.join(root, 'etc/passwd'));
+  await rm(path.join(root, 'etc/group'));
+  await symlink('/etc/group', path.join(root, 'etc/group'));
+  await t.throwsAsync(resolveUser(root, 'root'), { code: 'ERR_TSBUILD_SANDBOX_SETUP' });
+});
