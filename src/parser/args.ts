@@ -13,6 +13,8 @@ export class ArgsError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Text of the offending part, so the caller can point at its column in the source. */
+    readonly needle?: string,
   ) {
     super(message);
   }
@@ -47,7 +49,7 @@ export function parseJsonArray(rest: string): string[] | undefined {
   }
   if (!Array.isArray(value)) return undefined;
   if (!value.every((v) => typeof v === 'string')) {
-    throw new ArgsError('ERR_TSBUILD_PARSE_JSON', 'when using JSON array syntax, arrays must be comprised of strings only');
+    throw new ArgsError('ERR_TSBUILD_PARSE_JSON', 'when using JSON array syntax, arrays must be comprised of strings only', '[');
   }
   return (value as string[]).map(replaceLoneSurrogates);
 }
@@ -108,13 +110,13 @@ function parsePairs(keyword: string, rest: string, escape: EscapeChar): ParsedAr
     const key = rest.slice(0, i);
     let j = i;
     while (j < rest.length && isBlank(rest[j])) j++;
-    if (j >= rest.length) throw new ArgsError('ERR_TSBUILD_PARSE_ENV_FORM', `${upper} must have two arguments`);
+    if (j >= rest.length) throw new ArgsError('ERR_TSBUILD_PARSE_ENV_FORM', `${upper} must have two arguments`, key);
     pairs.push({ key, value: rest.slice(j), separator: '' });
   } else {
     for (const w of words) {
       const eq = w.indexOf('=');
       if (eq === -1) {
-        throw new ArgsError('ERR_TSBUILD_PARSE_ENV_FORM', `Syntax error - can't find = in "${w}". Must be of the form: name=value`);
+        throw new ArgsError('ERR_TSBUILD_PARSE_ENV_FORM', `Syntax error - can't find = in "${w}". Must be of the form: name=value`, w);
       }
       pairs.push({ key: w.slice(0, eq), value: w.slice(eq + 1), separator: '=' });
     }

@@ -28,15 +28,27 @@ export function parseDockerfile(input: string | Uint8Array, options: ParseOption
     throw err;
   }
   const sourceOf = (line: number): string => lines[line - 1]?.text ?? '';
+  /** Where `needle` first appears in physical lines first..last (column is 1-based, in UTF-16 units). */
+  const locate = (first: number, last: number, needle: string | undefined, from = 0): { line: number; column: number } => {
+    if (needle) {
+      for (let n = first; n <= last; n++) {
+        const at = sourceOf(n).indexOf(needle, n === first ? from : 0);
+        if (at !== -1) return { line: n, column: at + 1 };
+      }
+    }
+    const text = sourceOf(first);
+    return { line: first, column: text.length - text.trimStart().length + 1 };
+  };
 
   const { directives, next: bodyStart } = readDirectives(lines);
   let escape: EscapeChar = '\\';
   const seen = new Set<string>();
   for (const d of directives) {
-    if (seen.has(d.name)) fail('ERR_TSBUILD_PARSE_DIRECTIVE', `only one ${d.name} parser directive can be used`, d.line, 1, sourceOf(d.line));
+    const col = locate(d.line, d.line, '#').column;
+    if (seen.has(d.name)) fail('ERR_TSBUILD_PARSE_DIRECTIVE', `only one ${d.name} parser directive can be used`, d.line, col, sourceOf(d.line));
     seen.add(d.name);
     if (d.name === 'escape') {
-      if (d.value !== '\\' && d.value !== '`') fail('ERR_TSBUILD_PARSE_DIRECTIVE', `invalid escape token '${d.value}' does not match \` or \\`, d.line, 1, sourceOf(d.line));
+      if (d.value !== '\\' && d.value !== '`') fail('ERR_TSBUILD_PARSE_DIRECTIVE', `invalid escape token '${d.value}' does not match \` or \\`, d.line, col, sourceOf(d.line));
       escape = d.value as EscapeChar;
     }
   }
@@ -56,14 +68,23 @@ export function parseDockerfile(input: string | Uint8Array, options: ParseOption
     try {
       node = buildNode(trimSpace(line.text), escape, line.startLine, line.endLine);
     } catch (err) {
-      if (err instanceof ArgsError) fail(err.code, err.message, line.startLine, 1, sourceOf(line.startLine));
+      if (err instanceof ArgsError) {
+        // Skip the keyword so a needle such as `[` or a word is found in the arguments.
+        const first = sourceOf(line.startLine);
+        const keywordEnd = first.length - first.trimStart().length + (/^\S*/.exec(first.trimStart())?.[0].length ?? 0);
+        const at = locate(line.startLine, line.endLine, err.needle, keywordEnd);
+        fail(err.code, err.message, at.line, at.column, sourceOf(at.line));
+      }
       throw err;
     }
     const heredocHost = node.keyword === 'onbuild' ? node.onbuild : node;
     if (heredocHost && HEREDOC_INSTRUCTIONS.has(heredocHost.keyword) && !heredocHost.json) {
       for (const decl of findHeredocs(line.text)) {
         const body = takeHeredocBody(lines, i, decl.name, decl.chomp);
-        if (!body) fail('ERR_TSBUILD_PARSE_HEREDOC', `unterminated heredoc ${decl.name}`, line.startLine, 1, sourceOf(line.startLine));
+        if (!body) {
+          const at = locate(line.startLine, line.endLine, '<<');
+          fail('ERR_TSBUILD_PARSE_HEREDOC', `unterminated heredoc ${decl.name}`, at.line, at.column, sourceOf(at.line));
+        }
         const heredoc: Heredoc = {
           name: decl.name,
           content: body!.content,
