@@ -58,6 +58,9 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   let rootPath: string;
   let release: (() => Promise<void>) | undefined;
   const stubs: string[] = [];
+  // `runc run` in the foreground destroys its container when the process exits on its own; only
+  // a cancel, a start failure or a non-zero exit needs an explicit (4 ms) `runc delete`.
+  let clean = false;
   try {
     if (spec.rootfs.kind === 'overlay') {
       rootPath = path.join(bundle, 'rootfs');
@@ -105,11 +108,14 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
       child.on('close', (code, signal) => {
         ctx.signal.removeEventListener('abort', onAbort);
         if (ctx.signal.aborted) reject(new TsbuildError('ERR_TSBUILD_CANCELLED', 'step cancelled', { cause: ctx.signal.reason }));
-        else resolve({ exitCode: code ?? 128, ...(signal ? { signal } : {}) });
+        else {
+          clean = code === 0;
+          resolve({ exitCode: code ?? 128, ...(signal ? { signal } : {}) });
+        }
       });
     });
   } finally {
-    await run('runc', ['delete', '--force', id]).catch(() => {});
+    if (!clean) await run('runc', ['delete', '--force', id]).catch(() => {});
     for (const stub of stubs) {
       const st = await lstat(stub).catch(() => undefined);
       if (st?.isFile() && st.size === 0) await unlink(stub).catch(() => {});
