@@ -108,7 +108,9 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
         const st = await lstat(item.abs).catch(() => undefined);
         const dir = path.posix.dirname(item.rel);
         const wh = `${dir === '.' ? '' : `${dir}/`}.wh.${path.posix.basename(item.rel)}`;
-        await add(marker(wh, st?.mtime ?? new Date(0)), Buffer.alloc(0));
+        // Header details as Docker/BuildKit write them (seen in `docker save` of a BuildKit RUN):
+        // a 0600 regular file carrying the whiteout's owner and time.
+        await add({ ...marker(wh, st?.mtime ?? new Date(0)), mode: 0o600, uid: st?.uid ?? 0, gid: st?.gid ?? 0 }, Buffer.alloc(0));
         continue;
       }
       const st = await lstat(item.abs);
@@ -120,7 +122,8 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
 
       if (st.isDirectory()) {
         await add({ ...base, name: `${item.rel}/`, type: 'directory' });
-        if (item.opaque) await add(marker(`${item.rel}/.wh..wh..opq`, st.mtime), Buffer.alloc(0));
+        // The opaque marker takes the directory's permission bits and owner, and no time (epoch 0).
+        if (item.opaque) await add({ ...marker(`${item.rel}/.wh..wh..opq`, new Date(0)), mode: st.mode & 0o777, uid: st.uid, gid: st.gid }, Buffer.alloc(0));
       } else if (st.isSymbolicLink()) {
         await add({ ...base, type: 'symlink', linkname: await readlink(item.abs) });
       } else if (st.isFile()) {

@@ -78,7 +78,7 @@ test('compression: auto-detects gzip and zstd, explicit modes work, diff_id is t
   for (const [n, bytes, compression] of cases) {
     const dest = path.join(root, n);
     const r = await unpackLayer(from(bytes), dest, { compression });
-    t.is(r.diffId, want, n);
+    t.is(r.diffId as string, want, n);
     t.is(r.size, raw.length, n);
     t.is(await readFile(path.join(dest, 'f'), 'utf8'), 'hello', n);
   }
