@@ -10,7 +10,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, lstat, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +32,18 @@ export interface SandboxResult {
 }
 
 const ID_PREFIX = 'tsbuild-';
+/** Bundle directories carry the owner's pid, so a later run can find what a killed tsbuild left. */
+const BUNDLE_PREFIX = 'tsbuild-run-';
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export async function checkSandboxAvailable(): Promise<void> {
   if (process.getuid?.() !== 0) {
@@ -54,7 +66,7 @@ async function existsIn(p: string): Promise<boolean> {
 export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: SandboxIo = {}): Promise<SandboxResult> {
   ctx.signal.throwIfAborted();
   const id = `${ID_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
-  const bundle = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-run-'));
+  const bundle = await mkdtemp(path.join(os.tmpdir(), `${BUNDLE_PREFIX}${process.pid}-`));
   let rootPath: string;
   let release: (() => Promise<void>) | undefined;
   const stubs: string[] = [];
@@ -125,32 +137,38 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   }
 }
 
-/** Kills and deletes containers left by tsbuild processes that no longer exist. */
+/**
+ * Kills and deletes containers left by tsbuild processes that no longer exist (a SIGKILLed
+ * tsbuild cannot run its `finally`), then unmounts and removes their overlay roots.
+ */
 export async function cleanupStaleContainers(): Promise<number> {
   let list: Array<{ id: string }> = [];
   try {
     const { stdout } = await run('runc', ['list', '--format', 'json']);
     list = (JSON.parse(stdout || '[]') as Array<{ id: string }> | null) ?? [];
   } catch {
-    return 0;
+    list = [];
   }
   let n = 0;
   for (const c of list) {
     const m = new RegExp(`^${ID_PREFIX}(\\d+)-`).exec(c.id);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch {
-        alive = false;
-      }
-    }
-    if (alive) continue;
+    if (!m || pidAlive(Number(m[1]))) continue;
     await run('runc', ['delete', '--force', c.id]).catch(() => {});
     n++;
+  }
+  const tmp = os.tmpdir();
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const stale = new Set<string>();
+  for (const line of mountinfo.split('\n')) {
+    const target = line.split(' ')[4];
+    if (!target || path.dirname(path.dirname(target)) !== tmp) continue;
+    const m = new RegExp(`^${BUNDLE_PREFIX}(\\d+)-`).exec(path.basename(path.dirname(target)));
+    if (m && !pidAlive(Number(m[1]))) stale.add(target);
+  }
+  for (const target of stale) {
+    await unmount(target);
+    // rmdir refuses a directory that is still a mount point: never recurse into a live overlay.
+    if (await rmdir(target).then(() => true, () => false)) await rm(path.dirname(target), { recursive: true, force: true });
   }
   return n;
 }

@@ -1,0 +1,46 @@
+/**
+ * A tsbuild SIGKILLed in the middle of a RUN cannot clean up after itself; the next run's
+ * cleanupStaleContainers must leave the mount table and the process table as before the crash.
+ */
+import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cleanupStaleContainers } from '../../src/sandbox/index.js';
+import { createBusyboxRootfs } from '../helpers/busybox-rootfs.js';
+
+test('after a SIGKILLed tsbuild, cleanup removes its step, processes and overlay mount', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-crash-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const lower = await createBusyboxRootfs(path.join(dir, 'lower'));
+  await mkdir(path.join(dir, 'upper'));
+  await mkdir(path.join(dir, 'work'));
+  const mountsBefore = await readFile('/proc/self/mountinfo', 'utf8');
+  const token = `sleep 9${process.pid % 1000}7`;
+  const script = path.join(dir, 'step.mts');
+  await writeFile(
+    script,
+    `import { createSandboxSpec, runSandbox } from ${JSON.stringify(path.resolve('src/sandbox/index.ts'))};
+import { nullProgress } from ${JSON.stringify(path.resolve('src/progress/index.ts'))};
+const spec = createSandboxSpec({ rootfs: { kind: 'overlay', lower: [${JSON.stringify(lower)}], upper: ${JSON.stringify(path.join(dir, 'upper'))}, work: ${JSON.stringify(path.join(dir, 'work'))} }, args: ['/bin/sh', '-c', ${JSON.stringify(`${token} & ${token}`)}], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' });
+await runSandbox({ signal: new AbortController().signal, progress: nullProgress }, spec);
+`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'ignore' });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const running = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(token);
+  for (let i = 0; i < 300 && !running() && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+  t.true(running(), 'the step started');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  // The crash really left things behind: that is what cleanup is for.
+  t.true(running(), 'the step outlived the killed tsbuild');
+  t.not(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+  t.true((await cleanupStaleContainers()) >= 1);
+  for (let i = 0; i < 50 && running(); i++) await new Promise((r) => setTimeout(r, 100));
+  t.false(running(), 'no process of the step is left');
+  t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+});
