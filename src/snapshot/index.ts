@@ -1,5 +1,5 @@
 export { unpackLayer, cleanEntryName, resolveInRoot, type UnpackMode, type UnpackResult, type LayerCompression } from './unpack.js';
 export { createLayerFromOverlayUpper, type DiffOptions } from './diff.js';
 export { createLayerFromTreeDiff } from './tree-diff.js';
-export { writeLayerToStore, LAYER_MEDIA_TYPES, type Compression, type StoredLayer } from './layer-store.js';
+export { writeLayerToStore, compressLayer, type CompressingLayer, LAYER_MEDIA_TYPES, type Compression, type StoredLayer } from './layer-store.js';
 export { createSnapshotter, cleanupStaleMounts, unmount, overlaySupported, overlayMountOptions, mergeLayersTo, type ActiveSnapshot, type Snapshotter } from './snapshotter.js';

@@ -47,20 +47,56 @@ function compressor(c: Compression): Transform | undefined {
   return undefined;
 }
 
-export async function writeLayerToStore(store: ContentStore, tar: Readable, compression: Compression = 'gzip'): Promise<StoredLayer> {
-  const hash = createHash('sha256');
+/** A layer being compressed: read `stream`; `done` settles with both digests once it ends. */
+export interface CompressingLayer {
+  stream: Readable;
+  done: Promise<StoredLayer>;
+}
+
+/**
+ * Compresses an uncompressed layer tar in one pass, hashing both sides: the diff_id (the tar) and
+ * the blob digest (the compressed bytes). `none` is accepted as a synonym of `uncompressed`.
+ */
+export function compressLayer(tar: Readable, compression: Compression | 'none' = 'gzip'): CompressingLayer {
+  const kind: Compression = compression === 'none' ? 'uncompressed' : compression;
+  const diffHash = createHash('sha256');
+  const blobHash = createHash('sha256');
   let diffSize = 0;
+  let size = 0;
   const tee = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
+      diffHash.update(chunk);
       diffSize += chunk.length;
       cb(null, chunk);
     },
   });
-  tar.on('error', (e) => tee.destroy(e));
-  const c = compressor(compression);
-  const stream = c ? tar.pipe(tee).pipe(c) : tar.pipe(tee);
-  if (c) tee.on('error', (e) => c.destroy(e));
-  const info = await store.writeStream(stream);
-  return { diffId: `sha256:${hash.digest('hex')}`, digest: info.digest, size: info.size, mediaType: LAYER_MEDIA_TYPES[compression], diffSize };
+  const count = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      blobHash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const c = compressor(kind);
+  const stages: Array<Readable | Transform> = c ? [tar, tee, c, count] : [tar, tee, count];
+  // Errors anywhere upstream surface on the stream the caller reads.
+  for (let i = 0; i + 1 < stages.length; i++) stages[i]!.on('error', (e: Error) => count.destroy(e));
+  let piped: Readable = tar;
+  for (const s of stages.slice(1)) piped = piped.pipe(s as Transform);
+  const done = new Promise<StoredLayer>((resolve, reject) => {
+    count.on('error', reject);
+    count.on('end', () =>
+      resolve({ diffId: `sha256:${diffHash.digest('hex')}`, digest: `sha256:${blobHash.digest('hex')}`, size, mediaType: LAYER_MEDIA_TYPES[kind], diffSize }),
+    );
+  });
+  done.catch(() => {});
+  return { stream: count, done };
+}
+
+/** Compresses a layer tar straight into the content store; returns its diff_id and blob digest. */
+export async function writeLayerToStore(store: ContentStore, tar: Readable, compression: Compression | 'none' = 'gzip'): Promise<StoredLayer> {
+  const layer = compressLayer(tar, compression);
+  const info = await store.writeStream(layer.stream);
+  const r = await layer.done;
+  return { ...r, digest: info.digest, size: info.size };
 }
