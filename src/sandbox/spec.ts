@@ -18,7 +18,7 @@ export type SandboxMount =
 
 export interface SandboxSpec {
   /** Overlay layers (mounted by the runner) or a prepared directory. */
-  rootfs: { kind: 'overlay'; lower: string[]; upper: string; work: string } | { kind: 'dir'; path: string };
+  rootfs: { kind: 'overlay'; lower: string[]; upper: string; work: string } | { kind: 'dir'; path: string; readonly?: boolean };
   args: string[];
   env: string[];
   cwd: string;
@@ -98,6 +98,7 @@ export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { h
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/etc/hosts', type: 'bind', source: files.hosts, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConf, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+    { destination: '/etc/hostname', type: 'bind', source: files.hostname, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
   ];
   for (const m of spec.mounts) {
     if (m.kind === 'bind') mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'] });
@@ -114,7 +115,7 @@ export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { h
       capabilities: { bounding: spec.capabilities, effective: spec.capabilities, permitted: spec.capabilities, inheritable: [], ambient: [] },
       noNewPrivileges: spec.noNewPrivileges,
     },
-    root: { path: rootPath, readonly: false },
+    root: { path: rootPath, readonly: spec.rootfs.kind === 'dir' && spec.rootfs.readonly === true },
     hostname: spec.hostname,
     mounts,
     linux: {

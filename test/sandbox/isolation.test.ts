@@ -49,6 +49,17 @@ test('sees no host file, no host process and not the host name', async (t) => {
   t.true(Number(procs) <= 4, `only its own processes, saw ${procs}`);
   t.is(host, 'buildkitsandbox');
   t.not(host, os.hostname());
+  const etc = await sh(t, root, 'cat /etc/hostname; grep -c buildkitsandbox /etc/hosts');
+  t.is(etc.out, 'buildkitsandbox\n1\n');
+  // The generated files are bind mounts: nothing of them is left in the rootfs afterwards.
+  await t.throwsAsync(stat(path.join(root, 'etc/hostname')));
+});
+
+test('a read-only dir rootfs cannot be written', async (t) => {
+  const root = await rootfs(t);
+  const r = await sh(t, root, 'touch /newfile && echo wrote || echo refused', { rootfs: { kind: 'dir', path: root, readonly: true } });
+  t.is(r.out.trim(), 'refused');
+  await t.throwsAsync(stat(path.join(root, 'newfile')));
 });
 
 test('cannot write into a host directory that is not mounted (the build context)', async (t) => {
