@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -78,7 +78,7 @@ let overlayProbe: Promise<boolean> | undefined;
 /** Whether an overlay with upper/work dirs can be mounted here (probed once per process). */
 export function overlaySupported(scratchParent: string = os.tmpdir()): Promise<boolean> {
   return (overlayProbe ??= (async () => {
-    const dir = await mkdtemp(path.join(scratchParent, 'tsbuild-ovl-probe-'));
+    const dir = await mkdtemp(path.join(scratchParent, `${process.pid}-ovl-probe-`));
     const [l, u, w, m] = ['l', 'u', 'w', 'm'].map((n) => path.join(dir, n)) as [string, string, string, string];
     try {
       await Promise.all([l, u, w, m].map((d) => mkdir(d)));
@@ -113,6 +113,23 @@ export async function unmount(target: string): Promise<void> {
   }
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes half-unpacked layers whose process is gone (SIGKILL mid-unpack). */
+async function removeOrphans(tmp: string): Promise<void> {
+  for (const name of await readdir(tmp).catch(() => [] as string[])) {
+    const pid = Number(name.split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !alive(pid))) await rm(path.join(tmp, name), { recursive: true, force: true });
+  }
+}
+
 export function createSnapshotter(stateRoot: string): Snapshotter {
   const base = path.join(stateRoot, 'snapshots');
   const layers = path.join(base, 'layers');
@@ -121,7 +138,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   const empty = path.join(base, 'empty');
   const pending = new Map<string, Promise<string>>();
   let ready: Promise<unknown> | undefined;
-  const init = () => (ready ??= Promise.all([layers, tmp, active, empty].map((d) => mkdir(d, { recursive: true }))));
+  const init = () =>
+    (ready ??= Promise.all([layers, tmp, active, empty].map((d) => mkdir(d, { recursive: true }))).then(() => removeOrphans(tmp)));
   const layerDir = (d: Digest) => path.join(layers, digestHex(d));
 
   const mountOverlay = async (options: string, target: string): Promise<() => Promise<void>> => {
@@ -150,7 +168,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
       let p = pending.get(diffId);
       if (!p) {
         p = (async () => {
-          const work = path.join(tmp, randomBytes(8).toString('hex'));
+          // The pid in the name lets a later process tell a crashed unpack from a running one.
+          const work = path.join(tmp, `${process.pid}-${randomBytes(8).toString('hex')}`);
           try {
             const r = await unpackLayer(open(), work, { mode: 'overlay' });
             if (r.diffId !== diffId) throw new TsbuildError('ERR_TSBUILD_STORE_CORRUPT', `layer content does not match its diff_id ${diffId} (got ${r.diffId})`);

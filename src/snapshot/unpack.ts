@@ -223,7 +223,11 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
       case 'link': {
         stream.resume();
         const linkRel = cleanEntryName(h.linkname ?? '');
-        const src = await resolveInRoot(root, linkRel, h.name);
+        if (linkRel === '') throw unsafe(h.name, 'hard-links to the root itself');
+        // Resolve the target's parents but not the target: a hard link to a symlink links the
+        // symlink itself (link(2) does not follow), exactly as tar means it.
+        const linkDir = path.posix.dirname(linkRel);
+        const src = path.join(linkDir === '.' ? root : await resolveInRoot(root, linkDir, h.name), path.posix.basename(linkRel));
         if (!src.startsWith(root + path.sep)) throw unsafe(h.name, 'hard-links to outside the root');
         await link(src, target);
         return;
@@ -244,7 +248,10 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
     }
     await lchown(target, h.uid ?? 0, h.gid ?? 0);
     if (h.type !== 'symlink') await chmod(target, (h.mode ?? 0o644) & 0o7777);
-    const xattrs = Object.entries((h.pax ?? {}) as Record<string, string>).filter(([k]) => k.startsWith('SCHILY.xattr.'));
+    const xattrs = Object.entries((h.pax ?? {}) as Record<string, string>)
+      // overlayfs's own xattrs would let a layer steer the overlay (redirects, origins): whiteouts
+      // and opaque dirs come only from .wh. entries.
+      .filter(([k]) => k.startsWith('SCHILY.xattr.') && !k.startsWith('SCHILY.xattr.trusted.overlay.'));
     for (const [k, v] of xattrs) await run('setfattr', ['-h', '-n', k.slice('SCHILY.xattr.'.length), '-v', `0x${Buffer.from(v, 'latin1').toString('hex')}`, target]);
     const mtime = h.mtime ?? new Date(0);
     if (h.type === 'directory') dirTimes.push([target, mtime]);

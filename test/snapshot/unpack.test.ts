@@ -93,3 +93,23 @@ test('merge mode: an opaque marker hides only lower content, even when it comes 
   await unpackLayer(from(await tarOf([{ name: 'd/', type: 'directory' }, { name: 'd/-new', body: 'n' }, { name: 'd/.wh..wh..opq' }])), dest);
   t.deepEqual((await readdir(path.join(dest, 'd'))).sort(), ['-new']);
 });
+
+test('a hard link to a symlink links the symlink itself; overlay xattrs in a layer are ignored', async (t) => {
+  const dest = path.join(await tmp(t), 'd');
+  const p = pack();
+  p.entry({ name: 'target', mode: 0o644, mtime: new Date(0) }, 't');
+  p.entry({ name: 'sl', type: 'symlink', linkname: 'target', mtime: new Date(0) });
+  p.entry({ name: 'hl', type: 'link', linkname: 'sl', mtime: new Date(0) });
+  p.entry({ name: 'dir', type: 'directory', mode: 0o755, mtime: new Date(0), pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.ok': 'yes' } });
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
+  await unpackLayer(from(Buffer.concat(chunks)), dest, { mode: 'overlay' });
+  const { lstat } = await import('node:fs/promises');
+  const hl = await lstat(path.join(dest, 'hl'));
+  t.true(hl.isSymbolicLink());
+  t.is(hl.ino, (await lstat(path.join(dest, 'sl'))).ino);
+  const attrs = execFileSync('getfattr', ['-d', '-m', '-', '--absolute-names', path.join(dest, 'dir')], { encoding: 'utf8' });
+  t.true(attrs.includes('user.ok="yes"'));
+  t.false(attrs.includes('trusted.overlay'));
+});

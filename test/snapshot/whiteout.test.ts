@@ -180,3 +180,28 @@ test('too many lower layers for one mount is a clear setup error', async (t) => 
   const err = await t.throwsAsync(snaps.prepare(lowers, 'overlay'));
   t.is((err as { code?: string }).code, 'ERR_TSBUILD_SANDBOX_SETUP');
 });
+
+test('ensureLayer: concurrent callers share one unpack, orphans of a killed unpack are removed, a wrong diff_id is refused', async (t) => {
+  const root = await tmp(t);
+  const base = await baseTar();
+  const { diffId } = await unpackLayer(Readable.from([base]), path.join(root, 'probe'));
+  // A half-written unpack of a process that no longer exists.
+  const orphan = path.join(root, 'snapshots/tmp/999999999-deadbeef');
+  await mkdir(path.join(orphan, 'a'), { recursive: true });
+  const snaps = createSnapshotter(root);
+  let opened = 0;
+  const open = () => {
+    opened++;
+    return Readable.from([base]);
+  };
+  const [x, y] = await Promise.all([snaps.ensureLayer(diffId, open), snaps.ensureLayer(diffId, open)]);
+  t.is(x, y);
+  t.is(opened, 1);
+  t.is(await readFile(path.join(x, 'a/keep'), 'utf8'), 'kept\n');
+  const { readdir } = await import('node:fs/promises');
+  t.deepEqual(await readdir(path.join(root, 'snapshots/tmp')), []);
+  const wrong = `sha256:${'0'.repeat(64)}` as const;
+  const err = await t.throwsAsync(snaps.ensureLayer(wrong, () => Readable.from([base])));
+  t.is((err as { code?: string }).code, 'ERR_TSBUILD_STORE_CORRUPT');
+  t.false(await snaps.hasLayer(wrong));
+});
