@@ -33,6 +33,10 @@ export function createContentStore(root: string): ContentStore {
       );
     }
     await rename(tmp, blobPath(actual));
+    // The rename is durable only once the directory entry is on disk: without this a power loss
+    // could lose a blob that an image record (written next) already points at.
+    const dir = await open(blobs, 'r');
+    await dir.sync().finally(() => dir.close());
     return { digest: actual, size };
   };
 

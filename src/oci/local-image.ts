@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { createGzip } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import os from 'node:os';
 import type { ContentStore, ImageStore } from '../cache/types.js';
 import { TsbuildError } from '../errors/index.js';
@@ -67,11 +67,12 @@ export async function importRootfs(store: ContentStore, images: ImageStore, tarF
       cb(null, chunk);
     },
   });
-  const input = createReadStream(tarFile);
-  input.on('error', (e) => tee.destroy(e));
   // mtime 0 in the gzip header keeps the blob reproducible.
   const gz = createGzip({ level: 6 });
-  const layer = await store.writeStream(input.pipe(tee).pipe(gz)).catch((cause) => {
+  // pipeline() forwards a read error (a missing file) to gz, so writeStream's iteration rejects
+  // instead of an unhandled 'error' event crashing the process.
+  pipeline(createReadStream(tarFile), tee, gz, () => {});
+  const layer = await store.writeStream(gz).catch((cause) => {
     throw new TsbuildError('ERR_TSBUILD_IMAGE_FORMAT', `cannot read ${tarFile}`, { cause });
   });
   const diffId = `sha256:${diff.digest('hex')}` as Digest;
