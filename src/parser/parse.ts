@@ -65,6 +65,10 @@ export function parseDockerfile(input: string | Uint8Array, options: ParseOption
       warnings.push({ rule: 'NoEmptyContinuation', message: 'Empty continuation line', range: { startLine: empty, endLine: empty } });
     }
     let node: InstructionNode;
+    // A logical line made only of a continuation (a lone `\` line) is kept as an instruction with an
+    // empty keyword, dumped `("")`, exactly as BuildKit does (corpus quirks/lone-backslash-line). We
+    // chose to match rather than reject it: the parser stays a faithful mirror, and the planner
+    // rejects the empty keyword as an unknown instruction with a proper location.
     try {
       node = buildNode(trimSpace(line.text), escape, line.startLine, line.endLine);
     } catch (err) {

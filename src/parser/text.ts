@@ -53,6 +53,26 @@ function sequenceLength(bytes: Uint8Array, i: number, end: number): number {
   return 0;
 }
 
+/**
+ * The inverse of decodeBytes: UTF-8 encodes the text and turns each escaped byte (U+DC80..U+DCFF)
+ * back into its original byte, so heredoc bodies and arguments can be written byte for byte.
+ */
+export function encodeText(s: string): Uint8Array {
+  if (!/[\udc80-\udcff]/.test(s)) return Buffer.from(s, 'utf8');
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A high surrogate before it would make a valid pair; escaped bytes are always unpaired.
+    if (isEscapedByte(c) && !(i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff)) {
+      parts.push(Buffer.from(s.slice(from, i), 'utf8'), Buffer.from([c - ESCAPED_BYTE_BASE]));
+      from = i + 1;
+    }
+  }
+  parts.push(Buffer.from(s.slice(from), 'utf8'));
+  return Buffer.concat(parts);
+}
+
 /** Whether a code unit is an escaped invalid byte. */
 export function isEscapedByte(code: number): boolean {
   return code >= ESCAPED_BYTE_BASE + 0x80 && code <= ESCAPED_BYTE_BASE + 0xff;

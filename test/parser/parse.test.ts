@@ -1,7 +1,9 @@
 import test from 'ava';
-import { readFileSync, readdirSync } from 'node:fs';
+import fc from 'fast-check';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { dumpAst, parseDockerfile } from '../../src/parser/index.js';
+import { dumpAst, encodeText, parseDockerfile, type InstructionNode } from '../../src/parser/index.js';
+import { grammarParses } from '../../src/parser/instruction-line.js';
 
 const root = path.resolve('fixtures/dockerfiles');
 const cases = readdirSync(root).sort();
@@ -52,8 +54,47 @@ test('warns about empty continuation lines', (t) => {
 });
 
 test('exactly one grammar parse per line (ambiguity guard)', (t) => {
-  // splitInstructionLine throws if nearley ever yields more or fewer than one parse.
-  for (const line of ['RUN a', 'COPY --a --b x y', 'COPY -- --x y', 'X --', 'RUN --a="b c" -- d', '--x', 'ONBUILD --f RUN x']) {
-    t.notThrows(() => parseDockerfile(`FROM x\n${line}\n`), line);
-  }
+  // Every logical line of our fixtures and of the shared corpus, plus hand-picked tricky lines and
+  // random ones: nearley must find exactly one parse (splitInstructionLine also enforces this).
+  const lines = ['RUN a', 'COPY --a --b x y', 'COPY -- --x y', 'X --', 'RUN --a="b c" -- d', '--x', '-- --', 'ONBUILD --f RUN x', 'A --b="c d\' e" f', 'A --b\\ c d'];
+  const collect = (n: InstructionNode): void => {
+    if (n.original.trim() !== '') lines.push(n.original.trim());
+  };
+  const dirs = [root];
+  const realistic = path.resolve('../shared/conformance/realistic');
+  if (existsSync(realistic)) dirs.push(realistic);
+  for (const dir of dirs) for (const name of readdirSync(dir)) parseDockerfile(readFileSync(path.join(dir, name, 'Dockerfile'))).instructions.forEach(collect);
+  t.true(lines.length > 300, `only ${lines.length} lines`);
+  for (const line of lines) t.is(grammarParses(line, '\\').length, 1, line);
+  fc.assert(
+    fc.property(fc.stringMatching(/^[A-Za-z]+( +(--|-|"|'|\\|[a-z=]|\t)+){0,6} *$/), fc.constantFrom('\\', '`') as fc.Arbitrary<'\\' | '`'>, (line, esc) => {
+      t.is(grammarParses(line.trim(), esc).length, 1, line);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('UTF-8 in flags stays intact (deliberate divergence from BuildKit\'s byte-wise flag scan)', (t) => {
+  // BuildKit would print "--chown=Ã¼ser" and split "--label=àb" at the 0xA0 byte of "à".
+  const ast = parseDockerfile('FROM x\nCOPY --chown=üser --label=àb --x="日本 語" s d\n');
+  t.deepEqual(ast.instructions[1]!.flags, ['--chown=üser', '--label=àb', '--x=日本 語']);
+  t.deepEqual(ast.instructions[1]!.args, ['s', 'd']);
+});
+
+test('a lone escape line is an instruction with an empty keyword, as in BuildKit', (t) => {
+  const ast = parseDockerfile('\\\n');
+  t.is(dumpAst(ast), '("")');
+  t.is(ast.instructions[0]!.keyword, '');
+});
+
+test('heredoc fd, ONBUILD heredocs and byte-faithful bodies', (t) => {
+  const bytes = Buffer.concat([Buffer.from('FROM x\nONBUILD RUN 3<<"A" cat <&3\nraw \\\n'), Buffer.from([0xff, 0xfe]), Buffer.from('\nA\nCMD x\n')]);
+  const ast = parseDockerfile(bytes);
+  const onbuild = ast.instructions[1]!;
+  t.deepEqual(onbuild.range, { startLine: 2, endLine: 5 });
+  const h = onbuild.onbuild!.heredocs[0]!;
+  t.deepEqual([h.name, h.fd, h.expand, h.chomp, h.range], ['A', 3, false, false, { startLine: 3, endLine: 5 }]);
+  // The body holds invalid UTF-8; encodeText gives back the exact bytes.
+  t.deepEqual(Buffer.from(encodeText(h.content)), Buffer.concat([Buffer.from('raw \\\n'), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]));
+  t.is(dumpAst(ast), '(from "x")\n(onbuild (run "3<<\\"A\\" cat <&3"))\n(cmd "x")');
 });
