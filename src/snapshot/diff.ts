@@ -28,7 +28,7 @@ export async function readXattrs(dir: string): Promise<Map<string, Map<string, B
   const out = new Map<string, Map<string, Buffer>>();
   let text: string;
   try {
-    ({ stdout: text } = await run('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', '-', '-e', 'hex', dir], { maxBuffer: 256 * 1024 * 1024 }));
+    ({ stdout: text } = await run('getfattr', ['-h', '-R', '-P', '--absolute-names', '-d', '-m', '-', '-e', 'hex', dir], { maxBuffer: 256 * 1024 * 1024 }));
   } catch (err) {
     // getfattr exits 1 when some files have no xattrs but still prints the others.
     text = (err as { stdout?: string }).stdout ?? '';

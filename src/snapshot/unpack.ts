@@ -252,7 +252,12 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
       // overlayfs's own xattrs would let a layer steer the overlay (redirects, origins): whiteouts
       // and opaque dirs come only from .wh. entries.
       .filter(([k]) => k.startsWith('SCHILY.xattr.') && !k.startsWith('SCHILY.xattr.trusted.overlay.'));
-    for (const [k, v] of xattrs) await run('setfattr', ['-h', '-n', k.slice('SCHILY.xattr.'.length), '-v', `0x${Buffer.from(v, 'latin1').toString('hex')}`, target]);
+    for (const [k, v] of xattrs) {
+      const set = run('setfattr', ['-h', '-n', k.slice('SCHILY.xattr.'.length), '-v', `0x${Buffer.from(v, 'latin1').toString('hex')}`, target]);
+      // Linux refuses user.* xattrs on symlinks; layers made elsewhere sometimes carry them anyway.
+      if (h.type === 'symlink') await set.catch(() => {});
+      else await set;
+    }
     const mtime = h.mtime ?? new Date(0);
     if (h.type === 'directory') dirTimes.push([target, mtime]);
     else await lutimes(target, mtime, mtime);

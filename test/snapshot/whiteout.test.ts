@@ -146,8 +146,16 @@ test('the xattr form of an overlay whiteout becomes a .wh. entry', async (t) => 
   await writeFile(path.join(upper, 'gone'), '');
   execFileSync('setfattr', ['-n', 'trusted.overlay.whiteout', '-v', 'y', path.join(upper, 'gone')]);
   await writeFile(path.join(upper, 'kept'), 'k');
-  const names = gnuList(await bytesOf(createLayerFromOverlayUpper(upper))).map((l) => l.split(' ').at(-1));
-  t.deepEqual(names, ['.wh.gone', 'kept']);
+  execFileSync('setfattr', ['-n', 'user.k', '-v', 'v', path.join(upper, 'kept')]);
+  execFileSync('ln', ['-s', 'kept', path.join(upper, 'link')]);
+  const tar = await bytesOf(createLayerFromOverlayUpper(upper));
+  const names = gnuList(tar).map((l) => l.split(' ').slice(3).join(' '));
+  t.deepEqual(names, ['.wh.gone', 'kept', 'link -> kept']);
+  // xattrs belong to the file, not to a symlink pointing at it (tools refuse xattrs on symlinks).
+  const out = path.join(upper, 'out');
+  await unpackLayer(Readable.from([tar]), out);
+  t.regex(execFileSync('getfattr', ['-d', '--absolute-names', path.join(out, 'kept')], { encoding: 'utf8' }), /user\.k="v"/);
+  t.is(execFileSync('getfattr', ['-h', '-d', '--absolute-names', path.join(out, 'link')], { encoding: 'utf8' }), '');
 });
 
 test('identical trees built at different times give identical bytes with sourceDateEpoch', async (t) => {
