@@ -7,7 +7,8 @@ import { createGzip } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { pipeline, Transform } from 'node:stream';
 import os from 'node:os';
-import type { ContentStore, ImageStore } from '../cache/types.js';
+import type { ContentStore, ImageRecord, ImageStore } from '../cache/types.js';
+import { normalizeReference } from './reference.js';
 import { TsbuildError } from '../errors/index.js';
 import type { Digest } from '../util/digest.js';
 import { jsonBytes } from './json.js';
@@ -42,10 +43,15 @@ export async function readImage(store: ContentStore, name: string, digest: Diges
   return { name, manifestDigest, manifest, config, configDigest: manifest.config.digest };
 }
 
-export async function resolveLocalImage(store: ContentStore, images: ImageStore, name: string, platform = hostPlatform()): Promise<LocalImage | undefined> {
+/**
+ * A local image by reference (`busybox` finds docker.io/library/busybox:latest); an index is
+ * resolved to the manifest for `platform` (default: the host's). Undefined when no record exists.
+ */
+export async function resolveLocalImage(store: ContentStore, images: ImageStore, ref: string, platform = hostPlatform()): Promise<(LocalImage & { record: ImageRecord }) | undefined> {
+  const name = normalizeReference(ref);
   const record = await images.get(name);
   if (!record) return undefined;
-  return readImage(store, name, record.digest, platform);
+  return { ...(await readImage(store, name, record.digest, platform)), record };
 }
 
 /** Stores a manifest and config for the given layers; returns the manifest descriptor. */
