@@ -8,11 +8,11 @@
  * recording them the way overlayfs expects (`overlay`: a 0/0 character device for a deleted
  * entry, the `trusted.overlay.opaque` xattr for an opaque directory).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, link, lchown, lstat, lutimes, mkdir, readlink, rm, symlink, open } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
@@ -93,22 +93,46 @@ function decompressor(first: Buffer, wanted: LayerCompression): Transform | unde
   return undefined;
 }
 
-/** A Transform backed by a child process (zstd has no zlib binding on Node 20). */
+/**
+ * A Transform backed by a child process (zstd has no zlib binding on Node 20). Output is pushed
+ * as it arrives so the child never blocks on a full pipe; a non-zero exit is an error, so a
+ * corrupt stream cannot pass as a short tar.
+ */
 function spawnFilter(cmd: string, args: string[]): Transform {
-  const out = new PassThrough();
-  const child = execFile(cmd, args, { encoding: 'buffer', maxBuffer: Number.MAX_SAFE_INTEGER });
-  child.stdout!.pipe(out);
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited with ${code}: ${stderr.trim()}`))));
+  });
+  exited.catch(() => {});
   const t = new Transform({
     transform(chunk, _e, cb) {
-      child.stdin!.write(chunk, cb);
+      if (child.stdin.write(chunk)) cb();
+      else child.stdin.once('drain', () => cb());
     },
     flush(cb) {
-      child.stdin!.end();
-      out.on('end', () => cb());
-      out.on('data', (d) => this.push(d));
+      child.stdin.end();
+      exited.then(() => cb(), cb);
+    },
+    destroy(err, cb) {
+      child.kill();
+      cb(err);
     },
   });
-  child.on('error', (e) => t.destroy(e));
+  child.stdin.on('error', () => {});
+  child.stdout.on('data', (d: Buffer) => {
+    if (!t.push(d)) child.stdout.pause();
+  });
+  t.on('drain', () => child.stdout.resume());
+  // Readable side: resume the child's output whenever the consumer asks for more.
+  const read = t._read.bind(t);
+  t._read = (n: number) => {
+    child.stdout.resume();
+    read(n);
+  };
+  exited.catch((e: Error) => t.destroy(e));
   return t;
 }
 

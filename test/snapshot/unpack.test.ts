@@ -113,3 +113,25 @@ test('a hard link to a symlink links the symlink itself; overlay xattrs in a lay
   t.true(attrs.includes('user.ok="yes"'));
   t.false(attrs.includes('trusted.overlay'));
 });
+
+test('zstd: a layer far larger than a pipe buffer streams through; a corrupt zstd stream is a format error', async (t) => {
+  const root = await tmp(t);
+  const p = pack();
+  const big = Buffer.alloc(6 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+  p.entry({ name: 'big', mode: 0o644, mtime: new Date(0) }, big);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
+  const raw = Buffer.concat(chunks);
+  const zst = execFileSync('zstd', ['-q', '-c', '-1'], { input: raw, maxBuffer: 1 << 27 });
+  // Fed in small pieces, as a registry download would be.
+  const pieces = Array.from({ length: Math.ceil(zst.length / 65536) }, (_, i) => zst.subarray(i * 65536, (i + 1) * 65536));
+  const r = await unpackLayer(Readable.from(pieces), path.join(root, 'ok'));
+  t.is(r.diffId as string, `sha256:${createHash('sha256').update(raw).digest('hex')}`);
+  t.true((await readFile(path.join(root, 'ok/big'))).equals(big));
+  const corrupt = Buffer.from(zst);
+  corrupt.fill(0x55, 64, 4096);
+  const err = await t.throwsAsync(unpackLayer(Readable.from([corrupt]), path.join(root, 'bad')));
+  t.is((err as { code?: string }).code, 'ERR_TSBUILD_LAYER_FORMAT');
+});
