@@ -4,7 +4,8 @@
  * Manifests and indexes are walked by their JSON shape (config, layers[], manifests[]) so that
  * cache/ does not depend on oci/.
  */
-import { stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Digest } from '../util/digest.js';
 import { isDigest } from '../util/digest.js';
 import { fsckContentStore } from './content-store.js';
@@ -22,6 +23,7 @@ export interface FsckReport {
   ok: boolean;
   blobs: number;
   corrupt: Digest[];
+  /** Stale temp files (content ingest and image records) left by killed writers. */
   staleIngest: number;
   /** Image records whose manifest, config or layers are absent: name -> missing digests. */
   brokenImages: Array<{ name: string; missing: Digest[] }>;
@@ -101,5 +103,23 @@ export async function fsckStateRoot(state: Roots, options: { repair?: boolean } 
     await walk(state.content, rec.digest, new Set(), missing);
     if (missing.length) brokenImages.push({ name: rec.name, missing });
   }
-  return { ok: c.corrupt.length === 0 && brokenImages.length === 0, blobs: c.blobs, corrupt: c.corrupt, staleIngest: c.staleIngest, brokenImages };
+  // Temp records of killed writers (<record>.json.<pid>.tmp) are never read; clear them.
+  let staleIngest = c.staleIngest;
+  const dir = path.join(state.root, 'images');
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(/\.(\d+)\.tmp$/.exec(n)?.[1]);
+    if (!pid || pidAlive(pid)) continue;
+    staleIngest++;
+    if (options.repair) await rm(path.join(dir, n), { force: true });
+  }
+  return { ok: c.corrupt.length === 0 && brokenImages.length === 0, blobs: c.blobs, corrupt: c.corrupt, staleIngest, brokenImages };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
