@@ -22,7 +22,7 @@ import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.j
 import { fetchHttpSource } from './fileop/index.js';
 import { parseReference } from './oci/index.js';
 import { createDockerCredentialStore, createRegistryClient, pullImage, resolveRemoteImage } from './registry/index.js';
-import type { SolveResult } from './solver/types.js';
+import type { LayerRef, ResolvedBaseImage, SolveResult } from './solver/types.js';
 import type { Digest } from './util/digest.js';
 
 export interface SecretSource {
@@ -158,7 +158,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     });
     await hasher.save();
 
-    const image = await assembleFromSolve(state.content, graph, solved, sourceDateEpoch);
+    // A cache hit high in the chain skips the base image vertex: resolve the base explicitly.
+    const base = graph.target.base ? await solverEnv.resolveImage(ctx, graph.target.base.ref, graph.target.platform) : undefined;
+    const image = await assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch);
     for (const exporter of exporters) {
       await exportImage(ctx, exporter, {
         store: state.content,
@@ -182,23 +184,38 @@ async function assembleFromSolve(
   store: Parameters<typeof assembleImage>[0],
   graph: BuildGraph,
   solved: SolveResult,
+  baseResult: { layers: LayerRef[]; image: ResolvedBaseImage } | undefined,
   sourceDateEpoch: number | undefined,
 ): Promise<AssembledImage> {
   const stage = graph.target;
-  const baseResult = stage.base ? solved.results.get(stage.base.vertex) : undefined;
   const baseLayers = baseResult?.layers ?? [];
   const added = solved.target.layers.slice(baseLayers.length);
-  const baseConfig = baseResult?.image?.config;
+  const baseConfig = baseResult?.image.config;
   return assembleImage(store, {
     platform: stage.platform,
     ...(baseConfig
       ? { base: { config: baseConfig, layers: baseLayers.map((l) => ({ mediaType: l.mediaType, digest: l.blob, size: l.size })) } }
       : {}),
     layers: added.map((l) => ({ descriptor: { mediaType: l.mediaType, digest: l.blob, size: l.size }, diffId: l.diffId })),
-    history: stage.history,
+    history: await historyTimes(stage.history, solved, baseConfig?.created as string | undefined),
     config: stage.config,
     ...(sourceDateEpoch !== undefined ? { created: new Date(sourceDateEpoch * 1000) } : {}),
   });
+}
+
+/**
+ * Each history entry gets the creation time of its step's result (from the cache when cached);
+ * metadata-only entries take the time of the layer before them, so rebuilds are byte-stable.
+ */
+async function historyTimes(history: BuildGraph['target']['history'], solved: SolveResult, baseCreated: string | undefined) {
+  let last = baseCreated ? new Date(baseCreated) : undefined;
+  const out = [];
+  for (const h of history) {
+    const made = h.vertex ? await solved.createdOf(h.vertex) : undefined;
+    if (made) last = new Date(made);
+    out.push({ ...h, ...(last ? { created: last } : {}) });
+  }
+  return out;
 }
 
 function parseEpoch(value: string | undefined): number | undefined {

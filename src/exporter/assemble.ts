@@ -14,7 +14,7 @@ export interface AssembleInput {
   /** Layers the build added, in order (compressed blobs in the store). */
   layers: Array<{ descriptor: Descriptor; diffId: Digest }>;
   /** The stage's history; entries without empty_layer match `layers` one to one. */
-  history: HistoryEntry[];
+  history: Array<HistoryEntry & { created?: Date }>;
   config: ImageRunConfig;
   created?: Date;
 }
@@ -46,19 +46,22 @@ function sortObject<T>(o: Record<string, T>): Record<string, T> {
 }
 
 export async function assembleImage(store: ContentStore, input: AssembleInput): Promise<AssembledImage> {
-  const created = (input.created ?? new Date()).toISOString().replace(/\.000Z$/, 'Z');
+  const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, 'Z');
+  const fallback = input.created ?? new Date();
   const base = input.base?.config as (Partial<ImageConfig> & Record<string, unknown>) | undefined;
   const baseDiffIds = base?.rootfs?.diff_ids ?? [];
   const baseHistory = base?.history ?? [];
   const history = [
     ...baseHistory,
     ...input.history.map((h) => ({
-      created,
+      created: iso(input.created ?? h.created ?? fallback),
       created_by: h.created_by,
       comment: h.comment ?? 'buildkit.dockerfile.v0',
       ...(h.empty_layer ? { empty_layer: true } : {}),
     })),
   ];
+  // The image is as new as its newest step: a fully cached rebuild yields the same image.
+  const created = history.map((h) => h.created ?? '').reduce((a, b) => (b > a ? b : a), input.created ? iso(input.created) : '') || iso(fallback);
   const config: ImageConfig = {
     architecture: input.platform.architecture,
     os: input.platform.os,

@@ -61,7 +61,7 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
         if (!isLayerOp(vertex) || options.noCache?.(vertex) || vertex.meta.ignoreCache) return undefined;
         const record = await index.get(key);
         if (!record || !(await options.layersAvailable(record))) return undefined;
-        const result: VertexResult = { key, layers: record.layers, cached: true };
+        const result: VertexResult = { key, layers: record.layers, cached: true, created: record.created };
         results.set(d, result);
         steps.push({ vertex: d, name: vertex.meta.name, cached: true, layer: record.layers.at(-1) });
         ctx.progress.emit({ type: 'vertex.cached', time: now(), vertex: d, name: vertex.meta.name, ...(vertex.meta.stage ? { stage: vertex.meta.stage } : {}) });
@@ -78,10 +78,11 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
         try {
           const result = await executor.execute({ signal, progress: ctx.progress }, vertex, key, inputs, stats);
           stats.endedAt = now();
+          result.created = new Date(stats.endedAt).toISOString();
           if (named) {
             steps.push(stats);
             ctx.progress.emit({ type: 'vertex.end', time: stats.endedAt, vertex: d, ok: true });
-            await index.put({ key, layers: result.layers, vertex: d, created: new Date().toISOString() });
+            await index.put({ key, layers: result.layers, vertex: d, created: result.created });
           }
           results.set(d, result);
           return result;
@@ -99,7 +100,8 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
 
   try {
     const target = await scheduler.solve(graph.target.root);
-    return { target, results, steps };
+    const createdOf = async (d: Digest): Promise<string | undefined> => results.get(d)?.created ?? (graph.vertices[d] ? (await index.get(await keys.keyOf(d)))?.created : undefined);
+    return { target, results, steps, createdOf };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof TsbuildError)) {
       throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'build cancelled', { cause: err });

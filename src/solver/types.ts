@@ -26,6 +26,8 @@ export interface VertexResult {
   image?: ResolvedBaseImage;
   /** Whether this result came from the cache rather than being executed in this build. */
   cached: boolean;
+  /** When this result was first produced (kept in the cache record, so rebuilds are stable). */
+  created?: string;
 }
 
 /** Per-step facts for build records and insight. */
@@ -47,4 +49,6 @@ export interface SolveResult {
   /** Results of every vertex that was resolved (cached or executed), by vertex digest. */
   results: Map<Digest, VertexResult>;
   steps: StepStats[];
+  /** When a vertex's result was produced: this build, or its cache record (also for vertices a cache hit skipped). */
+  createdOf(vertex: Digest): Promise<string | undefined>;
 }

@@ -66,14 +66,17 @@ test('cache: a second build runs no RUN; editing one file re-runs only what read
     path.join(dir, 'Dockerfile'),
     'FROM busybox\nRUN echo base > /base\nCOPY a.txt /a.txt\nRUN cat /a.txt > /a.copy\nCOPY b.txt /b.txt\nRUN cat /b.txt > /b.copy\n',
   );
-  const build = () => h.run(['build', '--progress=rawjson', dir]);
+  const iid = path.join(h.tmp, 'iid');
+  const build = () => h.run(['build', '--progress=rawjson', '--iidfile', iid, dir]);
   const first = build();
   t.is(first.status, 0, first.stderr);
   t.is(executed(first.stderr).filter((n) => n.includes('RUN')).length, 3);
+  const firstId = await readFile(iid, 'utf8');
 
   const second = build();
   t.is(second.status, 0, second.stderr);
   t.deepEqual(executed(second.stderr), []);
+  t.is(await readFile(iid, 'utf8'), firstId, 'a fully cached rebuild gives the same image');
 
   const later = new Date(Date.now() + 60_000);
   await utimes(path.join(dir, 'a.txt'), later, later);
