@@ -12,7 +12,7 @@ import type { BuildGraph, HttpSourceOp, ImageRunConfig, Platform } from '../grap
 import { materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
 import { readImage, type LocalImage } from '../oci/index.js';
 import type { BuildContext } from '../progress/index.js';
-import { cleanupStaleMounts, createLayerFromOverlayUpper, createSnapshotter, writeLayerToStore, type Compression } from '../snapshot/index.js';
+import { cleanupStaleMounts, createSnapshotter, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
 import type { Digest } from '../util/digest.js';
 import type { SolverEnvironment } from './ops/environment.js';
 import type { LayerRef, ResolvedBaseImage } from './types.js';
@@ -111,10 +111,11 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
         },
       };
     },
-    async commitLayer(_ctx, upperDir) {
-      const stored = await writeLayerToStore(state.content, createLayerFromOverlayUpper(upperDir, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), options.compression ?? 'gzip');
-      // The upper dir already is this layer in overlay form: keep it instead of unpacking later.
-      await snaps.adoptLayer(stored.diffId, upperDir);
+    async commitLayer(_ctx, activeLike) {
+      const active = activeLike as ActiveSnapshot;
+      const stored = await writeLayerToStore(state.content, active.diff(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), options.compression ?? 'gzip');
+      // An overlay upper dir already is this layer in overlay form: keep it instead of unpacking later.
+      if (active.kind === 'overlay') await snaps.adoptLayer(stored.diffId, active.upper);
       return { diffId: stored.diffId, blob: stored.digest, mediaType: stored.mediaType, size: stored.size };
     },
     contextDirFor(name) {

@@ -12,6 +12,8 @@ export interface ActiveSnapshotLike {
   lower: string[];
   upper: string;
   work: string;
+  /** overlay: upper/work over lower; copy (no overlayfs): upper is a full writable copy. */
+  kind: 'overlay' | 'copy';
   dispose(): Promise<void>;
 }
 
@@ -26,8 +28,8 @@ export interface SolverEnvironment {
   mountSnapshot(active: ActiveSnapshotLike, target: string): Promise<() => Promise<void>>;
   /** A read-only merged view of a layer chain at a host path; returns the release function. */
   mountReadOnly(ctx: BuildContext, layers: LayerRef[]): Promise<{ dir: string; release(): Promise<void> }>;
-  /** Turns a finished snapshot's upper dir into a stored layer (and keeps it as an unpacked layer). */
-  commitLayer(ctx: BuildContext, upperDir: string): Promise<LayerRef>;
+  /** Turns a finished snapshot's changes into a stored layer (an overlay upper is kept as the unpacked layer). */
+  commitLayer(ctx: BuildContext, active: ActiveSnapshotLike): Promise<LayerRef>;
   contextDirFor(name: string): string;
   /** A directory holding only the context entries `patterns` select, minus ignored files. */
   filteredContext(name: string, patterns: string[]): Promise<string>;

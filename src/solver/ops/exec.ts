@@ -83,7 +83,7 @@ export async function runExec(
       m.type === 'secret' && m.env !== undefined && env.secrets.has(m.id) ? [`${m.env}=${env.secrets.get(m.id)!.toString('utf8')}`] : [],
     );
     const spec = createSandboxSpec({
-      rootfs: { kind: 'overlay', lower: active.lower, upper: active.upper, work: active.work },
+      rootfs: active.kind === 'copy' ? { kind: 'dir', path: active.upper } : { kind: 'overlay', lower: active.lower, upper: active.upper, work: active.work },
       args: op.args,
       env: [...op.env, ...env.proxyEnv, ...secretEnv],
       cwd: op.cwd,
@@ -113,7 +113,7 @@ export async function runExec(
       );
     }
     for (const release of releases.splice(0).reverse()) await release();
-    const layer = await env.commitLayer(ctx, active.upper);
+    const layer = await env.commitLayer(ctx, active);
     stats.layer = layer;
     return layer;
   } finally {
