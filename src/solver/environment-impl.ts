@@ -29,6 +29,8 @@ export interface SolverEnvironmentOptions {
   /** Fetches a remote image into the store when it is not local (registry/). */
   pullImage?: (ctx: BuildContext, ref: string, platform: Platform) => Promise<{ manifestDigest: Digest } | undefined>;
   fetchHttp?: (ctx: BuildContext, op: HttpSourceOp, dir: string) => Promise<void>;
+  /** Force a snapshot kind (default: overlay when the kernel can mount it, else copy). */
+  snapshotter?: 'overlay' | 'copy' | undefined;
   /** The walked, ignore-filtered build context. */
   contextEntries: () => Promise<ContextEntry[]>;
 }
@@ -94,7 +96,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     tmpDir: tmpRoot,
     onCleanup: (fn) => void cleanups.push(fn),
     layerDirs,
-    prepareSnapshot: (lower) => snaps.prepare(lower),
+    prepareSnapshot: (lower) => snaps.prepare(lower, options.snapshotter),
     async mountSnapshot(active, target) {
       return snaps.mount(active as Parameters<typeof snaps.mount>[0], target);
     },

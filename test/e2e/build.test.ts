@@ -159,3 +159,22 @@ test('-o type=local writes the final filesystem', async (t) => {
   t.is(await readFile(path.join(out, 'srv', 'shout.txt'), 'utf8'), 'HELLO FROM TSBUILD\n');
   t.true((await readdir(path.join(out, 'bin'))).includes('busybox'));
 });
+
+test('copy-based snapshots (no overlayfs) give the same image as overlay snapshots', async (t) => {
+  const digests: string[] = [];
+  for (const snapshotter of ['overlay', 'copy']) {
+    const h = await createHarness(t);
+    const dir = path.join(h.tmp, 'proj');
+    execFileSync('mkdir', ['-p', dir]);
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN mkdir -p /d && echo x > /d/x && echo y > /etc/motd\nRUN rm /d/x && echo z > /d/z && rm /etc/motd\nCOPY Dockerfile /d/\n');
+    const meta = path.join(h.tmp, 'm.json');
+    const out = path.join(h.tmp, 'fs');
+    h.ok(['build', '--progress=quiet', '--metadata-file', meta, '-o', `type=oci,dest=${path.join(h.tmp, 'o.tar')},rewrite-timestamp=true`, dir], { env: { SOURCE_DATE_EPOCH: '1700000000', TSBUILD_SNAPSHOTTER: snapshotter } });
+    h.ok(['build', '--progress=quiet', '-o', `type=local,dest=${out}`, dir], { env: { SOURCE_DATE_EPOCH: '1700000000', TSBUILD_SNAPSHOTTER: snapshotter } });
+    t.deepEqual((await readdir(path.join(out, 'd'))).sort(), ['Dockerfile', 'z'], snapshotter);
+    t.deepEqual((await readdir(path.join(out, 'etc'))).includes('motd'), false);
+    digests.push((JSON.parse(await readFile(meta, 'utf8')) as Record<string, string>)['containerimage.config.digest']!);
+  }
+  // Same filesystem diffs, so the same diff_ids and config.
+  t.is(digests[0], digests[1]);
+});
