@@ -7,8 +7,8 @@
  * persisted per context directory, so an unchanged file is never read twice across builds.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, type BigIntStats } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, readlink, rename, writeFile } from 'node:fs/promises';
+import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { digestOf, sha256, type Digest } from '../util/digest.js';
 
@@ -78,13 +78,16 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
     return statCache;
   };
 
+  // The walk uses synchronous calls on purpose: an awaited lstat per file costs a thread-pool
+  // round trip (~0.3 ms), which dominated no-op rebuilds of a 2,000-file context; the sync
+  // calls take a few microseconds each and the walk is short.
   const walk = async (): Promise<ContextEntry[]> => {
     const out: ContextEntry[] = [];
-    const visit = async (rel: string): Promise<void> => {
-      const names = (await readdir(rel === '' ? root : path.join(root, rel))).sort();
+    const visit = (rel: string): void => {
+      const names = readdirSync(rel === '' ? root : path.join(root, rel)).sort();
       for (const name of names) {
         const childRel = rel === '' ? name : `${rel}/${name}`;
-        const st = await lstat(path.join(root, childRel), { bigint: true });
+        const st = lstatSync(path.join(root, childRel), { bigint: true });
         const isDir = st.isDirectory();
         const excluded = exclude(childRel, isDir);
         // An excluded directory may still hold re-included children (`!` patterns), so it is
@@ -98,13 +101,13 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
           gid: Number(st.gid),
           size: Number(st.size),
         };
-        if (entry.type === 'symlink') entry.linkTarget = await readlink(path.join(root, childRel));
+        if (entry.type === 'symlink') entry.linkTarget = readlinkSync(path.join(root, childRel));
         if (!excluded) out.push(entry);
-        if (isDir) await visit(childRel);
+        if (isDir) visit(childRel);
         if (entry.type === 'file') statOf.set(childRel, st);
       }
     };
-    await visit('');
+    visit('');
     return out;
   };
 
@@ -119,7 +122,10 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
       return hit.hash;
     }
     const h = createHash('sha256');
-    for await (const chunk of createReadStream(path.join(root, entry.path))) h.update(chunk as Buffer);
+    const file = path.join(root, entry.path);
+    // Small files in one read (most of a context); large ones streamed.
+    if (entry.size < 1 << 20) h.update(readFileSync(file));
+    else for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
     entry.hash = h.digest('hex');
     cache.set(entry.path, { ...key, hash: entry.hash });
     dirty = true;
