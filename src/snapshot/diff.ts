@@ -7,7 +7,7 @@
  * bytes; `sourceDateEpoch` clamps mtimes (rewrite-timestamp) for reproducible layers.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -57,19 +57,22 @@ export interface ChangeItem {
 }
 type Item = ChangeItem;
 
+/**
+ * Sorted walk of a tree. Synchronous metadata calls on purpose: a layer can hold thousands of
+ * entries and an awaited lstat per entry costs a thread-pool round trip each.
+ */
 export async function walk(root: string): Promise<Item[]> {
   const items: Item[] = [];
-  const visit = async (rel: string): Promise<void> => {
+  const visit = (rel: string): void => {
     const abs = rel === '' ? root : path.join(root, rel);
-    const names = (await readdir(abs)).sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : a === b ? 0 : 1));
+    const names = readdirSync(abs).sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : a === b ? 0 : 1));
     for (const n of names) {
       const r = rel === '' ? n : `${rel}/${n}`;
       items.push({ rel: r, abs: path.join(root, r) });
-      const st = await lstat(path.join(root, r));
-      if (st.isDirectory()) await visit(r);
+      if (lstatSync(path.join(root, r)).isDirectory()) visit(r);
     }
   };
-  await visit('');
+  visit('');
   return items;
 }
 
@@ -79,7 +82,7 @@ export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptio
     const xattrs = await readXattrs(upperDir);
     const items: ChangeItem[] = [];
     for (const item of await walk(upperDir)) {
-      const st = await lstat(item.abs);
+      const st = lstatSync(item.abs);
       const attrs = xattrs.get(item.abs);
       // Both whiteout forms overlayfs uses: a 0/0 char device, or (userxattr/nested overlays)
       // an empty file carrying the trusted.overlay.whiteout xattr.
@@ -113,7 +116,7 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
         await add({ ...marker(wh, st?.mtime ?? new Date(0)), mode: 0o600, uid: st?.uid ?? 0, gid: st?.gid ?? 0 }, Buffer.alloc(0));
         continue;
       }
-      const st = await lstat(item.abs);
+      const st = lstatSync(item.abs);
       const attrs = xattrs.get(item.abs) ?? new Map<string, Buffer>();
       const base: Headers = { name: item.rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: clamp(st.mtime), uname: '', gname: '' };
       const pax: Record<string, string> = {};
@@ -125,7 +128,7 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
         // The opaque marker takes the directory's permission bits and owner, and no time (epoch 0).
         if (item.opaque) await add({ ...marker(`${item.rel}/.wh..wh..opq`, new Date(0)), mode: st.mode & 0o777, uid: st.uid, gid: st.gid }, Buffer.alloc(0));
       } else if (st.isSymbolicLink()) {
-        await add({ ...base, type: 'symlink', linkname: await readlink(item.abs) });
+        await add({ ...base, type: 'symlink', linkname: readlinkSync(item.abs) });
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? seenInodes.get(key) : undefined;
@@ -134,6 +137,12 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
           continue;
         }
         if (st.nlink > 1) seenInodes.set(key, item.rel);
+        if (st.size < 1 << 20) {
+          // Small files (most of a layer) in one read; large ones streamed below.
+          const body = readFileSync(item.abs);
+          await add({ ...base, type: 'file', size: body.length }, body);
+          continue;
+        }
         await new Promise<void>((resolve, reject) => {
           const entry = p.entry({ ...base, type: 'file', size: st.size }, (err) => (err ? reject(err) : resolve()));
           const rs = createReadStream(item.abs);
