@@ -11,7 +11,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:f
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors/index.js';
-import { digestHex, isDigest, type Digest } from '../util/digest.js';
+import { digestHex, isDigest, sha256, type Digest } from '../util/digest.js';
 import type { BlobInfo, ContentStore, ExpectedBlob } from './types.js';
 
 export function createContentStore(root: string): ContentStore {
@@ -98,6 +98,12 @@ export function createContentStore(root: string): ContentStore {
     writeStream,
     async writeBytes(data, expected) {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      // In-memory data is hashed first: a blob that is already committed (a rebuilt manifest or
+      // config) costs one stat instead of a temp file and two fsyncs.
+      const digest = sha256(buf);
+      if ((!expected?.digest || expected.digest === digest) && (expected?.size === undefined || expected.size === buf.length) && (await exists(blobPath(digest)))) {
+        return { digest, size: buf.length };
+      }
       return writeStream((async function* () {
         yield buf;
       })(), expected);
