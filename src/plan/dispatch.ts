@@ -312,6 +312,8 @@ function dispatchWorkdir(ctx: DispatchContext, stage: StageState, ins: Ins<'work
   const p = word(ctx, stage, ins, ins.path);
   stage.workdir = path.posix.resolve(stage.workdir, p);
   stage.config.WorkingDir = stage.workdir;
+  // BuildKit creates the directory (a layer) for every WORKDIR except `/`, which always exists.
+  if (stage.workdir === '/') return metaHistory(stage, 'WORKDIR /');
   const digest = ctx.graph.add(
     { kind: 'file', root: stage.root, actions: [{ action: 'mkdir', path: stage.workdir, mode: 0o755, parents: true }], user: stage.user, platform: stage.platform },
     metaFor(ctx, stage, ins),

@@ -218,3 +218,13 @@ test('CLI: tsbuild plan prints JSON; a bad Dockerfile gives one located error li
   t.regex(bad.stderr.split('\n')[0]!, /^fixtures\/dockerfiles-invalid\/json-null:2(:\d+)?: /);
   t.false(bad.stderr.includes('    at '), 'no stack trace');
 });
+
+test('WORKDIR makes a mkdir layer as BuildKit does, except for / which only sets the config', async (t) => {
+  const g = await plan('FROM busybox\nUSER 1000\nWORKDIR /a\nWORKDIR b\nWORKDIR /\n');
+  const files = Object.values(g.vertices).filter((v) => v.op.kind === 'file').map((v) => v.op as FileOp);
+  t.deepEqual(files.map((f) => (f.actions[0] as { path: string }).path).sort(), ['/a', '/a/b']);
+  t.true(files.every((f) => f.user === '1000'));
+  const wd = g.target.history.filter((h) => h.created_by.startsWith('WORKDIR'));
+  t.deepEqual(wd.map((h) => [h.created_by, h.empty_layer === true]), [['WORKDIR /a', false], ['WORKDIR /a/b', false], ['WORKDIR /', true]]);
+  t.is(g.target.config.WorkingDir, '/');
+});
