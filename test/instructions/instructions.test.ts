@@ -63,6 +63,9 @@ test('HEALTHCHECK: Go durations, defaults, NONE and CMD-SHELL', (t) => {
   const j = one('HEALTHCHECK CMD ["curl", "-f", "http://x/"]');
   t.deepEqual(j.kind === 'healthcheck' && !j.none ? j.test : [], ['CMD', 'curl', '-f', 'http://x/']);
   t.like(one('HEALTHCHECK NONE'), { kind: 'healthcheck', none: true });
+  const neg = t.throws(() => one('HEALTHCHECK --interval=-5s CMD true')) as { code?: string };
+  t.is(neg.code, 'ERR_TSBUILD_INSTRUCTION_HEALTHCHECK');
+  t.like(one('HEALTHCHECK --interval=0s CMD true'), { kind: 'healthcheck', interval: 0 });
 });
 
 test('parseDuration follows Go time.ParseDuration', (t) => {
@@ -71,7 +74,10 @@ test('parseDuration follows Go time.ParseDuration', (t) => {
   t.is(parseDuration('.5s'), 0.5e9);
   t.is(parseDuration('10us'), 10e3);
   t.is(parseDuration('10µs'), 10e3);
-  for (const bad of ['', '5', 's', '5x', '1s ', '1d']) t.is(parseDuration(bad), undefined, bad);
+  t.is(parseDuration('+2s'), 2e9);
+  t.is(parseDuration('-1.5h'), -5400e9);
+  t.is(parseDuration('-0'), 0);
+  for (const bad of ['', '5', 's', '5x', '1s ', '1d', '--1s', '+', '.s']) t.is(parseDuration(bad), undefined, bad);
 });
 
 test('ARG, ENV, LABEL, SHELL, EXPOSE, VOLUME, ONBUILD are typed', (t) => {
