@@ -8,6 +8,7 @@ import { DockerfileError, TsbuildError, type ErrorCode } from '../errors/index.j
 import type { Chown, CopyAction, ExecMount, FileAction, NetworkMode } from '../graph/index.js';
 import { expandWord, expandWords, type ExpandEnv } from '../parser/expand.js';
 import { goQuote, type Heredoc } from '../parser/index.js';
+import { formatHealthcheckHistory } from './healthcheck-history.js';
 import { parseMount, type Instruction } from '../parser/instructions/index.js';
 import type { Digest } from '../util/digest.js';
 import type { GraphBuilder, StageState } from './types.js';
@@ -142,7 +143,7 @@ export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Ins
           ...(ins.retries !== undefined ? { Retries: ins.retries } : {}),
         };
       }
-      return metaHistory(stage, `HEALTHCHECK ${ins.none ? 'NONE' : `CMD [${ins.test.map(goQuote).join(' ')}]`}`);
+      return metaHistory(stage, formatHealthcheckHistory(stage.config.Healthcheck!));
     }
     case 'onbuild':
       stage.config.OnBuild = [...(stage.config.OnBuild ?? []), ins.trigger];
