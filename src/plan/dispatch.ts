@@ -108,7 +108,8 @@ export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Ins
     case 'shell':
       stage.shell = ins.shell;
       stage.config.Shell = ins.shell;
-      return metaHistory(stage, `SHELL [${ins.shell.map(goQuote).join(' ')}]`);
+      // Go's %v of a string slice: unquoted, space-separated.
+      return metaHistory(stage, `SHELL [${ins.shell.join(' ')}]`);
     case 'workdir':
       return dispatchWorkdir(ctx, stage, ins);
     case 'user': {
@@ -159,6 +160,7 @@ export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Ins
 }
 
 function dispatchArg(ctx: DispatchContext, stage: StageState, ins: Ins<'arg'>): void {
+  const shown: string[] = [];
   for (const { key, value } of ins.args) {
     let v: string | undefined;
     if (Object.hasOwn(ctx.buildArgs, key)) {
@@ -169,7 +171,10 @@ function dispatchArg(ctx: DispatchContext, stage: StageState, ins: Ins<'arg'>): 
     else if (stage.args.has(key)) v = stage.args.get(key);
     else if (ctx.builtinArgs.has(key)) v = ctx.builtinArgs.get(key);
     stage.args.set(key, v);
+    shown.push(v === undefined ? key : `${key}=${v}`);
   }
+  // BuildKit records every ARG in history with the value it resolved to.
+  metaHistory(stage, `ARG ${shown.join(' ')}`);
 }
 
 function dispatchPairs(ctx: DispatchContext, stage: StageState, ins: Ins<'env' | 'label'>): void {
@@ -337,7 +342,8 @@ function dispatchExpose(ctx: DispatchContext, stage: StageState, ins: Ins<'expos
   }
   stage.config.ExposedPorts = { ...(stage.config.ExposedPorts ?? {}) };
   for (const p of ports) stage.config.ExposedPorts[p] = {};
-  metaHistory(stage, `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`);
+  // Go's %v of a map prints its keys sorted.
+  metaHistory(stage, `EXPOSE map[${[...new Set(ports)].sort().map((p) => `${p}:{}`).join(' ')}]`);
 }
 
 function parseChown(value: string): Chown {
@@ -357,8 +363,12 @@ async function dispatchCopy(ctx: DispatchContext, stage: StageState, ins: Ins<'c
   const rawDest = expand(ins.dest);
   let dest = path.posix.resolve(stage.workdir, rawDest);
   if ((rawDest.endsWith('/') || rawDest === '.' || rawDest.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
-  const chown = ins.chown !== undefined ? parseChown(expand(ins.chown)) : undefined;
-  const chmod = ins.chmod !== undefined ? parseChmod(expand(ins.chmod)) : undefined;
+  const chownText = ins.chown !== undefined ? expand(ins.chown) : undefined;
+  const chmodText = ins.chmod !== undefined ? expand(ins.chmod) : undefined;
+  const chown = chownText !== undefined ? parseChown(chownText) : undefined;
+  const chmod = chmodText !== undefined ? parseChmod(chmodText) : undefined;
+  const shownPaths: string[] = [];
+  const shownHeredocs: string[] = [];
   const exclude = ins.exclude.map(expand);
   const heredocNames = new Map<string, Heredoc>(ins.heredocs.map((h) => [h.name, h]));
   const actions: FileAction[] = [];
@@ -373,9 +383,11 @@ async function dispatchCopy(ctx: DispatchContext, stage: StageState, ins: Ins<'c
       const content = h.expand ? wrapExpand(ctx, ins, () => expandHeredoc(h.content, scope, ctx.escape)) : h.content;
       const file = dest.endsWith('/') ? path.posix.join(dest, h.name) : dest;
       actions.push({ action: 'mkfile', path: file, mode: typeof chmod === 'number' ? chmod : 0o644, data: content, ...(chown ? { chown } : {}) });
+      shownHeredocs.push(`<<${h.name}`);
       continue;
     }
     const src = expand(raw);
+    shownPaths.push(src);
     if (ins.kind === 'add' && URL_RE.test(src)) {
       const filename = path.posix.basename(new URL(src).pathname) || 'index.html';
       const checksum = ins.checksum !== undefined ? expand(ins.checksum) : undefined;
@@ -396,8 +408,10 @@ async function dispatchCopy(ctx: DispatchContext, stage: StageState, ins: Ins<'c
   }
   const digest = ctx.graph.add({ kind: 'file', root: stage.root, actions, user: stage.user, platform: stage.platform }, metaFor(ctx, stage, ins));
   stage.root = digest;
-  const fromText = ins.kind === 'copy' && ins.from !== undefined ? `--from=${ins.from} ` : '';
-  layerHistory(stage, `${ins.kind.toUpperCase()} ${fromText}${ins.sources.join(' ')} ${ins.dest} # buildkit`, digest);
+  // BuildKit's text: keyword, --parents/--chown/--chmod (never --from), expanded paths, then
+  // heredocs as <<NAME, then the destination as written (expanded).
+  const flags = [ins.parents ? '--parents' : '', chownText !== undefined ? `--chown=${chownText}` : '', chmodText !== undefined ? `--chmod=${chmodText}` : ''].filter(Boolean);
+  layerHistory(stage, [ins.kind.toUpperCase(), ...flags, ...shownPaths, ...shownHeredocs, rawDest].join(' ') + ' # buildkit', digest);
 }
 
 /** Heredoc bodies expand like a double-quoted shell word, line by line. */
