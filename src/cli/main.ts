@@ -2,6 +2,8 @@ import { formatOptions, parseArgs } from './args.js';
 import type { CommandIo } from './command.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 import { renderError } from './error-handler.js';
+import { resolveStateRootDir } from '../cache/index.js';
+import { ROOTLESS_ENV, startRootlessChild, type RootlessChild } from '../sandbox/index.js';
 
 const VERSION = '0.1.0';
 
@@ -30,10 +32,14 @@ function topHelp(): string {
  */
 export async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug');
+  const original = argv;
   argv = argv.filter((a) => a !== '--debug');
   const controller = new AbortController();
   let interrupts = 0;
+  let rootless: RootlessChild | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
+    // Rootless: the child in the user namespace does the work and its own cleanup.
+    if (rootless) return rootless.kill(sig);
     interrupts++;
     if (interrupts > 1) process.exit(130);
     controller.abort(new Error(`received ${sig}`));
@@ -51,6 +57,14 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (first === '-v' || first === '--version' || first === 'version') {
       process.stdout.write(`tsbuild ${VERSION}\n`);
+      return;
+    }
+    // Not root: re-execute in a user namespace where we are uid 0 (BuildKit's rootlesskit model),
+    // keeping the per-user state root that the un-namespaced uid would use.
+    if (process.getuid?.() !== 0 && process.env[ROOTLESS_ENV] !== '1') {
+      const env = { ...process.env, TSBUILD_ROOT: resolveStateRootDir({ env: process.env }) };
+      rootless = await startRootlessChild({ command: [process.execPath, ...process.execArgv, process.argv[1]!, ...original], env });
+      process.exitCode = await rootless.wait();
       return;
     }
     let entry = findCommand(first);

@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { resolveInRoot, unmount } from '../snapshot/index.js';
+import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
 import { toOciRuntimeSpec, type SandboxSpec } from './spec.js';
 
 const run = promisify(execFile);
@@ -49,9 +50,17 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Global runc flags: in a user namespace, its rootless mode with a state dir we own. */
+async function runcGlobalArgs(): Promise<string[]> {
+  return (await runningInUserNamespace()) ? ['--root', await rootlessRuncRoot(), '--rootless', 'true'] : [];
+}
+
 export async function checkSandboxAvailable(): Promise<void> {
   if (process.getuid?.() !== 0) {
-    throw new TsbuildError('ERR_TSBUILD_SANDBOX_UNAVAILABLE', 'RUN steps need root (rootless user-namespace sandboxes are not implemented yet)');
+    // The CLI re-executes a non-root tsbuild in a user namespace (rootless.ts) before it gets here.
+    throw new TsbuildError('ERR_TSBUILD_SANDBOX_UNAVAILABLE', 'RUN steps need uid 0: root, or root of a user namespace', {
+      hint: 'use the tsbuild CLI (it enters a user namespace by itself), or run under `unshare --user --map-root-user --mount`',
+    });
   }
   try {
     await run('runc', ['--version']);
@@ -69,6 +78,8 @@ async function existsIn(p: string): Promise<boolean> {
 
 export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: SandboxIo = {}): Promise<SandboxResult> {
   ctx.signal.throwIfAborted();
+  const runc = await runcGlobalArgs();
+  if (runc.length > 0) spec = { ...spec, rootless: true };
   const id = `${ID_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
   const bundle = await mkdtemp(path.join(os.tmpdir(), `${BUNDLE_PREFIX}${process.pid}-`));
   let rootPath: string;
@@ -108,12 +119,12 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     await writeFile(path.join(bundle, 'config.json'), JSON.stringify(toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`)));
 
     return await new Promise<SandboxResult>((resolve, reject) => {
-      const child = spawn('runc', ['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('runc', [...runc, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (c: Buffer) => io.onStdout?.(c));
       child.stderr.on('data', (c: Buffer) => io.onStderr?.(c));
       const onAbort = () => {
         // SIGKILL to the container's init ends its whole pid namespace.
-        execFile('runc', ['kill', id, 'KILL'], () => {});
+        execFile('runc', [...runc, 'kill', id, 'KILL'], () => {});
         child.kill('SIGKILL');
       };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -131,7 +142,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
       });
     });
   } finally {
-    if (!clean) await run('runc', ['delete', '--force', id]).catch(() => {});
+    if (!clean) await run('runc', [...runc, 'delete', '--force', id]).catch(() => {});
     for (const stub of stubs) {
       const st = await lstat(stub).catch(() => undefined);
       if (st?.isFile() && st.size === 0) await unlink(stub).catch(() => {});
@@ -147,8 +158,9 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
  */
 export async function cleanupStaleContainers(): Promise<number> {
   let list: Array<{ id: string }> = [];
+  const runc = await runcGlobalArgs();
   try {
-    const { stdout } = await run('runc', ['list', '--format', 'json']);
+    const { stdout } = await run('runc', [...runc, 'list', '--format', 'json']);
     list = (JSON.parse(stdout || '[]') as Array<{ id: string }> | null) ?? [];
   } catch {
     list = [];
@@ -157,7 +169,7 @@ export async function cleanupStaleContainers(): Promise<number> {
   for (const c of list) {
     const m = new RegExp(`^${ID_PREFIX}(\\d+)-`).exec(c.id);
     if (!m || pidAlive(Number(m[1]))) continue;
-    await run('runc', ['delete', '--force', c.id]).catch(() => {});
+    await run('runc', [...runc, 'delete', '--force', c.id]).catch(() => {});
     n++;
   }
   const tmp = os.tmpdir();

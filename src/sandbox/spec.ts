@@ -31,6 +31,11 @@ export interface SandboxSpec {
   /** Contents of the generated /etc/hosts and /etc/resolv.conf. */
   hosts: string;
   resolvConf: string;
+  /**
+   * Run under runc's rootless mode (tsbuild is uid 0 of a user namespace, see rootless.ts): no
+   * cgroups and no device rules; the user namespace makes mknod fail and mounts nodev instead.
+   */
+  rootless: boolean;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -52,6 +57,8 @@ export interface SandboxInput {
   hostname?: string;
   /** The host's /etc/resolv.conf text (used for default/host networking). */
   hostResolvConf?: string;
+  /** Rootless mode (default false; runSandbox sets it when it runs in a user namespace). */
+  rootless?: boolean;
 }
 
 export function createSandboxSpec(input: SandboxInput): SandboxSpec {
@@ -70,6 +77,7 @@ export function createSandboxSpec(input: SandboxInput): SandboxSpec {
     noNewPrivileges: true,
     hosts: `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
     resolvConf: input.network === 'none' ? '' : (input.hostResolvConf ?? ''),
+    rootless: input.rootless ?? false,
   };
 }
 
@@ -92,10 +100,14 @@ export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { h
   const mounts: Array<Record<string, unknown>> = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    // gid 5 (tty) is not mapped in a single-id user namespace.
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', ...(spec.rootless ? [] : ['gid=5'])] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    // sysfs can be mounted from a user namespace only with a network namespace of its own.
+    spec.rootless && spec.network !== 'none'
+      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/etc/hosts', type: 'bind', source: files.hosts, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConf, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/etc/hostname', type: 'bind', source: files.hostname, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
@@ -119,11 +131,16 @@ export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { h
     hostname: spec.hostname,
     mounts,
     linux: {
-      cgroupsPath,
       namespaces,
-      resources: {
-        devices: [{ allow: false, access: 'rwm' }, ...ALLOWED_DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }))],
-      },
+      // Rootless: no cgroup at all (runc skips it when the spec asks for nothing).
+      ...(spec.rootless
+        ? {}
+        : {
+            cgroupsPath,
+            resources: {
+              devices: [{ allow: false, access: 'rwm' }, ...ALLOWED_DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }))],
+            },
+          }),
       maskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },

@@ -1,0 +1,209 @@
+/**
+ * Rootless builds for real: a throwaway unprivileged user (with and without /etc/subuid ranges)
+ * imports a busybox image and builds through the CLI, which re-executes itself in a user
+ * namespace. CI runs as root, which is what lets the test create and remove that user.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { checkUserNamespaces, hostUserNamespaceProbe, parseSubIdFile, planIdMaps, unshareArgs, type UserNamespaceProbe } from '../../src/sandbox/index.js';
+import { TsbuildError } from '../../src/errors/index.js';
+import { busyboxTar, repo } from '../helpers/tsbuild.js';
+
+const bin = path.join(repo, 'bin', 'tsbuild.js');
+const isRoot = process.getuid?.() === 0;
+
+function removeSubIdLines(user: string): void {
+  for (const f of ['/etc/subuid', '/etc/subgid']) {
+    const text = readFileSync(f, 'utf8');
+    writeFileSync(f, text.split('\n').filter((l) => !l.startsWith(`${user}:`)).join('\n'));
+  }
+}
+
+interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+  dir: string;
+  /** Runs the built CLI as the user with a state root it owns. */
+  tsbuild(args: string[], wrap?: string[]): ReturnType<typeof spawnSync>;
+}
+
+/** Creates a user (no home, no automatic subordinate ids) and a temp dir it owns; both go in teardown. */
+async function createUser(t: ExecutionContext, subIdStart?: number): Promise<TestUser> {
+  const name = `tsbrl${randomBytes(4).toString('hex')}`;
+  execFileSync('useradd', ['-M', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name]);
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+  t.teardown(() => {
+    removeSubIdLines(name);
+    execFileSync('userdel', [name]);
+    execFileSync('rm', ['-rf', path.join(os.tmpdir(), `tsbuild-runc-${uid}`)]);
+  });
+  if (subIdStart !== undefined) {
+    appendFileSync('/etc/subuid', `${name}:${subIdStart}:65536\n`);
+    appendFileSync('/etc/subgid', `${name}:${subIdStart}:65536\n`);
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-rootless-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await chown(dir, uid, gid);
+  return {
+    name,
+    uid,
+    gid,
+    dir,
+    tsbuild: (args, wrap = []) =>
+      spawnSync('runuser', ['-u', name, '--', 'env', `TSBUILD_ROOT=${path.join(dir, 'state')}`, ...wrap, process.execPath, bin, ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      }),
+  };
+}
+
+/** Writes a file the user owns. */
+async function give(user: TestUser, rel: string, content: string | Buffer): Promise<string> {
+  const file = path.join(user.dir, rel);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, content);
+  execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, path.join(user.dir, rel.split('/')[0]!)]);
+  return file;
+}
+
+/** `owner/group name` of every entry of the image's top layer, from an OCI layout tarball. */
+async function topLayerOwners(ociTar: string): Promise<Map<string, string>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-rootless-oci-'));
+  try {
+    execFileSync('tar', ['-xf', ociTar, '-C', dir]);
+    const blob = (d: string) => path.join(dir, 'blobs', 'sha256', d.replace('sha256:', ''));
+    const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as { layers: Array<{ digest: string }> };
+    const listing = execFileSync('tar', ['--numeric-owner', '-tvf', blob(manifest.layers.at(-1)!.digest)], { encoding: 'utf8' });
+    const out = new Map<string, string>();
+    for (const line of listing.split('\n').filter(Boolean)) {
+      const f = line.split(/\s+/);
+      out.set(f.slice(5).join(' ').replace(/^\.\//, ''), f[1]!);
+    }
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const mapLines = (text: string) => text.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).filter((l) => /^\d+ \d+ \d+$/.test(l));
+
+test('rootless build with /etc/subuid ranges: RUN is uid 0 over newuidmap maps, other owners survive, files are root-owned in the image', async (t) => {
+  t.true(isRoot, 'this test creates users: CI runs it as root');
+  const start = 500000 + 65536 * Math.floor(Math.random() * 200);
+  const user = await createUser(t, start);
+  const base = await give(user, 'busybox.tar', readFileSync(busyboxTar()));
+  const imported = user.tsbuild(['image', 'import', base, 'busybox:latest']);
+  t.is(imported.status, 0, String(imported.stderr));
+  await give(
+    user,
+    'ctx/Dockerfile',
+    [
+      'FROM busybox',
+      'RUN echo "marker-$((6*7))" && echo "uid=$(id -u)" && cat /proc/self/uid_map && touch /made-by-root && touch /made-by-app && chown 1000:1000 /made-by-app && (mknod /dev-disk b 8 0 2>/dev/null; echo "mknod-rc=$?")',
+      '',
+    ].join('\n'),
+  );
+  const out = path.join(user.dir, 'out.tar');
+  const r = user.tsbuild(['build', '--progress=plain', '-o', `type=oci,dest=${out}`, path.join(user.dir, 'ctx')]);
+  const log = String(r.stderr) + String(r.stdout);
+  t.is(r.status, 0, log);
+  t.regex(log, /marker-42/);
+  t.regex(log, /uid=0\b/);
+  // The step sees the namespace's maps: our uid as 0 and the subordinate range from /etc/subuid.
+  const maps = mapLines(log.split('\n').map((l) => l.replace(/^#\d+ [\d.]+s /, '')).join('\n'));
+  t.deepEqual(maps.slice(0, 2), [`0 ${user.uid} 1`, `1 ${start} 65536`]);
+  // No device node can be made from a user namespace (what the device cgroup does as root).
+  t.notRegex(log, /mknod-rc=0/);
+  t.regex(log, /mknod-rc=\d+/);
+  const owners = await topLayerOwners(out);
+  t.is(owners.get('made-by-root'), '0/0');
+  t.is(owners.get('made-by-app'), '1000/1000');
+  t.false(owners.has('dev-disk'));
+  // The build's mounts lived in its own mount namespace: none is left on the host.
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(user.dir));
+});
+
+test('rootless build without subordinate ids: a single-id map, RUN is uid 0 and its files are root-owned', async (t) => {
+  t.true(isRoot, 'this test creates users: CI runs it as root');
+  const user = await createUser(t);
+  // With only one id mapped, every file of the base must be root's: re-own the busybox rootfs.
+  const rootfs = path.join(user.dir, 'rootfs');
+  await mkdir(rootfs);
+  execFileSync('tar', ['-xf', busyboxTar(), '-C', rootfs]);
+  const base = path.join(user.dir, 'busybox0.tar');
+  execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '-cf', base, '-C', rootfs, '.']);
+  execFileSync('chown', [`${user.uid}:${user.gid}`, base]);
+  const imported = user.tsbuild(['image', 'import', base, 'busybox:latest']);
+  t.is(imported.status, 0, String(imported.stderr));
+  await give(user, 'ctx/Dockerfile', 'FROM busybox\nRUN echo "marker-$((6*7))" && echo "uid=$(id -u)" && cat /proc/self/uid_map && mkdir -p /out && echo hi > /out/file\n');
+  const out = path.join(user.dir, 'out.tar');
+  const r = user.tsbuild(['build', '--progress=plain', '-o', `type=oci,dest=${out}`, path.join(user.dir, 'ctx')]);
+  const log = String(r.stderr) + String(r.stdout);
+  t.is(r.status, 0, log);
+  t.regex(log, /marker-42/);
+  t.regex(log, /uid=0\b/);
+  const maps = mapLines(log.split('\n').map((l) => l.replace(/^#\d+ [\d.]+s /, '')).join('\n'));
+  t.deepEqual(maps, [`0 ${user.uid} 1`]);
+  const owners = await topLayerOwners(out);
+  t.is(owners.get('out/file'), '0/0');
+  t.is(owners.get('out/'), '0/0');
+});
+
+test('user namespaces disabled: the CLI fails with ERR_TSBUILD_SANDBOX_UNAVAILABLE', async (t) => {
+  t.true(isRoot, 'this test creates users: CI runs it as root');
+  const user = await createUser(t);
+  await give(user, 'ctx/Dockerfile', 'FROM busybox\nRUN true\n');
+  // user.max_user_namespaces is per user namespace: setting it to 0 in a namespace of our own
+  // (kept capabilities, uid unchanged) disables nested ones there without touching the host.
+  const r = user.tsbuild(['--debug', 'build', path.join(user.dir, 'ctx')], [
+    'unshare', '--user', '--map-current-user', '--keep-caps', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh',
+  ]);
+  t.not(r.status, 0);
+  t.regex(String(r.stderr), /code: ERR_TSBUILD_SANDBOX_UNAVAILABLE/);
+  t.regex(String(r.stderr), /max_user_namespaces/);
+});
+
+test('checkUserNamespaces: each way of disabling user namespaces is reported with its code', async (t) => {
+  const probe = (over: Partial<UserNamespaceProbe>): UserNamespaceProbe => ({
+    unprivilegedUsernsClone: async () => undefined,
+    maxUserNamespaces: async () => '1000',
+    tryUnshare: async () => ({ ok: true, stderr: '' }),
+    ...over,
+  });
+  await t.notThrowsAsync(checkUserNamespaces(probe({})));
+  for (const p of [
+    probe({ unprivilegedUsernsClone: async () => '0' }),
+    probe({ maxUserNamespaces: async () => '0' }),
+    probe({ tryUnshare: async () => ({ ok: false, stderr: 'unshare failed: Operation not permitted' }) }),
+  ]) {
+    const err = await t.throwsAsync(checkUserNamespaces(p));
+    t.true(err instanceof TsbuildError);
+    t.is((err as TsbuildError).code, 'ERR_TSBUILD_SANDBOX_UNAVAILABLE');
+  }
+  // This host allows them (the build tests above depend on it).
+  await t.notThrowsAsync(checkUserNamespaces(hostUserNamespaceProbe));
+});
+
+test('subordinate id parsing and map plans', (t) => {
+  const text = '# comment\nalice:100000:65536\n1002:300000:1000\nbob:bad:1\n';
+  t.deepEqual(parseSubIdFile(text, 'alice', 1001), { start: 100000, count: 65536 });
+  t.deepEqual(parseSubIdFile(text, 'carol', 1002), { start: 300000, count: 1000 });
+  t.is(parseSubIdFile(text, 'bob', 1003), undefined);
+  const sub = planIdMaps({ uid: 1001, gid: 1001 }, { start: 100000, count: 65536 }, { start: 100000, count: 65536 });
+  t.is(sub.mode, 'subid');
+  t.deepEqual(sub.uid, [{ inner: 0, outer: 1001, count: 1 }, { inner: 1, outer: 100000, count: 65536 }]);
+  t.true(unshareArgs(sub).includes('--map-users=100000,1,65536'));
+  // A uid range without a gid range cannot give consistent ownership: single map.
+  const single = planIdMaps({ uid: 1001, gid: 1001 }, { start: 100000, count: 65536 }, undefined);
+  t.is(single.mode, 'single');
+  t.false(unshareArgs(single).some((a) => a.startsWith('--map-users')));
+});
