@@ -3,6 +3,7 @@ import type { CommandIo } from './command.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 import { renderError } from './error-handler.js';
 import { resolveStateRootDir } from '../cache/index.js';
+import { TsbuildError } from '../errors/index.js';
 import { ROOTLESS_ENV, startRootlessChild, type RootlessChild } from '../sandbox/index.js';
 
 const VERSION = '0.1.0';
@@ -59,20 +60,28 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`tsbuild ${VERSION}\n`);
       return;
     }
-    // Not root: re-execute in a user namespace where we are uid 0 (BuildKit's rootlesskit model),
-    // keeping the per-user state root that the un-namespaced uid would use.
-    if (process.getuid?.() !== 0 && process.env[ROOTLESS_ENV] !== '1') {
-      const env = { ...process.env, TSBUILD_ROOT: resolveStateRootDir({ env: process.env }) };
-      rootless = await startRootlessChild({ command: [process.execPath, ...process.execArgv, process.argv[1]!, ...original], env });
-      process.exitCode = await rootless.wait();
-      return;
-    }
     let entry = findCommand(first);
     let rest = argv.slice(1);
     if (!entry) {
       entry = findCommand('build');
       rest = argv;
       if (!entry) throw new Error(`unknown command "${first}"`);
+    }
+    // Not root: re-execute in a user namespace where we are uid 0 (BuildKit's rootlesskit model),
+    // keeping the per-user state root that the un-namespaced uid would use. Every command goes
+    // there (files owned by subordinate ids can be removed only from inside); only `build`
+    // cannot do without it when user namespaces are disabled.
+    if (process.getuid?.() !== 0 && process.env[ROOTLESS_ENV] !== '1') {
+      const env = { ...process.env, TSBUILD_ROOT: resolveStateRootDir({ env: process.env }) };
+      try {
+        rootless = await startRootlessChild({ command: [process.execPath, ...process.execArgv, process.argv[1]!, ...original], env });
+      } catch (err) {
+        if (entry.names[0] === 'build' || !(err instanceof TsbuildError) || err.code !== 'ERR_TSBUILD_SANDBOX_UNAVAILABLE') throw err;
+      }
+      if (rootless) {
+        process.exitCode = await rootless.wait();
+        return;
+      }
     }
     const command = await entry.load();
     if (rest.includes('-h') || rest.includes('--help')) {
