@@ -4,7 +4,7 @@
  * namespace. CI runs as root, which is what lets the test create and remove that user.
  */
 import test, { type ExecutionContext } from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -156,6 +156,49 @@ test('rootless build without subordinate ids: a single-id map, RUN is uid 0 and 
   const owners = await topLayerOwners(out);
   t.is(owners.get('out/file'), '0/0');
   t.is(owners.get('out/'), '0/0');
+});
+
+test('rootless cancel: SIGINT during a long RUN ends every process of the user and exits 130', async (t) => {
+  t.true(isRoot, 'this test creates users: CI runs it as root');
+  const user = await createUser(t, 500000 + 65536 * Math.floor(Math.random() * 200));
+  const base = await give(user, 'busybox.tar', readFileSync(busyboxTar()));
+  t.is(user.tsbuild(['image', 'import', base, 'busybox:latest']).status, 0);
+  await give(user, 'ctx/Dockerfile', 'FROM busybox\nRUN echo "started-$((6*7))" && sleep 300\n');
+  // Spawned as the user directly (not through runuser) so the signal reaches tsbuild itself.
+  const child = spawn(process.execPath, [bin, 'build', '--progress=plain', path.join(user.dir, 'ctx')], {
+    uid: user.uid,
+    gid: user.gid,
+    cwd: user.dir,
+    env: { ...process.env, HOME: user.dir, TSBUILD_ROOT: path.join(user.dir, 'state') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const started = new Promise<void>((resolve) => {
+    const on = (c: Buffer) => {
+      log += c.toString();
+      if (log.includes('started-42')) resolve();
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await Promise.race([started, exited]);
+  t.true(log.includes('started-42'), log);
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+  const code = await exited;
+  clearTimeout(timer);
+  t.is(code, 130, log);
+  // Nothing of the build survives: no process runs as the user (the step's sleep included).
+  // (a killed step's zombie may wait a moment for the host's init to reap it)
+  let left = '';
+  for (let i = 0; i < 50; i++) {
+    left = spawnSync('pgrep', ['-u', String(user.uid), '-a'], { encoding: 'utf8' }).stdout.trim();
+    if (!left) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(left, '');
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(user.dir));
 });
 
 test('user namespaces disabled: the CLI fails with ERR_TSBUILD_SANDBOX_UNAVAILABLE', async (t) => {
