@@ -17,6 +17,8 @@ export interface AssembleInput {
   history: Array<HistoryEntry & { created?: Date }>;
   config: ImageRunConfig;
   created?: Date;
+  /** Manifest/config/layer media types: OCI (default) or Docker schema 2. */
+  mediaTypes?: 'oci' | 'docker';
 }
 
 export interface AssembledImage {
@@ -31,7 +33,8 @@ export interface AssembledImage {
 /** Drops undefined/null-only noise so equal configs serialise equally. */
 function cleanRunConfig(c: ImageRunConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const keys: Array<keyof ImageRunConfig> = ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'Volumes', 'WorkingDir', 'Labels', 'OnBuild', 'StopSignal', 'Healthcheck', 'Shell', 'ArgsEscaped'];
+  // Go struct order of the OCI ImageConfig, then Docker's extension fields: what BuildKit emits.
+  const keys: Array<keyof ImageRunConfig> = ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'Volumes', 'WorkingDir', 'Labels', 'StopSignal', 'ArgsEscaped', 'Healthcheck', 'OnBuild', 'Shell'];
   for (const k of keys) {
     const v = c[k];
     if (v === undefined || v === null || v === '') continue;
@@ -45,6 +48,18 @@ function sortObject<T>(o: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
 }
 
+/** Maps a layer media type to the OCI or Docker spelling of the same compression. */
+function layerMediaType(mediaType: string, docker: boolean): string {
+  const gzip = mediaType.endsWith('gzip');
+  const zstd = mediaType.endsWith('zstd');
+  if (docker) {
+    // Docker schema 2 has no zstd type; BuildKit keeps the OCI zstd type in docker manifests too.
+    return zstd ? MediaTypes.ociLayerZstd : gzip ? MediaTypes.dockerLayerGzip : MediaTypes.dockerLayer;
+  }
+  return zstd ? MediaTypes.ociLayerZstd : gzip ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer;
+}
+
+/** Writes the image config and manifest of a build result to the store; same input, same bytes. */
 export async function assembleImage(store: ContentStore, input: AssembleInput): Promise<AssembledImage> {
   const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, 'Z');
   const fallback = input.created ?? new Date();
@@ -62,24 +77,27 @@ export async function assembleImage(store: ContentStore, input: AssembleInput): 
   ];
   // The image is as new as its newest step: a fully cached rebuild yields the same image.
   const created = history.map((h) => h.created ?? '').reduce((a, b) => (b > a ? b : a), input.created ? iso(input.created) : '') || iso(fallback);
+  // BuildKit re-marshals the config through a Go map, so its top-level keys come out sorted.
   const config: ImageConfig = {
     architecture: input.platform.architecture,
-    os: input.platform.os,
-    ...(input.platform.variant ? { variant: input.platform.variant } : {}),
-    created,
     config: cleanRunConfig(input.config),
-    rootfs: { type: 'layers', diff_ids: [...baseDiffIds, ...input.layers.map((l) => l.diffId)] },
+    created,
     history,
+    os: input.platform.os,
+    rootfs: { type: 'layers', diff_ids: [...baseDiffIds, ...input.layers.map((l) => l.diffId)] },
+    ...(input.platform.variant ? { variant: input.platform.variant } : {}),
   };
   const configBytes = jsonBytes(config);
   const c = await store.writeBytes(configBytes);
-  const configDesc: Descriptor = { mediaType: MediaTypes.ociConfig, digest: c.digest, size: c.size };
-  const layers = [...(input.base?.layers ?? []), ...input.layers.map((l) => l.descriptor)];
-  const manifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers };
+  const docker = input.mediaTypes === 'docker';
+  const manifestType = docker ? MediaTypes.dockerManifest : MediaTypes.ociManifest;
+  const configDesc: Descriptor = { mediaType: docker ? MediaTypes.dockerConfig : MediaTypes.ociConfig, digest: c.digest, size: c.size };
+  const layers = [...(input.base?.layers ?? []), ...input.layers.map((l) => l.descriptor)].map((l) => ({ ...l, mediaType: layerMediaType(l.mediaType, docker) }));
+  const manifest = { schemaVersion: 2, mediaType: manifestType, config: configDesc, layers };
   const manifestBytes = jsonBytes(manifest);
   const m = await store.writeBytes(manifestBytes);
   return {
-    manifest: { mediaType: MediaTypes.ociManifest, digest: m.digest, size: m.size, platform: { os: input.platform.os, architecture: input.platform.architecture, ...(input.platform.variant ? { variant: input.platform.variant } : {}) } },
+    manifest: { mediaType: manifestType, digest: m.digest, size: m.size, platform: { os: input.platform.os, architecture: input.platform.architecture, ...(input.platform.variant ? { variant: input.platform.variant } : {}) } },
     config: configDesc,
     manifestBytes,
     configBytes,
