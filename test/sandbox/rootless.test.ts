@@ -10,7 +10,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkUserNamespaces, hostUserNamespaceProbe, parseSubIdFile, planIdMaps, unshareArgs, type UserNamespaceProbe } from '../../src/sandbox/index.js';
+import { checkUserNamespaces, createSandboxSpec, hostUserNamespaceProbe, toOciRuntimeSpec, parseSubIdFile, planIdMaps, unshareArgs, type UserNamespaceProbe } from '../../src/sandbox/index.js';
 import { TsbuildError } from '../../src/errors/index.js';
 import { busyboxTar, repo } from '../helpers/tsbuild.js';
 
@@ -108,6 +108,7 @@ test('rootless build with /etc/subuid ranges: RUN is uid 0 over newuidmap maps, 
     'ctx/Dockerfile',
     [
       'FROM busybox',
+      'RUN --network=none echo "netdevs: $(ls /sys/class/net | tr "\\n" " ")"',
       'RUN echo "marker-$((6*7))" && echo "uid=$(id -u)" && cat /proc/self/uid_map && touch /made-by-root && touch /made-by-app && chown 1000:1000 /made-by-app && (mknod /dev-disk b 8 0 2>/dev/null; echo "mknod-rc=$?")',
       '',
     ].join('\n'),
@@ -118,6 +119,8 @@ test('rootless build with /etc/subuid ranges: RUN is uid 0 over newuidmap maps, 
   t.is(r.status, 0, log);
   t.regex(log, /marker-42/);
   t.regex(log, /uid=0\b/);
+  // --network=none works rootless too: a fresh network namespace with loopback only.
+  t.regex(log, /netdevs: lo \n/);
   // The step sees the namespace's maps: our uid as 0 and the subordinate range from /etc/subuid.
   const maps = mapLines(log.split('\n').map((l) => l.replace(/^#\d+ [\d.]+s /, '')).join('\n'));
   t.deepEqual(maps.slice(0, 2), [`0 ${user.uid} 1`, `1 ${start} 65536`]);
@@ -252,4 +255,20 @@ test('subordinate id parsing and map plans', (t) => {
   const single = planIdMaps({ uid: 1001, gid: 1001 }, { start: 100000, count: 65536 }, undefined);
   t.is(single.mode, 'single');
   t.false(unshareArgs(single).some((a) => a.startsWith('--map-users')));
+});
+
+test('rootless runtime spec: no cgroup or device rules, /sys bound from the host unless the step has its own network', (t) => {
+  const input = { rootfs: { kind: 'dir' as const, path: '/r' }, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } };
+  const files = { hosts: '/b/hosts', resolvConf: '/b/resolv.conf', hostname: '/b/hostname' };
+  type Oci = { linux: Record<string, unknown>; mounts: Array<{ destination: string; type: string; options: string[] }> };
+  const rooted = toOciRuntimeSpec(createSandboxSpec({ ...input, network: 'default' }), '/r', files, '/tsbuild/x') as unknown as Oci;
+  t.is(rooted.linux.cgroupsPath, '/tsbuild/x');
+  t.truthy(rooted.linux.resources);
+  const rootless = toOciRuntimeSpec(createSandboxSpec({ ...input, network: 'default', rootless: true }), '/r', files, '/tsbuild/x') as unknown as Oci;
+  t.is(rootless.linux.cgroupsPath, undefined);
+  t.is(rootless.linux.resources, undefined);
+  t.is(rootless.mounts.find((m) => m.destination === '/sys')!.options.includes('rbind'), true);
+  t.false(rootless.mounts.find((m) => m.destination === '/dev/pts')!.options.includes('gid=5'));
+  const isolated = toOciRuntimeSpec(createSandboxSpec({ ...input, network: 'none', rootless: true }), '/r', files, '/tsbuild/x') as unknown as Oci;
+  t.is(isolated.mounts.find((m) => m.destination === '/sys')!.type, 'sysfs');
 });
