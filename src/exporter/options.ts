@@ -14,6 +14,12 @@ export interface ResolvedExporter {
   compression: Compression;
   push: boolean;
   rewriteTimestamp: boolean;
+  /** OCI media types (default) or Docker schema 2; buildx's docker exporter defaults to Docker types. */
+  ociMediaTypes: boolean;
+  /** Compression level for the chosen compression, when given. */
+  compressionLevel?: number;
+  /** Recompress base layers that use another compression. */
+  forceCompression: boolean;
 }
 
 const KEYS: Record<ExporterType, string[]> = {
@@ -53,16 +59,27 @@ export function resolveExporters(outputs: string[], opts: { tags: string[]; push
     if (!['gzip', 'zstd', 'uncompressed'].includes(compression)) throw bad(`unknown compression "${compression}" (expected gzip, zstd or uncompressed)`);
     const names = kv.has('name') ? kv.get('name')!.split(/[;]/).filter(Boolean) : opts.tags;
     if (type === 'image' && names.length === 0) throw bad('type=image needs a name (name=... or -t)');
+    const flag = (key: string, dflt: boolean) => (kv.has(key) ? bool(key, kv.get(key)!) : dflt);
+    const levelText = kv.get('compression-level');
+    let compressionLevel: number | undefined;
+    if (levelText !== undefined) {
+      compressionLevel = Number(levelText);
+      const max = compression === 'zstd' ? 22 : 9;
+      if (!/^-?\d+$/.test(levelText) || compressionLevel < 0 || compressionLevel > max) throw bad(`invalid compression-level "${levelText}" for ${compression} (0-${max})`);
+    }
     out.push({
       type,
       ...(dest ? { dest } : {}),
       names,
       compression,
-      push: kv.has('push') ? bool('push', kv.get('push')!) : (opts.push ?? false),
-      rewriteTimestamp: kv.has('rewrite-timestamp') ? bool('rewrite-timestamp', kv.get('rewrite-timestamp')!) : false,
+      push: flag('push', opts.push ?? false),
+      rewriteTimestamp: flag('rewrite-timestamp', false),
+      ociMediaTypes: flag('oci-mediatypes', type !== 'docker'),
+      ...(compressionLevel !== undefined ? { compressionLevel } : {}),
+      forceCompression: flag('force-compression', false),
     });
   }
   // `-t` without `-o` stores the image locally, like `docker build -t`.
-  if (outputs.length === 0 && opts.tags.length > 0) out.push({ type: 'image', names: opts.tags, compression: 'gzip', push: opts.push ?? false, rewriteTimestamp: false });
+  if (outputs.length === 0 && opts.tags.length > 0) out.push({ type: 'image', names: opts.tags, compression: 'gzip', push: opts.push ?? false, rewriteTimestamp: false, ociMediaTypes: true, forceCompression: false });
   return out;
 }

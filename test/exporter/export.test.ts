@@ -123,6 +123,10 @@ test('exporter options are validated before a build, with codes', (t) => {
   t.like(local, { type: 'local', dest: 'outdir' });
   const [docker] = resolveExporters(['type=docker,dest=-,name=a:b,compression=zstd'], { tags: ['ignored:1'] });
   t.like(docker, { type: 'docker', dest: '-', names: ['a:b'], compression: 'zstd' });
+  t.is(code(['type=oci,dest=x,compression=gzip,compression-level=10']), 'ERR_TSBUILD_EXPORT_OPTIONS');
+  t.is(code(['type=oci,dest=x,oci-mediatypes=yes']), 'ERR_TSBUILD_EXPORT_OPTIONS');
+  t.like(resolveExporters(['type=oci,dest=x,compression=zstd,compression-level=19,force-compression=true'], { tags: [] })[0], { compressionLevel: 19, forceCompression: true, ociMediaTypes: true });
+  t.like(docker, { ociMediaTypes: false });
   t.deepEqual(resolveExporters([], { tags: [] }), []);
 });
 
