@@ -10,8 +10,10 @@
  * cgroup's job is done by the user namespace itself: a process in it cannot mknod a device
  * (EPERM, CAP_MKNOD is only namespaced), and filesystems mounted from it are implicitly nodev, so
  * a RUN still reaches only the /dev nodes runc bind-mounts from the host. Snapshots use the
- * copy-based snapshotter: the layer store records opaque dirs and whiteouts as trusted.overlay.*
- * xattrs, which a user namespace cannot write (overlayfs there wants `userxattr`).
+ * copy-based snapshotter: overlayfs does mount in a user namespace (kernel >= 5.11), but only
+ * without redirect_dir/index/metacopy options (refused: they need trusted.* xattrs, which only
+ * the initial namespace may use) and with opaque dirs marked as user.overlay.opaque (`userxattr`),
+ * while the layer store marks them trusted.overlay.opaque. TSBUILD_SNAPSHOTTER=overlay overrides.
  *
  * The helpers below are pure (plans and parsers) or take their probes as arguments, so tests can
  * drive the decisions; startRootlessChild is the one that spawns, and only cli/ calls it.
