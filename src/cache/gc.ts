@@ -4,7 +4,8 @@
  * Manifests and indexes are walked by their JSON shape (config, layers[], manifests[]) so that
  * cache/ does not depend on oci/.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../util/digest.js';
 import { isDigest } from '../util/digest.js';
@@ -122,4 +123,329 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+// ------------------------------------------------------------------ du and LRU prune
+
+/**
+ * The on-disk cache index as gc sees it. The solver writes one JSON file per cache key under
+ * <root>/cache/keys/ (solver/cache-index.ts) and touches its mtime on every hit, so the mtime is
+ * the record's last use. gc reads the files directly (cache/ must not import solver/) and
+ * needs only the layer chain of each record.
+ */
+export interface CacheRecordUsage {
+  key: string;
+  file: string;
+  layers: Array<{ diffId: Digest; blob: Digest; size: number }>;
+  lastUsed: Date;
+  /** Bytes only this record's chain holds on top of its parent chain (its own top layer). */
+  size: number;
+  /** Whether prune (with no grace) could drop it and what it alone holds. */
+  reclaimable: boolean;
+}
+
+/** One kind of thing in the state root with its count and bytes. */
+export interface UsageGroup {
+  count: number;
+  bytes: number;
+  /** Bytes prune --all would free (everything images do not hold), ignoring the grace period. */
+  reclaimable: number;
+}
+
+/** What `tsbuild du` reports. */
+export interface DiskUsage {
+  root: string;
+  records: CacheRecordUsage[];
+  cacheRecords: UsageGroup;
+  blobs: UsageGroup;
+  layers: UsageGroup;
+  cacheMounts: UsageGroup;
+  /** Build-cache bytes: blobs and unpacked layers no image holds, plus cache mounts. */
+  buildCache: number;
+  total: number;
+  reclaimable: number;
+}
+
+interface Item {
+  kind: 'record' | 'mount';
+  id: string;
+  path: string;
+  lastUsed: number;
+  blobs: Digest[];
+  diffIds: Digest[];
+  bytes: number;
+}
+
+interface Model {
+  records: Array<CacheRecordUsage & { blobs: Digest[]; diffIds: Digest[] }>;
+  blobSizes: Map<Digest, { size: number; mtimeMs: number }>;
+  layerDirs: Map<string, { bytes: number; changedMs: number }>;
+  mounts: Item[];
+  imageBlobs: Set<Digest>;
+  imageDiffIds: Set<string>;
+}
+
+type ImageJson = Json & { rootfs?: { diff_ids?: string[] } };
+
+/** Blobs and diff_ids held by image records: every manifest of an index, its config and layers. */
+async function imageHeld(state: Roots): Promise<{ blobs: Set<Digest>; diffIds: Set<string> }> {
+  const blobs = new Set<Digest>();
+  const diffIds = new Set<string>();
+  const visit = async (d: Digest): Promise<void> => {
+    if (blobs.has(d)) return;
+    blobs.add(d);
+    const info = await state.content.stat(d);
+    if (!info || info.size > 4 << 20) return;
+    let doc: ImageJson;
+    try {
+      doc = await state.content.readJson<ImageJson>(d);
+    } catch {
+      return;
+    }
+    if (typeof doc !== 'object' || doc === null) return;
+    for (const id of doc.rootfs?.diff_ids ?? []) if (typeof id === 'string' && isDigest(id)) diffIds.add(digestHexOf(id));
+    for (const m of doc.manifests ?? []) if (typeof m.digest === 'string' && isDigest(m.digest)) await visit(m.digest);
+    if (typeof doc.config?.digest === 'string' && isDigest(doc.config.digest)) await visit(doc.config.digest);
+    for (const l of doc.layers ?? []) if (typeof l.digest === 'string' && isDigest(l.digest)) blobs.add(l.digest);
+  };
+  for (const rec of await state.images.list()) await visit(rec.digest);
+  return { blobs, diffIds };
+}
+
+const digestHexOf = (d: string): string => d.slice(d.indexOf(':') + 1);
+
+/** Apparent size of a tree (regular files and symlinks), without following links. */
+async function treeBytes(p: string): Promise<number> {
+  let total = 0;
+  const st = await lstat(p).catch(() => undefined);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  for (const n of await readdir(p).catch(() => [] as string[])) total += await treeBytes(path.join(p, n));
+  return total;
+}
+
+/** Last change of a dir: ctime moves on rename (adoption of a built layer) and on chown (each use of a cache mount). */
+const changedMs = (st: { mtimeMs: number; ctimeMs: number }): number => Math.max(st.mtimeMs, st.ctimeMs);
+
+async function readModel(state: Roots): Promise<Model> {
+  const held = await imageHeld(state);
+  const blobSizes: Model['blobSizes'] = new Map();
+  for await (const info of state.content.list()) {
+    const st = await stat(state.content.blobPath(info.digest)).catch(() => undefined);
+    if (st) blobSizes.set(info.digest, { size: st.size, mtimeMs: st.mtimeMs });
+  }
+  const layersRoot = path.join(state.root, 'snapshots', 'layers');
+  const layerDirs: Model['layerDirs'] = new Map();
+  for (const n of await readdir(layersRoot).catch(() => [] as string[])) {
+    const st = await lstat(path.join(layersRoot, n)).catch(() => undefined);
+    if (st?.isDirectory()) layerDirs.set(n, { bytes: await treeBytes(path.join(layersRoot, n)), changedMs: changedMs(st) });
+  }
+  const keysDir = path.join(state.root, 'cache', 'keys');
+  const records: Model['records'] = [];
+  for (const n of await readdir(keysDir).catch(() => [] as string[])) {
+    if (!n.endsWith('.json')) continue;
+    const file = path.join(keysDir, n);
+    try {
+      const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+      const rec = JSON.parse(text) as { key?: string; layers?: Array<{ diffId: Digest; blob: Digest; size: number }> };
+      const layers = Array.isArray(rec.layers) ? rec.layers.filter((l) => isDigest(l.blob) && isDigest(l.diffId)) : [];
+      const top = layers.at(-1);
+      const size = top && !held.blobs.has(top.blob) ? (blobSizes.get(top.blob)?.size ?? 0) + (layerDirs.get(digestHexOf(top.diffId))?.bytes ?? 0) : 0;
+      records.push({ key: rec.key ?? `sha256:${n.slice(0, -5)}`, file, layers, lastUsed: st.mtime, size, reclaimable: true, blobs: layers.map((l) => l.blob), diffIds: layers.map((l) => l.diffId) });
+    } catch {
+      // a record being replaced or unreadable: the index ignores it too
+    }
+  }
+  const mountsRoot = path.join(state.root, 'cache-mounts');
+  const mounts: Item[] = [];
+  for (const n of await readdir(mountsRoot).catch(() => [] as string[])) {
+    const p = path.join(mountsRoot, n);
+    const st = await lstat(p).catch(() => undefined);
+    if (st) mounts.push({ kind: 'mount', id: n, path: p, lastUsed: changedMs(st), blobs: [], diffIds: [], bytes: await treeBytes(p) });
+  }
+  return { records, blobSizes, layerDirs, mounts, imageBlobs: held.blobs, imageDiffIds: held.diffIds };
+}
+
+/** Disk usage of the state root, grouped as `docker buildx du` groups it. */
+export async function diskUsage(state: Roots): Promise<DiskUsage> {
+  const m = await readModel(state);
+  const sum = (xs: Iterable<number>): number => [...xs].reduce((a, b) => a + b, 0);
+  const blobBytes = sum([...m.blobSizes.values()].map((b) => b.size));
+  const blobFree = sum([...m.blobSizes].filter(([d]) => !m.imageBlobs.has(d)).map(([, b]) => b.size));
+  const layerBytes = sum([...m.layerDirs.values()].map((l) => l.bytes));
+  const layerFree = sum([...m.layerDirs].filter(([h]) => !m.imageDiffIds.has(h)).map(([, l]) => l.bytes));
+  const mountBytes = sum(m.mounts.map((x) => x.bytes));
+  // Record bytes are what the records alone hold: blobs and layers of their chains that no image holds.
+  const recordBlobs = new Set(m.records.flatMap((r) => r.blobs).filter((b) => !m.imageBlobs.has(b)));
+  const recordDirs = new Set(m.records.flatMap((r) => r.diffIds.map(digestHexOf)).filter((h) => !m.imageDiffIds.has(h)));
+  const recordBytes = sum([...recordBlobs].map((b) => m.blobSizes.get(b)?.size ?? 0)) + sum([...recordDirs].map((h) => m.layerDirs.get(h)?.bytes ?? 0));
+  const records = m.records
+    .map(({ blobs: _b, diffIds: _d, ...r }) => r)
+    .sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+  return {
+    root: state.root,
+    records,
+    cacheRecords: { count: records.length, bytes: recordBytes, reclaimable: recordBytes },
+    blobs: { count: m.blobSizes.size, bytes: blobBytes, reclaimable: blobFree },
+    layers: { count: m.layerDirs.size, bytes: layerBytes, reclaimable: layerFree },
+    cacheMounts: { count: m.mounts.length, bytes: mountBytes, reclaimable: mountBytes },
+    buildCache: blobFree + layerFree + mountBytes,
+    total: blobBytes + layerBytes + mountBytes,
+    reclaimable: blobFree + layerFree + mountBytes,
+  };
+}
+
+/** Options of pruneStateRoot. */
+export interface PruneOptions {
+  /** Keep at most this many bytes of build cache (blobs and layers no image holds, plus cache mounts). */
+  keepStorage?: number;
+  /** Drop every cache record and cache mount (still subject to the grace period). */
+  all?: boolean;
+  /**
+   * Nothing written or used in the last `graceMs` (default 10 min) is deleted. Builds do not
+   * hold the gc lock: a concurrent build may have written a blob or unpacked a layer whose cache
+   * record or image record does not exist yet, or be using a record it just read. Such data is
+   * younger than any build step, so the grace period keeps it.
+   */
+  graceMs?: number;
+}
+
+/** What prune removed and what the build cache holds afterwards. */
+export interface PruneReport {
+  records: number;
+  mounts: number;
+  blobs: number;
+  layers: number;
+  reclaimed: number;
+  /** Build-cache bytes left (same measure as DiskUsage.buildCache). */
+  remaining: number;
+  /** False when grace-protected data alone exceeds keepStorage. */
+  capHeld: boolean;
+}
+
+/**
+ * LRU garbage collection under the exclusive "gc" lock: cache records and cache mounts are
+ * dropped least recently used first until the build cache fits in `keepStorage` (all of them
+ * with `all`); then blobs reachable from neither a kept record nor an image record, and unpacked
+ * layers whose diff_id belongs to neither, are deleted.
+ */
+export async function pruneStateRoot(state: Roots, options: PruneOptions = {}): Promise<PruneReport> {
+  const release = await state.lock('gc');
+  try {
+    const m = await readModel(state);
+    const cutoff = Date.now() - (options.graceMs ?? 600_000);
+    const items: Item[] = [
+      ...m.records.map((r): Item => ({ kind: 'record', id: r.key, path: r.file, lastUsed: r.lastUsed.getTime(), blobs: r.blobs, diffIds: r.diffIds, bytes: 0 })),
+      ...m.mounts,
+    ].sort((a, b) => a.lastUsed - b.lastUsed);
+    // Reference counts of cache-only blobs and layers over the kept items; a count reaching 0 frees its bytes.
+    const blobRefs = new Map<Digest, number>();
+    const dirRefs = new Map<string, number>();
+    for (const it of items) {
+      for (const b of new Set(it.blobs)) if (!m.imageBlobs.has(b)) blobRefs.set(b, (blobRefs.get(b) ?? 0) + 1);
+      for (const h of new Set(it.diffIds.map(digestHexOf))) if (!m.imageDiffIds.has(h)) dirRefs.set(h, (dirRefs.get(h) ?? 0) + 1);
+    }
+    // Unreferenced data counts as cache until the sweep removes it (or the grace period keeps it).
+    const young = (ms: number): boolean => ms > cutoff;
+    let orphanBytes = 0;
+    for (const [d, b] of m.blobSizes) if (!m.imageBlobs.has(d) && !blobRefs.has(d) && young(b.mtimeMs)) orphanBytes += b.size;
+    for (const [h, l] of m.layerDirs) if (!m.imageDiffIds.has(h) && !dirRefs.has(h) && young(l.changedMs)) orphanBytes += l.bytes;
+    let held = orphanBytes;
+    for (const [d] of blobRefs) held += m.blobSizes.get(d)?.size ?? 0;
+    for (const [h] of dirRefs) held += m.layerDirs.get(h)?.bytes ?? 0;
+    for (const it of m.mounts) held += it.bytes;
+
+    const cap = options.all ? 0 : options.keepStorage;
+    const drop: Item[] = [];
+    if (cap !== undefined) {
+      for (const it of items) {
+        if (held <= cap && !options.all) break;
+        if (young(it.lastUsed)) continue;
+        drop.push(it);
+        held -= it.bytes;
+        for (const b of new Set(it.blobs)) {
+          const n = blobRefs.get(b);
+          if (n === undefined) continue;
+          if (n > 1) blobRefs.set(b, n - 1);
+          else {
+            blobRefs.delete(b);
+            const info = m.blobSizes.get(b);
+            if (info && !young(info.mtimeMs)) held -= info.size;
+          }
+        }
+        for (const h of new Set(it.diffIds.map(digestHexOf))) {
+          const n = dirRefs.get(h);
+          if (n === undefined) continue;
+          if (n > 1) dirRefs.set(h, n - 1);
+          else {
+            dirRefs.delete(h);
+            const info = m.layerDirs.get(h);
+            if (info && !young(info.changedMs)) held -= info.bytes;
+          }
+        }
+      }
+    }
+
+    const report: PruneReport = { records: 0, mounts: 0, blobs: 0, layers: 0, reclaimed: 0, remaining: held, capHeld: cap === undefined || held <= cap };
+    for (const it of drop) {
+      if (it.kind === 'record') {
+        await rm(it.path, { force: true });
+        report.records++;
+      } else {
+        await removeTree(state.root, it.path);
+        report.mounts++;
+        report.reclaimed += it.bytes;
+      }
+    }
+    // Sweep: a blob or unpacked layer survives if an image or a kept record holds it, or it is young.
+    for (const [d, b] of m.blobSizes) {
+      if (m.imageBlobs.has(d) || blobRefs.has(d) || young(b.mtimeMs)) continue;
+      const st = await stat(state.content.blobPath(d)).catch(() => undefined);
+      if (!st || young(st.mtimeMs)) continue; // rewritten since we looked
+      await state.content.delete(d);
+      report.blobs++;
+      report.reclaimed += b.size;
+    }
+    const layersRoot = path.join(state.root, 'snapshots', 'layers');
+    for (const [h, l] of m.layerDirs) {
+      if (m.imageDiffIds.has(h) || dirRefs.has(h) || young(l.changedMs)) continue;
+      await removeTree(state.root, path.join(layersRoot, h));
+      report.layers++;
+      report.reclaimed += l.bytes;
+    }
+    return report;
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Removes a directory by first renaming it into snapshots/tmp/<pid>-gc-…: a half-deleted
+ * layer dir left in place would look like a complete unpacked layer to the snapshotter, while a
+ * renamed one is invisible at once, and if we are killed the snapshotter's orphan sweep (keyed
+ * by the dead pid in the name) finishes the job.
+ */
+async function removeTree(root: string, dir: string): Promise<void> {
+  const tmp = path.join(root, 'snapshots', 'tmp');
+  await mkdir(tmp, { recursive: true });
+  const aside = path.join(tmp, `${process.pid}-gc-${randomBytes(6).toString('hex')}`);
+  try {
+    await rename(dir, aside);
+  } catch {
+    return; // already gone
+  }
+  await rm(aside, { recursive: true, force: true });
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 };
+
+/**
+ * Parses a size such as 512MB, 2GiB, 1.5g or 1000. As in docker's --keep-storage (go-units
+ * RAMInBytes), MB and MiB both mean 1024² bytes. Returns undefined for anything else.
+ */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[m[2]!.toLowerCase()];
+  return unit === undefined ? undefined : Math.floor(Number(m[1]) * unit);
 }

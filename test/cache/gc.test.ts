@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { collectGarbage, openStateRoot } from '../../src/cache/index.js';
+import { collectGarbage, openStateRoot, parseByteSize, type DiskUsage } from '../../src/cache/index.js';
+import { createHarness, executed, type Harness } from '../helpers/tsbuild.js';
 import { importRootfs, resolveLocalImage } from '../../src/oci/index.js';
 
 async function tmp(t: import('ava').ExecutionContext): Promise<string> {
@@ -123,4 +124,93 @@ test('lock: mutual exclusion across processes, and a SIGKILLed holder does not b
   await release();
   // Released locks leave no files behind.
   t.deepEqual(await readdir(path.join(root, 'locks')), []);
+});
+
+test('parseByteSize follows docker --keep-storage units', (t) => {
+  t.is(parseByteSize('1'), 1);
+  t.is(parseByteSize('512MB'), 512 * 1024 ** 2);
+  t.is(parseByteSize('2GiB'), 2 * 1024 ** 3);
+  t.is(parseByteSize('1.5k'), 1536);
+  t.is(parseByteSize('12 parsecs'), undefined);
+  t.is(parseByteSize('-1'), undefined);
+});
+
+/** A project whose one RUN writes `bytes` of random data to /<name>. */
+async function project(h: Harness, name: string, bytes: number, from = 'busybox'): Promise<string> {
+  const dir = path.join(h.tmp, name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'Dockerfile'), `FROM ${from}\nRUN head -c ${bytes} /dev/urandom > /${name} && echo made ${name}\n`);
+  return dir;
+}
+
+const du = (h: Harness): DiskUsage => JSON.parse(h.ok(['du', '--format', 'json'])) as DiskUsage;
+const runs = (h: Harness, args: string[]): string[] => {
+  const r = h.run(['build', '--progress=rawjson', ...args]);
+  if (r.status !== 0) throw new Error(r.stderr);
+  return executed(r.stderr).filter((n) => n.includes('RUN'));
+};
+
+test('prune --keep-storage drops least recently used cache first and the cap holds', async (t) => {
+  const h = await createHarness(t);
+  const one = await project(h, 'one', 400_000);
+  const two = await project(h, 'two', 400_000);
+  t.is(runs(h, [one]).length, 1);
+  t.is(runs(h, [two]).length, 1);
+  // Using `one` again (a full cache hit) makes `two` the least recently used.
+  t.deepEqual(runs(h, [one]), []);
+  const before = du(h);
+  t.is(before.cacheRecords.count, 2);
+  t.true(before.buildCache > 1_600_000, `blob + unpacked layer of each RUN: ${before.buildCache}`);
+
+  // The default grace period protects what builds just wrote or used: nothing goes.
+  const safe = JSON.parse(h.ok(['prune', '--keep-storage', '1', '--format', 'json'])) as { records: number; blobs: number; capHeld: boolean };
+  t.is(safe.records, 0);
+  t.is(safe.blobs, 0);
+  t.false(safe.capHeld);
+  t.is(du(h).cacheRecords.count, 2);
+
+  const cap = Math.floor(before.buildCache * 0.75);
+  const r = JSON.parse(h.ok(['prune', '--keep-storage', `${cap}`, '--grace', '0s', '--format', 'json'])) as { records: number; capHeld: boolean };
+  t.is(r.records, 1);
+  t.true(r.capHeld);
+  const after = du(h);
+  t.true(after.buildCache <= cap, `${after.buildCache} <= ${cap}`);
+  t.true(after.buildCache > 0);
+  // What is left on disk agrees with du: measure the unpacked layer dirs ourselves.
+  const layers = await readdir(path.join(h.root, 'snapshots/layers'));
+  t.is(layers.length, after.layers.count);
+  t.deepEqual(runs(h, [one]), [], 'the recently used record survived');
+  t.is(runs(h, [two]).length, 1, 'the least recently used record was dropped');
+});
+
+test('prune keeps what images hold; prune --all drops every cache record', async (t) => {
+  const h = await createHarness(t);
+  const one = await project(h, 'one', 200_000);
+  const two = await project(h, 'two', 200_000);
+  t.is(runs(h, ['-t', 'keep:1', one]).length, 1);
+  t.is(runs(h, [two]).length, 1);
+  h.ok(['prune', '--keep-storage', '1', '--grace', '0']);
+  const after = du(h);
+  t.true(after.buildCache <= 1, `build cache ${after.buildCache}`);
+  t.is(after.reclaimable, 0);
+  const ls = h.ok(['image', 'ls']);
+  t.regex(ls, /docker\.io\/library\/keep:1/);
+  t.notRegex(ls, /missing blobs/);
+  // The image's layers and unpacked dirs are intact: a build FROM it runs and reads the file.
+  const child = path.join(h.tmp, 'child');
+  await mkdir(child);
+  await writeFile(path.join(child, 'Dockerfile'), 'FROM keep:1\nRUN wc -c < /one > /size\n');
+  const oci = path.join(h.tmp, 'child.tar');
+  t.is(runs(h, ['-o', `type=oci,dest=${oci}`, child]).length, 1);
+  const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${oci}`], { encoding: 'utf8' })) as { Layers: string[] };
+  t.is(inspect.Layers.length, 3);
+
+  h.ok(['prune', '--all', '--grace', '0']);
+  t.is(du(h).cacheRecords.count, 0);
+  t.is(runs(h, [one]).length, 1, 'cache really gone: the RUN runs again');
+  // The tagged image still exports after --all.
+  const oci2 = path.join(h.tmp, 'keep.tar');
+  await writeFile(path.join(child, 'Dockerfile'), 'FROM keep:1\n');
+  runs(h, ['-o', `type=oci,dest=${oci2}`, child]);
+  t.is((JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${oci2}`], { encoding: 'utf8' })) as { Layers: string[] }).Layers.length, 2);
 });

@@ -14,6 +14,8 @@ export interface CommandEntry {
 export const COMMANDS: CommandEntry[] = [
   { names: ['build', 'b'], summary: 'Build an image from a Dockerfile', load: async () => (await import('./build.js')).buildCommand },
   { names: ['image'], summary: 'Manage local images (import, ls, rm)', load: async () => (await import('./image.js')).imageCommand },
+  { names: ['du'], summary: 'Show disk usage of the state root', load: async () => (await import('./du.js')).duCommand },
+  { names: ['prune'], summary: 'Remove build cache (LRU with a size cap) and unreferenced data', load: async () => (await import('./prune.js')).pruneCommand },
   { names: ['plan'], summary: 'Plan a build and print its graph of layer steps', load: async () => (await import('./plan.js')).planCommand },
   { names: ['parse'], summary: 'Parse a Dockerfile and print its syntax tree', load: async () => (await import('./parse.js')).parseCommand },
 ];

@@ -1,0 +1,66 @@
+import type { Command } from '../command.js';
+import { TsbuildError } from '../../errors/index.js';
+import { diskUsage, openStateRoot } from '../../cache/index.js';
+
+/** Sizes as docker prints them: decimal units, one decimal. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)}${units[i]}`;
+}
+
+function ago(when: Date, now: number): string {
+  const s = Math.max(0, Math.round((now - when.getTime()) / 1000));
+  if (s < 60) return `${s} seconds ago`;
+  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)) + 3);
+  return rows.map((r) => `${r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd()}\n`).join('');
+}
+
+export const duCommand: Command = {
+  names: ['du'],
+  summary: 'Show disk usage of the state root (build cache, blobs, layers, cache mounts)',
+  usage: 'tsbuild du [--root DIR] [--verbose] [--format table|json]',
+  options: [
+    { name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' },
+    { name: 'verbose', short: 'v', type: 'boolean', description: 'List every cache record' },
+    { name: 'format', type: 'string', value: 'FORMAT', description: 'table (default) or json' },
+  ],
+  async handler(args, io) {
+    const format = (args.options.format as string | undefined) ?? 'table';
+    if (format !== 'table' && format !== 'json') throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown --format "${format}": expected table or json`);
+    const state = await openStateRoot({ root: args.options.root as string | undefined, env: io.env });
+    const du = await diskUsage(state);
+    if (format === 'json') {
+      io.stdout.write(`${JSON.stringify(du, null, 2)}\n`);
+      return 0;
+    }
+    const now = Date.now();
+    if (args.options.verbose) {
+      const rows = [['ID', 'RECLAIMABLE', 'SIZE', 'LAYERS', 'LAST ACCESSED']];
+      for (const r of du.records) rows.push([r.key.replace(/^sha256:/, '').slice(0, 25), String(r.reclaimable), humanBytes(r.size), String(r.layers.length), ago(r.lastUsed, now)]);
+      io.stdout.write(`${table(rows)}\n`);
+    }
+    const g = (name: string, x: { count: number; bytes: number; reclaimable: number }) => [name, String(x.count), humanBytes(x.bytes), humanBytes(x.reclaimable)];
+    io.stdout.write(
+      table([
+        ['TYPE', 'COUNT', 'SIZE', 'RECLAIMABLE'],
+        g('Cache records', du.cacheRecords),
+        g('Content blobs', du.blobs),
+        g('Unpacked layers', du.layers),
+        g('Cache mounts', du.cacheMounts),
+      ]),
+    );
+    io.stdout.write(`\nBuild cache:\t${humanBytes(du.buildCache)}\nReclaimable:\t${humanBytes(du.reclaimable)}\nTotal:\t\t${humanBytes(du.total)}\n`);
+    return 0;
+  },
+};
