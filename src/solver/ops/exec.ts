@@ -2,10 +2,11 @@
  * RUN: resolve the user in the input filesystem, prepare mounts, run the sandbox on a fresh
  * overlay snapshot, and commit the upper dir as the step's layer.
  */
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { ExecOp, Vertex } from '../../graph/index.js';
+import { acquireLock } from '../../cache/index.js';
+import type { CacheMount, ExecOp, Vertex } from '../../graph/index.js';
 import type { BuildContext } from '../../progress/index.js';
 import { StepError, TsbuildError } from '../../errors/index.js';
 import { createSandboxSpec, hostResolvConf, runSandbox, type SandboxMount } from '../../sandbox/index.js';
@@ -46,8 +47,10 @@ export async function runExec(
           break;
         }
         case 'cache': {
-          const dir = path.join(env.stateRoot, 'cache-mounts', sha256(m.id).slice(7, 39));
-          await mkdir(dir, { recursive: true, mode: m.mode });
+          const dir = await cacheMountDir(ctx, env.stateRoot, m, releases);
+          // mkdir's mode is filtered by the umask: set the requested mode explicitly on creation.
+          if ((await mkdir(dir, { recursive: true })) !== undefined) await chmod(dir, m.mode);
+          // chown on every use also moves the dir's ctime, which prune reads as its last use.
           await chown(dir, m.uid, m.gid);
           mounts.push({ kind: 'bind', source: dir, target: m.target, readonly: m.readonly });
           break;
@@ -78,6 +81,14 @@ export async function runExec(
           if (m.required) throw new TsbuildError('ERR_TSBUILD_SECRET_NOT_FOUND', `ssh agent ${m.id} is not available`);
           break;
       }
+    }
+    // Mount points the runtime creates for targets missing from the image are not the step's
+    // output: note them now and remove the ones still empty before the layer is committed.
+    const viewBefore = active.kind === 'copy' ? [active.upper] : active.lower;
+    const stubs: string[] = [];
+    for (const m of op.mounts) {
+      const target = m.type === 'secret' ? (m.target ?? (m.env === undefined ? `/run/secrets/${m.id}` : undefined)) : m.type === 'ssh' ? undefined : m.target;
+      if (target !== undefined) stubs.push(...(await missingPaths(viewBefore, target)));
     }
     const secretEnv = op.mounts.flatMap((m) =>
       m.type === 'secret' && m.env !== undefined && env.secrets.has(m.id) ? [`${m.env}=${env.secrets.get(m.id)!.toString('utf8')}`] : [],
@@ -113,11 +124,67 @@ export async function runExec(
       );
     }
     for (const release of releases.splice(0).reverse()) await release();
+    await removeStubs(active.upper, stubs);
     const layer = await env.commitLayer(ctx, active);
     stats.layer = layer;
     return layer;
   } finally {
     for (const release of releases.reverse()) await release().catch(() => {});
     await active.dispose();
+  }
+}
+
+/**
+ * The host dir of a cache mount. `locked` waits for the one instance; `private` takes the first
+ * instance no other step holds (making a new one when all are busy), as BuildKit does; `shared`
+ * uses the first instance without locking. Held locks are released with the step.
+ */
+async function cacheMountDir(ctx: BuildContext, stateRoot: string, m: CacheMount, releases: Array<() => Promise<unknown>>): Promise<string> {
+  const name = sha256(m.id).slice(7, 39);
+  const dirOf = (n: string): string => path.join(stateRoot, 'cache-mounts', n);
+  if (m.sharing === 'shared') return dirOf(name);
+  if (m.sharing === 'locked') {
+    releases.push(await acquireLock(stateRoot, `cache-mount-${name}`, { signal: ctx.signal }));
+    return dirOf(name);
+  }
+  for (let i = 0; ; i++) {
+    const n = i === 0 ? name : `${name}-${i}`;
+    const release = await acquireLock(stateRoot, `cache-mount-${n}`, { timeoutMs: 0, signal: ctx.signal }).catch(() => undefined);
+    if (release) {
+      releases.push(release);
+      return dirOf(n);
+    }
+  }
+}
+
+/** The paths along `target` (shallowest first) that no dir of `view` (top first) has. */
+async function missingPaths(view: string[], target: string): Promise<string[]> {
+  const parts = path.posix.normalize(`/${target}`).split('/').filter(Boolean);
+  const out: string[] = [];
+  for (let i = 1; i <= parts.length; i++) {
+    const rel = parts.slice(0, i).join('/');
+    let found = false;
+    for (const dir of view) {
+      const st = await lstat(path.join(dir, rel)).catch(() => undefined);
+      if (!st) continue;
+      // A symlink along the way resolves elsewhere: leave such targets alone.
+      if (st.isSymbolicLink()) return out;
+      // An overlay whiteout (0/0 char device) hides the path below it.
+      found = !(st.isCharacterDevice() && st.rdev === 0);
+      break;
+    }
+    if (!found) out.push(rel);
+  }
+  return out;
+}
+
+/** Removes stub entries (empty files and dirs the step did not fill), deepest first. */
+async function removeStubs(upper: string, stubs: string[]): Promise<void> {
+  for (const rel of [...new Set(stubs)].sort((a, b) => b.split('/').length - a.split('/').length)) {
+    const p = path.join(upper, rel);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) continue;
+    if (st.isFile() && st.size === 0) await unlink(p).catch(() => {});
+    else if (st.isDirectory() && (await readdir(p)).length === 0) await rmdir(p).catch(() => {});
   }
 }
