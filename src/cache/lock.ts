@@ -1,15 +1,15 @@
 /**
  * Advisory cross-process locks under <root>/locks/<name>.lock.
  *
- * Why O_EXCL lock files and not flock(2): Node has no flock binding, and holding flock through a
- * child process costs a spawn per lock and leaks if the child outlives us. An O_EXCL create is
- * atomic on every local filesystem; the file records the holder's pid and its start time (field
+ * Why lock files and not flock(2): Node has no flock binding, and holding flock through a
+ * child process costs a spawn per lock and leaks if the child outlives us. Creating the lock
+ * file with link(2) is atomic on every local filesystem; the file records the holder's pid and its start time (field
  * 22 of /proc/<pid>/stat), so a lock left by a SIGKILLed process is detected as stale even when
  * the pid has been reused. A stale lock is taken over by renaming it aside first: rename is
  * atomic, so of two waiters only one moves it, and the loser simply retries the create.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, unlink, link } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 
@@ -29,7 +29,7 @@ function startTime(pid: number): string | undefined {
 function holderAlive(content: string): boolean {
   const [pidText, started] = content.trim().split(' ');
   const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return false; // torn or empty: the writer died mid-write
+  if (!Number.isInteger(pid) || pid <= 0) return false; // not a holder record we wrote: nothing holds it
   const now = startTime(pid);
   return now !== undefined && (started === undefined || started === now);
 }
@@ -47,13 +47,21 @@ export async function acquireLock(root: string, name: string, options: { timeout
   let delay = 2;
   for (;;) {
     options.signal?.throwIfAborted();
+    // The holder record is written to a private file first and then hard-linked into place:
+    // link(2) fails with EEXIST like O_EXCL does, but the lock file is never visible empty or
+    // half-written, so a waiter can never mistake a fresh holder for a dead one.
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, me, { mode: 0o600 });
+    let won = false;
     try {
-      const fh = await open(file, 'wx', 0o600);
-      try {
-        await fh.writeFile(me);
-      } finally {
-        await fh.close();
-      }
+      await link(tmp, file);
+      won = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+    if (won) {
       let released = false;
       return async () => {
         if (released) return;
@@ -61,8 +69,6 @@ export async function acquireLock(root: string, name: string, options: { timeout
         // Only remove the file if it is still ours (a wrongly-detected takeover must not free another's lock).
         if ((await readFile(file, 'utf8').catch(() => '')) === me) await unlink(file).catch(() => {});
       };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const content = await readFile(file, 'utf8').catch(() => undefined);
     if (content !== undefined && !holderAlive(content)) {
