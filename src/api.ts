@@ -21,7 +21,7 @@ import { solve } from './solver/solve.js';
 import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
 import { fetchHttpSource } from './fileop/index.js';
 import { parseReference } from './oci/index.js';
-import { createDockerCredentialStore, createRegistryClient, pullImage, resolveRemoteImage } from './registry/index.js';
+import { createDockerCredentialStore, createRegistryClient, pullImage, pushImage, resolveRemoteImage } from './registry/index.js';
 import type { LayerRef, ResolvedBaseImage, SolveResult } from './solver/types.js';
 import type { Digest } from './util/digest.js';
 
@@ -43,6 +43,8 @@ export interface BuildOptions {
   tags?: string[];
   /** -o/--output values, buildx syntax. */
   outputs?: string[];
+  /** `--push`: push the -t names to their registries (like buildx). */
+  push?: boolean;
   noCache?: boolean;
   noCacheFilter?: string[];
   jobs?: number;
@@ -87,7 +89,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   });
 
   // Exporter options are checked before any work starts (a typo must not cost a build).
-  const exporters = resolveExporters(options.outputs ?? [], { tags: options.tags ?? [] });
+  const exporters = resolveExporters(options.outputs ?? [], { tags: options.tags ?? [], push: options.push ?? false });
   const secrets = await loadSecrets(options.secrets ?? [], env);
   const sourceDateEpoch = parseEpoch(env.SOURCE_DATE_EPOCH);
 
@@ -164,6 +166,14 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     const base = graph.target.base ? await solverEnv.resolveImage(ctx, graph.target.base.ref, graph.target.platform) : undefined;
     const image = await assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch);
     for (const exporter of exporters) {
+      if (exporter.type === 'image' && exporter.push) {
+        // Push each name to its registry: blobs first (HEAD skips what is there), then the manifest.
+        for (const name of exporter.names) {
+          const r = parseReference(name);
+          const stats = await pushImage(ctx, registry, { registry: r.registry, repository: r.repository }, [r.tag ?? 'latest'], state.content, image);
+          ctx.progress.emit({ type: 'info', time: Date.now(), message: `pushed ${name}: ${stats.uploaded} blobs uploaded (${stats.bytes} bytes), ${stats.skipped} already there` });
+        }
+      }
       await exportImage(ctx, exporter, {
         store: state.content,
         images: state.images,

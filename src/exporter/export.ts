@@ -124,7 +124,7 @@ export async function exportImage(ctx: BuildContext, exporter: ResolvedExporter,
       break;
     }
     case 'image': {
-      if (exporter.push) throw new TsbuildError('ERR_TSBUILD_EXPORT_OPTIONS', 'push=true is handled by the registry exporter');
+      // push=true was handled by the caller (registry/ is the only network code).
       for (const name of exporter.names) {
         await input.images.put({ name: normalizeReference(name), digest: input.image.manifest.digest, mediaType: MediaTypes.ociManifest, updated: new Date().toISOString() });
       }

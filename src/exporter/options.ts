@@ -50,8 +50,12 @@ export function resolveExporters(outputs: string[], opts: { tags: string[]; push
       const eq = f.indexOf('=');
       kv.set(eq === -1 ? f : f.slice(0, eq), eq === -1 ? '' : f.slice(eq + 1));
     }
+    // type=registry is buildx's name for an image exporter that pushes.
+    const registry = kv.get('type') === 'registry';
+    if (registry) kv.set('type', 'image');
     const type = (kv.get('type') ?? 'local') as ExporterType;
-    if (!(type in KEYS)) throw bad(`unknown exporter type "${type}" (expected oci, docker, local, tar or image)`);
+    if (opts.push && type !== 'image') throw bad(`--push and a type=${type} output can't be used together`);
+    if (!(type in KEYS)) throw bad(`unknown exporter type "${type}" (expected oci, docker, local, tar, image or registry)`);
     for (const k of kv.keys()) if (k !== 'type' && !KEYS[type].includes(k)) throw bad(`unknown option "${k}" for type=${type}`);
     const dest = kv.get('dest');
     if ((type === 'oci' || type === 'docker' || type === 'local' || type === 'tar') && !dest) throw bad(`type=${type} needs dest=PATH`);
@@ -72,7 +76,7 @@ export function resolveExporters(outputs: string[], opts: { tags: string[]; push
       ...(dest ? { dest } : {}),
       names,
       compression,
-      push: flag('push', opts.push ?? false),
+      push: flag('push', registry || (opts.push ?? false)),
       rewriteTimestamp: flag('rewrite-timestamp', false),
       ociMediaTypes: flag('oci-mediatypes', type !== 'docker'),
       ...(compressionLevel !== undefined ? { compressionLevel } : {}),
@@ -80,6 +84,7 @@ export function resolveExporters(outputs: string[], opts: { tags: string[]; push
     });
   }
   // `-t` without `-o` stores the image locally, like `docker build -t`.
+  if (outputs.length === 0 && opts.push && opts.tags.length === 0) throw bad('--push needs a name to push to (-t NAME)');
   if (outputs.length === 0 && opts.tags.length > 0) out.push({ type: 'image', names: opts.tags, compression: 'gzip', push: opts.push ?? false, rewriteTimestamp: false, ociMediaTypes: true, forceCompression: false });
   return out;
 }

@@ -122,3 +122,20 @@ export async function putManifest(client: RegistryClient, ref: RepositoryRef, re
   });
   await res.body?.cancel();
 }
+
+/** Pushes an assembled image: every layer and the config (skipping what the registry has), then the manifest under each tag. */
+export async function pushImage(
+  ctx: BuildContext,
+  client: RegistryClient,
+  ref: RepositoryRef,
+  tags: string[],
+  store: ContentStore,
+  image: { layers: Array<{ digest: Digest; size: number }>; config: { digest: Digest; size: number }; manifest: { digest: Digest; mediaType: string } },
+  options: PushOptions = {},
+): Promise<PushStats> {
+  const stats: PushStats = { uploaded: 0, skipped: 0, mounted: 0, bytes: 0 };
+  for (const blob of [...image.layers, image.config]) await pushBlob(ctx, client, ref, store, blob, options, stats);
+  const manifest = await store.readBytes(image.manifest.digest);
+  for (const tag of tags) await putManifest(client, ref, tag, image.manifest.mediaType, manifest);
+  return stats;
+}

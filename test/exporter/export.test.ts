@@ -128,6 +128,14 @@ test('exporter options are validated before a build, with codes', (t) => {
   t.like(resolveExporters(['type=oci,dest=x,compression=zstd,compression-level=19,force-compression=true'], { tags: [] })[0], { compressionLevel: 19, forceCompression: true, ociMediaTypes: true });
   t.like(docker, { ociMediaTypes: false });
   t.deepEqual(resolveExporters([], { tags: [] }), []);
+  // --push as in buildx: needs a name, combines only with an image output; type=registry pushes.
+  const push = (outputs: string[], tags: string[]) => (t.throws(() => resolveExporters(outputs, { tags, push: true })) as { code?: string } | undefined)?.code;
+  t.is(push([], []), 'ERR_TSBUILD_EXPORT_OPTIONS');
+  t.is(push(['type=oci,dest=x'], ['a']), 'ERR_TSBUILD_EXPORT_OPTIONS');
+  t.like(resolveExporters([], { tags: ['a'], push: true })[0], { type: 'image', push: true, names: ['a'] });
+  t.like(resolveExporters(['type=image,name=b'], { tags: [], push: true })[0], { type: 'image', push: true, names: ['b'] });
+  t.like(resolveExporters(['type=registry'], { tags: ['c'] })[0], { type: 'image', push: true, names: ['c'] });
+  t.like(resolveExporters(['type=registry,push=false'], { tags: ['c'] })[0], { push: false });
 });
 
 test('assemble: docker media types on request; run config in BuildKit key order; same input, same digest', async (t) => {

@@ -2,7 +2,7 @@
  * Drives the built CLI the way users do, with a private state root per test and a busybox
  * base image made from Debian's busybox-static (scripts/busybox-rootfs.sh).
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,6 +28,11 @@ export interface Harness {
   root: string;
   tmp: string;
   run(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): SpawnSyncReturns<string>;
+  /**
+   * Like run, without blocking this process: needed when a server living in the test process
+   * (fault proxy, token server) must answer the CLI. The child is killed at teardown if still alive.
+   */
+  runAsync(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<{ status: number | null; stdout: string; stderr: string }>;
   /** Runs and fails the test on a non-zero exit. */
   ok(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): string;
   /** A copy of a fixture project in a temp dir. */
@@ -45,10 +50,26 @@ export async function createHarness(t: ExecutionContext, options: { busybox?: bo
       env: { ...process.env, TSBUILD_ROOT: root, ...(opts.env ?? {}) },
       maxBuffer: 64 * 1024 * 1024,
     });
+  const runAsync: Harness['runAsync'] = (args, opts = {}) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, ...args], {
+        cwd: opts.cwd ?? tmp,
+        env: { ...process.env, TSBUILD_ROOT: root, ...(opts.env ?? {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      t.teardown(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
   const h: Harness = {
     root,
     tmp,
     run,
+    runAsync,
     ok(args, opts) {
       const r = run(args, opts);
       if (r.status !== 0) t.fail(`tsbuild ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
