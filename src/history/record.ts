@@ -1,0 +1,264 @@
+/**
+ * Build records: one JSON file per build under <root>/history/<id>.json, written atomically
+ * (temp + rename) at the end of every build, the oldest pruned past a bound. A record says what
+ * each step of the build cost (wall and CPU time, context bytes read, layer sizes, files
+ * changed) and what its cache key was made of, so a later build can say why its cache missed.
+ *
+ * This file is the format's contract: other tools (`tsbuild bench`, `tsbuild history`) read
+ * records through readBuildRecords/readBuildRecord only. Fields are only ever added; a change
+ * that breaks readers bumps BUILD_RECORD_VERSION (readers skip records of other versions).
+ */
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Digest } from '../util/digest.js';
+
+export const BUILD_RECORD_VERSION = 1 as const;
+/** How many records a state root keeps; the oldest are removed when a build adds one past it. */
+export const MAX_BUILD_RECORDS = 100;
+
+/** One build, as `tsbuild history` shows it. Times are epoch milliseconds. */
+export interface BuildRecord {
+  version: typeof BUILD_RECORD_VERSION;
+  /** Sortable id: base-36 start time + random suffix (file names sort oldest first). */
+  id: string;
+  startedAt: number;
+  endedAt: number;
+  ok: boolean;
+  /** The error message of a failed build. */
+  error?: string;
+  /** Absolute path of the Dockerfile. */
+  dockerfile: string;
+  /** Absolute path of the build context. */
+  context: string;
+  /** The stage built (--target, or the last stage). */
+  target: string;
+  /** `--no-cache` was given. */
+  noCache: boolean;
+  /** Names of the --build-arg values given. Values are never stored. */
+  buildArgs: string[];
+  /** The built image (successful builds). */
+  image?: { manifestDigest: Digest; configDigest: Digest };
+  /**
+   * Every layer step the target needs, in graph order (inputs before the steps that read them).
+   * Base-image and context sources are not steps.
+   */
+  steps: StepRecord[];
+  summary: BuildSummary;
+}
+
+/** Totals of a build (also written to --metadata-file as `tsbuild.build`). */
+export interface BuildSummary {
+  /** Layer steps the target needs. */
+  steps: number;
+  /** Steps resolved from the cache, including steps a later cache hit made unnecessary. */
+  cached: number;
+  /** Steps executed in this build. */
+  executed: number;
+  /** Wall time of the whole build (parse to export), ms. */
+  durationMs: number;
+  /** Sum of the executed steps' wall times, ms. */
+  stepsWallMs: number;
+  /** Sum of the executed steps' cpuMs (see StepRecord.cpuMs), ms. */
+  cpuMs: number;
+}
+
+/**
+ * Whether a step's result came from the cache:
+ * - `hit`: its cache key was found in the cache index;
+ * - `skipped`: a later step's cache hit made this step's result unnecessary (it was not even
+ *   looked up: BuildKit shows these as CACHED too);
+ * - `miss`: it was executed in this build.
+ */
+export type StepCacheState = 'hit' | 'skipped' | 'miss';
+
+/** One layer step (RUN, COPY/ADD, WORKDIR-mkdir) of a build. */
+export interface StepRecord {
+  /**
+   * The step's identity across builds of the same Dockerfile: `<stage>/<position>`, e.g.
+   * `build/3` for the third layer-or-metadata instruction of stage `build` (as in the progress
+   * name `[build 3/5]`). Explanations compare steps with equal ids.
+   */
+  id: string;
+  /** Digest of the step's op (its definition). */
+  vertex: Digest;
+  /** The cache key it was looked up under (definition + inputs' keys + context checksums). */
+  cacheKey: Digest;
+  /** Progress name, e.g. `[build 3/5] RUN make`. */
+  name: string;
+  /** The instruction text as written (continuations joined), e.g. `RUN make`. */
+  instruction: string;
+  /** `exec` (RUN) or `file` (COPY, ADD, WORKDIR's mkdir). */
+  kind: 'exec' | 'file';
+  stage: string;
+  /** 1-based position of the instruction in its stage (the `3` of `[build 3/5]`). */
+  position: number;
+  /** Dockerfile lines of the instruction. */
+  line?: number;
+  endLine?: number;
+  cache: StepCacheState;
+  /** `cache !== 'miss'`. */
+  cached: boolean;
+  /** When the step started and ended (executed steps), or when its cache hit was found. */
+  startedAt?: number;
+  endedAt?: number;
+  /** endedAt - startedAt for executed steps; 0 for cached ones. */
+  wallMs: number;
+  /**
+   * CPU time (user + system, ms) of the child processes that ended while the step ran: for RUN,
+   * runc and everything the command ran in the container. Measured from tsbuild's own
+   * cutime/cstime (/proc/self/stat, 10 ms ticks), so with parallel steps a step may also be
+   * charged with another child that ended during it. Absent for steps that run no process.
+   */
+  cpuMs?: number;
+  /**
+   * CPU time (ms) of the tsbuild process itself during the step: copying, hashing, diffing and
+   * compressing the layer. Process-wide, so parallel steps share it.
+   */
+  hostCpuMs?: number;
+  /** Bytes and files read from the build context (COPY/ADD from the context). */
+  contextBytes?: number;
+  contextFiles?: number;
+  /** The layer the step added (also for cache hits: the recorded layer). */
+  layer?: LayerInfo;
+  /** Entries the layer adds, changes and deletes (executed steps: from the layer diff). */
+  changes?: { added: number; changed: number; deleted: number };
+  /** What the cache key was made of, for explanations. */
+  inputs: StepInput[];
+  /** Digest of the definition without inputs and environment (flags, paths, mounts, user...). */
+  definition: Digest;
+  /**
+   * RUN environment (ARG and ENV values in scope) as NAME -> keyed hash of the value. Values
+   * are never stored: the hash uses a per-state-root secret (history/.salt).
+   */
+  env?: Record<string, string>;
+  /** Where each env name came from: `build-arg` (given with --build-arg), `arg` or `env`. */
+  envSource?: Record<string, 'build-arg' | 'arg' | 'env'>;
+  /** Context files each COPY/ADD action read: a digest naming a ContextSummary file. */
+  context?: ContextRef[];
+  /** Why the cache missed (misses only; see explain.ts). */
+  explain?: CacheMissCause[];
+}
+
+export interface LayerInfo {
+  diffId: Digest;
+  blob: Digest;
+  mediaType: string;
+  /** Compressed (stored) size in bytes. */
+  size: number;
+  /** Uncompressed tar size in bytes (executed steps; unknown for cache hits made by older builds). */
+  uncompressedSize?: number;
+}
+
+/** A parent of a step: another step, a base image, the context, or scratch. */
+export interface StepInput {
+  /** A step id (`build/2`), `image:<ref>`, `context`, `scratch` or `http:<url>`. */
+  ref: string;
+  /** The input's cache key in this build. */
+  key: Digest;
+  /** How the step uses it. */
+  role: 'root' | 'copy' | 'mount';
+}
+
+/** The context files one COPY/ADD action read. */
+export interface ContextRef {
+  /** The source patterns of the action. */
+  patterns: string[];
+  /** The content checksum in the cache key; names history/context/<hex>.json. */
+  digest: Digest;
+  files: number;
+  bytes: number;
+}
+
+/** history/context/<hex>.json: the entries behind a ContextRef digest, for file-level diffs. */
+export interface ContextSummary {
+  digest: Digest;
+  /** [path, type, mode, uid, gid, content sha256 or symlink target] sorted by path. */
+  entries: Array<[string, 'file' | 'dir' | 'symlink' | 'other', number, number, number, string | null]>;
+}
+
+/** One named cause of a cache miss. */
+export interface CacheMissCause {
+  kind:
+    | 'no-previous'
+    | 'no-cache'
+    | 'instruction'
+    | 'build-arg'
+    | 'env'
+    | 'parent'
+    | 'base-image'
+    | 'context'
+    | 'definition'
+    | 'evicted'
+    | 'unknown';
+  /** One line for people, e.g. `build arg VERSION changed`. Never holds a secret value. */
+  text: string;
+  /** The id of the build compared with. */
+  previousBuild?: string;
+  /** Machine detail: variable names, parent step ids, context file changes. */
+  names?: string[];
+  files?: ContextFileChange[];
+}
+
+export interface ContextFileChange {
+  path: string;
+  how: 'added' | 'removed' | 'content' | 'mode' | 'owner' | 'type';
+  /** e.g. `0644 -> 0755` or `0:0 -> 1000:1000`. */
+  detail?: string;
+}
+
+export function historyDir(root: string): string {
+  return path.join(root, 'history');
+}
+
+/** A new sortable record id. */
+export function newBuildId(now: number = Date.now()): string {
+  return `${now.toString(36).padStart(9, '0')}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
+}
+
+function isRecordFile(name: string): boolean {
+  return /^[0-9a-z]{13}\.json$/.test(name);
+}
+
+/** Writes a record atomically and prunes the oldest past MAX_BUILD_RECORDS. */
+export async function writeBuildRecord(root: string, record: BuildRecord, options: { max?: number } = {}): Promise<string> {
+  const dir = historyDir(root);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${record.id}.json`);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(record));
+  await rename(tmp, file);
+  const max = options.max ?? MAX_BUILD_RECORDS;
+  const names = (await readdir(dir)).filter(isRecordFile).sort();
+  for (const name of names.slice(0, Math.max(0, names.length - max))) await rm(path.join(dir, name), { force: true });
+  return file;
+}
+
+/** Records, newest first. Unreadable records and records of another version are skipped. */
+export async function readBuildRecords(root: string, options: { limit?: number } = {}): Promise<BuildRecord[]> {
+  const dir = historyDir(root);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter(isRecordFile).sort().reverse();
+  const out: BuildRecord[] = [];
+  for (const name of names) {
+    if (options.limit !== undefined && out.length >= options.limit) break;
+    const r = await readRecordFile(path.join(dir, name));
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/** One record by id or unique id prefix; undefined when none matches. */
+export async function readBuildRecord(root: string, id: string): Promise<BuildRecord | undefined> {
+  const dir = historyDir(root);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => isRecordFile(n) && n.startsWith(id));
+  if (names.length !== 1) return undefined;
+  return readRecordFile(path.join(dir, names[0]!));
+}
+
+async function readRecordFile(file: string): Promise<BuildRecord | undefined> {
+  try {
+    const r = JSON.parse(await readFile(file, 'utf8')) as BuildRecord;
+    return r.version === BUILD_RECORD_VERSION ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
