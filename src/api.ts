@@ -21,7 +21,7 @@ import { solve } from './solver/solve.js';
 import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
 import { fetchHttpSource } from './fileop/index.js';
 import { parseReference } from './oci/index.js';
-import { createDockerCredentialStore, createRegistryClient, pullImage, pushImage, resolveRemoteImage } from './registry/index.js';
+import { createDockerCredentialStore, createRegistryClient, pullImage, pushToNames, resolveRemoteImage } from './registry/index.js';
 import type { LayerRef, ResolvedBaseImage, SolveResult } from './solver/types.js';
 import type { Digest } from './util/digest.js';
 
@@ -53,6 +53,8 @@ export interface BuildOptions {
   /** State root (else $TSBUILD_ROOT, else the per-user default). */
   root?: string;
   platform?: string;
+  /** Registries (host[:port]) reached over plain HTTP; loopback always is. */
+  insecureRegistries?: string[];
   /** Environment for SOURCE_DATE_EPOCH, proxies and secret env sources (default: none). */
   env?: NodeJS.ProcessEnv;
 }
@@ -106,7 +108,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     canSkipDir: (rel) => matcher.canSkipDir(rel),
     statCacheFile: statCacheFileFor(state.root, contextDir),
   });
-  const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }) });
+  // Plain-HTTP registries besides loopback: --insecure-registry, or TSBUILD_INSECURE_REGISTRIES=host[:port],...
+  const insecureRegistries = [...(options.insecureRegistries ?? []), ...(env.TSBUILD_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean)];
+  const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }), insecureRegistries });
   const compression = exporters.find((e) => e.type !== 'local' && e.type !== 'tar')?.compression ?? 'gzip';
   const solverEnv = await createSolverEnvironment({
     state,
@@ -121,7 +125,8 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       const r = parseReference(ref);
       const remote = await resolveRemoteImage(registry, { registry: r.registry, repository: r.repository }, r.digest ?? r.tag ?? 'latest', p);
       ctx.progress.emit({ type: 'info', time: Date.now(), message: `pulling ${ref} (${remote.manifestDigest})` });
-      await pullImage(c, registry, remote, state.content);
+      const downloaded = await pullImage(c, registry, remote, state.content);
+      ctx.progress.emit({ type: 'info', time: Date.now(), message: `pulled ${ref}: ${downloaded} bytes downloaded` });
       return { manifestDigest: remote.manifestDigest };
     },
     fetchHttp: async (c, op, dir) => {
@@ -168,10 +173,10 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     for (const exporter of exporters) {
       if (exporter.type === 'image' && exporter.push) {
         // Push each name to its registry: blobs first (HEAD skips what is there), then the manifest.
-        for (const name of exporter.names) {
-          const r = parseReference(name);
-          const stats = await pushImage(ctx, registry, { registry: r.registry, repository: r.repository }, [r.tag ?? 'latest'], state.content, image);
-          ctx.progress.emit({ type: 'info', time: Date.now(), message: `pushed ${name}: ${stats.uploaded} blobs uploaded (${stats.bytes} bytes), ${stats.skipped} already there` });
+        // The base image's repository (and each name pushed before) lend their blobs by cross-repository mount.
+        const sources = graph.target.base ? [parseReference(graph.target.base.ref)] : [];
+        for (const { name, stats } of await pushToNames(ctx, registry, exporter.names.map((name) => ({ name, ...parseReference(name) })), state.content, image, { sources })) {
+          ctx.progress.emit({ type: 'info', time: Date.now(), message: `pushed ${name}: ${stats.uploaded} blobs uploaded (${stats.bytes} bytes), ${stats.mounted} mounted, ${stats.skipped} already there` });
         }
       }
       await exportImage(ctx, exporter, {

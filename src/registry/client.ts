@@ -43,6 +43,31 @@ export interface RegistryClient {
   request(ref: RepositoryRef, path: string, options?: RequestOptions): Promise<Response>;
 }
 
+/** Longest Retry-After we honour: a registry asking for more is treated as down. */
+const MAX_RETRY_AFTER_MS = 60_000;
+const retryAfter = new WeakMap<Error, number>();
+
+/** Retry-After as delta-seconds or an HTTP date, in ms (capped); undefined when absent or unparsable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  const ms = /^\d+$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
+
+/**
+ * How long to wait before attempt `attempt` (1-based retry count) after `err`: exponential
+ * backoff from `baseMs`, but never less than the Retry-After the registry sent with a 429/503.
+ */
+export function retryDelay(err: unknown, attempt: number, baseMs: number): number {
+  const exp = baseMs * 2 ** Math.max(0, attempt - 1);
+  const after = err instanceof Error ? retryAfter.get(err) : undefined;
+  return Math.max(exp, after ?? 0);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
 
 export function createRegistryClient(options: RegistryClientOptions = {}): RegistryClient {
@@ -53,7 +78,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
 
   const baseUrl = (registry: string): string => {
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
-    const scheme = LOOPBACK.test(host) || insecure.has(host) ? 'http' : 'https';
+    // `--insecure-registry` names a host with or without its port.
+    const scheme = LOOPBACK.test(host) || insecure.has(host) || insecure.has(host.replace(/:\d+$/, '')) ? 'http' : 'https';
     return `${scheme}://${host}`;
   };
 
@@ -91,7 +117,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const attempts = ro.retry === false ? 1 : retries;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+      if (attempt > 0) await sleep(retryDelay(lastError, attempt, backoff));
       try {
         let res = await send(url, ro, tokens.get(key));
         if (res.status === 401) {
@@ -105,6 +131,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         if (res.status === 429 || res.status >= 500) {
           await res.body?.cancel();
           lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${res.status} ${res.statusText}`, { status: res.status, url: shownUrl });
+          const after = parseRetryAfter(res.headers.get('retry-after'));
+          if (after !== undefined) retryAfter.set(lastError as Error, after);
           continue;
         }
         if (res.ok || (ro.ok ?? []).includes(res.status) || (res.status >= 300 && res.status < 400 && ro.redirect === 'manual')) return res;
@@ -119,7 +147,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       } catch (err) {
         if (err instanceof TsbuildError) throw err;
         // Network-level failure (reset, refused, dropped): retry.
-        lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${(err as Error).message}`, { url: shownUrl }, { cause: err });
+        lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${networkReason(err)}`, { url: shownUrl }, { cause: err });
       }
     }
     throw lastError;
@@ -141,4 +169,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   };
 
   return { baseUrl, request };
+}
+
+/** `fetch failed (ECONNREFUSED)` rather than undici's bare `fetch failed`. */
+export function networkReason(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const detail = e.cause?.code ?? e.cause?.message;
+  return detail ? `${e.message ?? 'network error'} (${detail})` : (e.message ?? String(err));
 }

@@ -10,7 +10,8 @@ import { RegistryError, TsbuildError } from '../errors/index.js';
 import type { Platform } from '../graph/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { sha256, type Digest } from '../util/digest.js';
-import type { RegistryClient, RepositoryRef } from './client.js';
+import { formatPlatform, selectPlatform } from './platform.js';
+import { networkReason, retryDelay, sleep, type RegistryClient, type RepositoryRef } from './client.js';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
@@ -51,19 +52,14 @@ export async function fetchManifest(client: RegistryClient, ref: RepositoryRef, 
   const res = await client.request(ref, `/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } });
   const bytes = Buffer.from(await res.arrayBuffer());
   const digest = sha256(bytes);
-  if (reference.startsWith('sha256:') && digest !== reference) {
+  // By tag there is nothing to check against but the digest the registry claims for it.
+  const claimed = res.headers.get('docker-content-digest');
+  if ((reference.startsWith('sha256:') && digest !== reference) || (claimed?.startsWith('sha256:') && claimed !== digest)) {
     throw new RegistryError('ERR_TSBUILD_STORE_DIGEST_MISMATCH', `manifest ${reference} of ${ref.registry}/${ref.repository} does not match its digest`, { url: `${ref.registry}/${ref.repository}` });
   }
   const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: string };
   const mediaType = parsed.mediaType ?? res.headers.get('content-type')?.split(';')[0] ?? 'application/vnd.oci.image.manifest.v1+json';
   return { bytes, mediaType, digest };
-}
-
-export function platformMatches(p: Descriptor['platform'], want: Platform): boolean {
-  if (!p) return false;
-  if (p.os !== want.os || p.architecture !== want.architecture) return false;
-  if (want.variant && p.variant && want.variant !== p.variant) return false;
-  return true;
 }
 
 /** Resolves `reference` (tag or digest) to the single-platform manifest for `platform`. */
@@ -72,11 +68,10 @@ export async function resolveRemoteImage(client: RegistryClient, ref: Repository
   let indexDigest: Digest | undefined;
   if (INDEX_TYPES.has(m.mediaType)) {
     const index = JSON.parse(m.bytes.toString('utf8')) as { manifests: Descriptor[] };
-    const chosen = index.manifests.find((d) => platformMatches(d.platform, platform) && (d.platform?.variant ?? '') === (platform.variant ?? d.platform?.variant ?? ''))
-      ?? index.manifests.find((d) => platformMatches(d.platform, platform));
+    const chosen = index.manifests[selectPlatform(index.manifests.map((d) => d.platform), platform)];
     if (!chosen) {
-      const have = index.manifests.map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : '?')).join(', ');
-      throw new TsbuildError('ERR_TSBUILD_REGISTRY_NO_PLATFORM', `${ref.registry}/${ref.repository}:${reference} has no image for ${platform.os}/${platform.architecture} (has: ${have})`);
+      const have = index.manifests.map((d) => formatPlatform(d.platform)).join(', ');
+      throw new TsbuildError('ERR_TSBUILD_REGISTRY_NO_PLATFORM', `${ref.registry}/${ref.repository}:${reference} has no image for ${formatPlatform(platform)} (has: ${have})`);
     }
     indexDigest = m.digest;
     m = await fetchManifest(client, ref, chosen.digest);
@@ -91,23 +86,48 @@ export async function resolveRemoteImage(client: RegistryClient, ref: Repository
 /**
  * Streams one blob into the store. The store verifies digest and size before committing, so a
  * connection dropped mid-blob leaves nothing behind; the download is then retried from scratch.
+ * Failures of the request itself (5xx, 429, refused) were already retried by the client.
  */
-export async function fetchBlob(client: RegistryClient, ref: RepositoryRef, desc: { digest: Digest; size: number }, store: ContentStore, attempts = 4): Promise<number> {
+export async function fetchBlob(
+  client: RegistryClient,
+  ref: RepositoryRef,
+  desc: { digest: Digest; size: number },
+  store: ContentStore,
+  options: { attempts?: number; backoffMs?: number } = {},
+): Promise<number> {
   if (await store.has(desc.digest)) return 0;
+  const attempts = options.attempts ?? 5;
   let lastError: unknown;
   for (let i = 0; i < attempts; i++) {
+    if (i > 0) await sleep(retryDelay(lastError, i, options.backoffMs ?? 200));
+    const res = await client.request(ref, `/blobs/${desc.digest}`);
     try {
-      const res = await client.request(ref, `/blobs/${desc.digest}`);
       if (!res.body) throw new Error('empty response body');
       await store.writeStream(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), { digest: desc.digest, size: desc.size });
       return desc.size;
     } catch (err) {
       lastError = err;
-      if (err instanceof TsbuildError && err.code !== 'ERR_TSBUILD_REGISTRY_HTTP' && err.code !== 'ERR_TSBUILD_STORE_DIGEST_MISMATCH') throw err;
-      await new Promise((r) => setTimeout(r, 100 * 2 ** i));
     }
   }
-  throw lastError;
+  if (lastError instanceof TsbuildError) throw lastError;
+  throw new RegistryError(
+    'ERR_TSBUILD_REGISTRY_HTTP',
+    `blob ${desc.digest} of ${ref.registry}/${ref.repository}: download broke off ${attempts} times (${networkReason(lastError)})`,
+    { url: `${ref.registry}/${ref.repository}` },
+    { cause: lastError },
+  );
+}
+
+/** Downloads in flight in this process, so two images sharing a layer fetch it once. */
+const inflight = new Map<string, Promise<number>>();
+
+function fetchBlobOnce(client: RegistryClient, ref: RepositoryRef, desc: { digest: Digest; size: number }, store: ContentStore): Promise<number> {
+  const key = `${store.root}|${desc.digest}`;
+  const running = inflight.get(key);
+  if (running) return running.then(() => 0);
+  const p = fetchBlob(client, ref, desc, store).finally(() => inflight.delete(key));
+  inflight.set(key, p);
+  return p;
 }
 
 /** Pulls manifest, config and layers into the store; returns bytes actually downloaded. */
@@ -119,7 +139,7 @@ export async function pullImage(ctx: BuildContext, client: RegistryClient, image
     blobs.map((d) =>
       limit(async () => {
         ctx.signal.throwIfAborted();
-        return fetchBlob(client, image.ref, d, store);
+        return fetchBlobOnce(client, image.ref, d, store);
       }),
     ),
   );

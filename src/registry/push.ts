@@ -5,11 +5,12 @@
  * files, so memory stays constant whatever the layer size. The manifest goes last.
  */
 import { createReadStream } from 'node:fs';
+import pLimit from 'p-limit';
 import type { ContentStore } from '../cache/types.js';
 import { RegistryError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import type { Digest } from '../util/digest.js';
-import type { RegistryClient, RepositoryRef } from './client.js';
+import { retryDelay, sleep, type RegistryClient, type RepositoryRef } from './client.js';
 
 export interface PushOptions {
   /** Blobs above this size are uploaded in chunks of `chunkSize`. */
@@ -17,6 +18,11 @@ export interface PushOptions {
   chunkSize?: number;
   /** Repositories on the same registry that may hold our blobs (cross-repository mount). */
   mountFrom?: string[];
+  /** Blobs uploaded at once (default 3). */
+  concurrency?: number;
+  /** Upload attempts per blob and the base backoff between them. */
+  attempts?: number;
+  backoffMs?: number;
 }
 
 export interface PushStats {
@@ -36,6 +42,33 @@ export async function blobExists(client: RegistryClient, ref: RepositoryRef, dig
   return res.status === 200;
 }
 
+/**
+ * Opens an upload session, first asking the registry to mount the blob from each candidate
+ * repository (201: done, nothing to upload). A refused mount answers 202 with a fresh session,
+ * which the last candidate's attempt keeps for the upload; earlier ones are cancelled.
+ */
+async function startUpload(client: RegistryClient, ref: RepositoryRef, digest: Digest, mountFrom: string[]): Promise<{ mounted: true } | { mounted: false; location: URL }> {
+  const candidates = mountFrom.filter((from, i) => from !== ref.repository && mountFrom.indexOf(from) === i);
+  for (const [i, from] of candidates.entries()) {
+    const res = await client.request(ref, `/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
+      method: 'POST',
+      actions: 'push,pull',
+      extraScopes: [`repository:${from}:pull`],
+      headers: { 'content-length': '0' },
+      ok: [202],
+    });
+    await res.body?.cancel();
+    if (res.status === 201) return { mounted: true };
+    const location = resolveLocation(client, ref, res.headers.get('location'));
+    if (i === candidates.length - 1) return { mounted: false, location };
+    const cancel = await client.request(ref, location.toString(), { method: 'DELETE', actions: 'push,pull', ok: [404, 405], retry: false }).catch(() => undefined);
+    await cancel?.body?.cancel();
+  }
+  const start = await client.request(ref, '/blobs/uploads/', { method: 'POST', actions: 'push,pull', headers: { 'content-length': '0' } });
+  await start.body?.cancel();
+  return { mounted: false, location: resolveLocation(client, ref, start.headers.get('location')) };
+}
+
 export async function pushBlob(
   ctx: BuildContext,
   client: RegistryClient,
@@ -49,31 +82,23 @@ export async function pushBlob(
     stats.skipped++;
     return;
   }
-  for (const from of options.mountFrom ?? []) {
-    if (from === ref.repository) continue;
-    const res = await client.request(ref, `/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`, {
-      method: 'POST',
-      actions: 'push,pull',
-      extraScopes: [`repository:${from}:pull`],
-      ok: [202],
-    });
-    await res.body?.cancel();
-    if (res.status === 201) {
-      stats.mounted++;
-      return;
-    }
-  }
   const threshold = options.chunkThreshold ?? 32 * 1024 * 1024;
   const chunkSize = options.chunkSize ?? 16 * 1024 * 1024;
   const file = store.blobPath(desc.digest);
-  // A failed upload restarts from a fresh session: the registry discards incomplete uploads.
+  const attempts = options.attempts ?? 5;
+  // A failed upload (5xx, 429, a connection dropped mid-body) restarts from a fresh session:
+  // the registry discards incomplete uploads, and a replayed PATCH could append twice.
   let lastError: unknown;
-  for (let attempt = 0; attempt < 4; attempt++) {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     ctx.signal.throwIfAborted();
+    if (attempt > 0) await sleep(retryDelay(lastError, attempt, options.backoffMs ?? 200));
     try {
-      const start = await client.request(ref, '/blobs/uploads/', { method: 'POST', actions: 'push,pull', headers: { 'content-length': '0' } });
-      await start.body?.cancel();
-      let location = resolveLocation(client, ref, start.headers.get('location'));
+      const session = await startUpload(client, ref, desc.digest, options.mountFrom ?? []);
+      if (session.mounted) {
+        stats.mounted++;
+        return;
+      }
+      let location = session.location;
       if (desc.size <= threshold) {
         location.searchParams.set('digest', desc.digest);
         const res = await client.request(ref, location.toString(), {
@@ -86,6 +111,7 @@ export async function pushBlob(
         await res.body?.cancel();
       } else {
         for (let offset = 0; offset < desc.size; offset += chunkSize) {
+          ctx.signal.throwIfAborted();
           const end = Math.min(desc.size, offset + chunkSize) - 1;
           const res = await client.request(ref, location.toString(), {
             method: 'PATCH',
@@ -107,7 +133,7 @@ export async function pushBlob(
     } catch (err) {
       lastError = err;
       if (err instanceof RegistryError && err.status !== undefined && err.status < 500 && err.status !== 429) throw err;
-      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      if (!(err instanceof RegistryError)) throw err;
     }
   }
   throw lastError;
@@ -123,7 +149,7 @@ export async function putManifest(client: RegistryClient, ref: RepositoryRef, re
   await res.body?.cancel();
 }
 
-/** Pushes an assembled image: every layer and the config (skipping what the registry has), then the manifest under each tag. */
+/** Pushes an assembled image: layers and config (a few at a time, skipping what the registry has), then the manifest under each tag. */
 export async function pushImage(
   ctx: BuildContext,
   client: RegistryClient,
@@ -134,8 +160,41 @@ export async function pushImage(
   options: PushOptions = {},
 ): Promise<PushStats> {
   const stats: PushStats = { uploaded: 0, skipped: 0, mounted: 0, bytes: 0 };
-  for (const blob of [...image.layers, image.config]) await pushBlob(ctx, client, ref, store, blob, options, stats);
+  const limit = pLimit(options.concurrency ?? 3);
+  await Promise.all([...image.layers, image.config].map((blob) => limit(() => pushBlob(ctx, client, ref, store, blob, options, stats))));
   const manifest = await store.readBytes(image.manifest.digest);
   for (const tag of tags) await putManifest(client, ref, tag, image.manifest.mediaType, manifest);
   return stats;
+}
+
+export interface PushTarget {
+  /** The name as the user wrote it (for messages). */
+  name: string;
+  registry: string;
+  repository: string;
+  tag?: string;
+}
+
+/**
+ * Pushes one image to several names. Blobs a repository of the same registry is known to hold
+ * (the base image's, or a name pushed just before) are mounted instead of uploaded again.
+ */
+export async function pushToNames(
+  ctx: BuildContext,
+  client: RegistryClient,
+  targets: PushTarget[],
+  store: ContentStore,
+  image: Parameters<typeof pushImage>[5],
+  options: PushOptions & { sources?: RepositoryRef[] } = {},
+): Promise<Array<{ name: string; stats: PushStats }>> {
+  const known: RepositoryRef[] = [...(options.sources ?? [])];
+  const out: Array<{ name: string; stats: PushStats }> = [];
+  for (const t of targets) {
+    const ref = { registry: t.registry, repository: t.repository };
+    const mountFrom = known.filter((k) => k.registry === t.registry).map((k) => k.repository).reverse();
+    const stats = await pushImage(ctx, client, ref, [t.tag ?? 'latest'], store, image, { ...options, mountFrom: [...(options.mountFrom ?? []), ...mountFrom] });
+    known.push(ref);
+    out.push({ name: t.name, stats });
+  }
+  return out;
 }

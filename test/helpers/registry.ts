@@ -44,6 +44,8 @@ async function waitForHttp(url: string, child: ChildProcess, log: () => string):
 }
 
 export interface RegistryOptions {
+  /** Address to listen on (default 127.0.0.1); `host` is reported with it. */
+  listen?: string;
   htpasswd?: { user: string; password: string };
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
@@ -51,6 +53,7 @@ export interface RegistryOptions {
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-registry-'));
   const port = await freePort();
+  const listen = options.listen ?? '127.0.0.1';
   let auth = '';
   if (options.htpasswd) {
     const file = path.join(dir, 'htpasswd');
@@ -63,15 +66,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const config = path.join(dir, 'config.yml');
   await writeFile(
     config,
-    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${listen}:${port}\n${auth}`,
   );
   let output = '';
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  await waitForHttp(`http://127.0.0.1:${port}/v2/`, child, () => output);
+  await waitForHttp(`http://${listen}:${port}/v2/`, child, () => output);
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${listen}:${port}`,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
@@ -141,50 +144,115 @@ export async function startTokenServer(options: { user?: string; password?: stri
   };
 }
 
+export interface Faults {
+  /** Only requests whose path matches are faulted (default: all). */
+  match?: RegExp;
+  /** The first N matching requests get a 500. */
+  fail500?: number;
+  /** The first N matching requests (after the 500s) get a 429 with `Retry-After: retryAfter`. */
+  status429?: number;
+  retryAfter?: number;
+  /** The first N blob downloads (GET) are cut off halfway through the body. */
+  drop?: number;
+  /** The first N blob uploads (PATCH/PUT with a body) are cut off halfway through the request body. */
+  dropUpload?: number;
+  /** Delay before each blob download answers (makes concurrent downloads observable). */
+  latencyMs?: number;
+}
+
+export interface FaultProxy {
+  host: string;
+  hits: { failed: number; throttled: number; dropped: number; droppedUploads: number; maxConcurrentBlobGets: number };
+  /** Every request seen, in arrival order, with the status it got (0 when cut off). */
+  log: Array<{ method: string; url: string; time: number; status?: number }>;
+  stop(): Promise<void>;
+}
+
 /**
- * A proxy in front of a registry that injects faults: the first `fail500` requests matching
- * `match` get a 500, and the first `drop` blob downloads are cut off halfway.
+ * A proxy in front of a registry that injects faults: 500s, 429s with Retry-After, and
+ * connections dropped in the middle of a blob, downloads and uploads alike.
  */
-export async function startFaultProxy(target: string, faults: { match?: RegExp; fail500?: number; drop?: number }): Promise<{ host: string; hits: { failed: number; dropped: number }; stop(): Promise<void> }> {
-  const hits = { failed: 0, dropped: 0 };
+export async function startFaultProxy(target: string, faults: Faults): Promise<FaultProxy> {
+  const hits = { failed: 0, throttled: 0, dropped: 0, droppedUploads: 0, maxConcurrentBlobGets: 0 };
+  const log: FaultProxy['log'] = [];
   const match = faults.match ?? /./;
+  let blobGets = 0;
   const server = http.createServer((req, res) => {
-    const matched = match.test(req.url ?? '');
+    const url = req.url ?? '';
+    const entry: FaultProxy['log'][number] = { method: req.method ?? 'GET', url, time: Date.now() };
+    log.push(entry);
+    res.on('finish', () => (entry.status = res.statusCode));
+    const matched = match.test(url);
     if (matched && hits.failed < (faults.fail500 ?? 0)) {
       hits.failed++;
       req.resume();
       res.writeHead(500).end('injected failure');
       return;
     }
-    const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), path: req.url, method: req.method, headers: { ...req.headers, host: target } }, (up) => {
-      const dropThis = matched && req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '') && hits.dropped < (faults.drop ?? 0);
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      if (!dropThis) {
-        up.pipe(res);
-        return;
-      }
-      hits.dropped++;
-      const total = Number(up.headers['content-length'] ?? 0);
-      let sent = 0;
-      up.on('data', (chunk: Buffer) => {
-        if (sent + chunk.length >= total / 2) {
-          res.write(chunk.subarray(0, Math.max(0, Math.floor(total / 2) - sent)));
-          res.socket?.destroy();
-          up.destroy();
+    if (matched && hits.throttled < (faults.status429 ?? 0)) {
+      hits.throttled++;
+      req.resume();
+      res.writeHead(429, faults.retryAfter !== undefined ? { 'retry-after': String(faults.retryAfter) } : {}).end('injected throttling');
+      return;
+    }
+    const isBlobGet = req.method === 'GET' && /\/blobs\/sha256:/.test(url);
+    const uploadLength = Number(req.headers['content-length'] ?? 0);
+    const dropUpload = matched && (req.method === 'PATCH' || req.method === 'PUT') && /\/blobs\/uploads\//.test(url) && uploadLength > 0 && hits.droppedUploads < (faults.dropUpload ?? 0);
+    if (dropUpload) hits.droppedUploads++;
+    const forward = (): void => {
+      const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), path: url, method: req.method, headers: { ...req.headers, host: target } }, (up) => {
+        const dropThis = matched && isBlobGet && hits.dropped < (faults.drop ?? 0);
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        if (!dropThis) {
+          up.pipe(res);
           return;
         }
-        sent += chunk.length;
-        res.write(chunk);
+        hits.dropped++;
+        const total = Number(up.headers['content-length'] ?? 0);
+        let sent = 0;
+        up.on('data', (chunk: Buffer) => {
+          if (sent + chunk.length >= total / 2) {
+            res.write(chunk.subarray(0, Math.max(0, Math.floor(total / 2) - sent)));
+            res.socket?.destroy();
+            up.destroy();
+            return;
+          }
+          sent += chunk.length;
+          res.write(chunk);
+        });
       });
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+      upstream.on('error', () => res.destroy());
+      if (!dropUpload) {
+        req.pipe(upstream);
+        return;
+      }
+      // Forward the first half of the body, then cut both connections: the registry holds a
+      // partial upload, the client sees its connection die mid-request.
+      let received = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (received + chunk.length >= uploadLength / 2) {
+          upstream.write(chunk.subarray(0, Math.max(0, Math.floor(uploadLength / 2) - received)));
+          req.socket.destroy();
+          upstream.destroy();
+          return;
+        }
+        received += chunk.length;
+        upstream.write(chunk);
+      });
+    };
+    if (!isBlobGet) return forward();
+    blobGets++;
+    hits.maxConcurrentBlobGets = Math.max(hits.maxConcurrentBlobGets, blobGets);
+    res.on('close', () => blobGets--);
+    if (faults.latencyMs) setTimeout(forward, faults.latencyMs);
+    else forward();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as net.AddressInfo;
   return {
     host: `127.0.0.1:${port}`,
     hits,
+    log,
     async stop() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

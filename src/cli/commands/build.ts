@@ -22,6 +22,7 @@ const options: OptionSpec[] = [
   { name: 'network', type: 'string', value: 'MODE', description: 'Networking mode for RUN: default, none, host' },
   { name: 'secret', type: 'list', value: 'id=ID,src=FILE|env=VAR', description: 'Secret to expose to the build' },
   { name: 'platform', type: 'string', value: 'OS/ARCH', description: 'Target platform (default: the host platform)' },
+  { name: 'insecure-registry', type: 'list', value: 'HOST[:PORT]', description: 'Reach this registry over plain HTTP (loopback registries always are)' },
   { name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' },
 ];
 
@@ -61,6 +62,7 @@ export const buildCommand: Command = {
           secrets: (o.secret as string[]).map(parseSecret),
           root: o.root as string | undefined,
           platform: o.platform as string | undefined,
+          insecureRegistries: o['insecure-registry'] as string[],
           env: io.env,
         },
         { signal: io.signal, progress: renderer },
