@@ -1,4 +1,4 @@
-export { unpackLayer, cleanEntryName, resolveInRoot, type UnpackMode, type UnpackResult, type LayerCompression } from './unpack.js';
+export { unpackLayer, cleanEntryName, resolveInRoot, decompressed as decompressLayer, type UnpackMode, type UnpackResult, type LayerCompression } from './unpack.js';
 export { createLayerFromOverlayUpper, type DiffOptions } from './diff.js';
 export { createLayerFromTreeDiff } from './tree-diff.js';
 export { writeLayerToStore, compressLayer, type CompressingLayer, LAYER_MEDIA_TYPES, type Compression, type StoredLayer } from './layer-store.js';

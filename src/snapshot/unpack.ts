@@ -137,7 +137,7 @@ function spawnFilter(cmd: string, args: string[]): Transform {
 }
 
 /** Peeks the first bytes of a stream to choose a decompressor, then yields the raw tar. */
-async function* decompressed(source: AsyncIterable<Uint8Array>, wanted: LayerCompression): AsyncIterable<Uint8Array> {
+export async function* decompressed(source: AsyncIterable<Uint8Array>, wanted: LayerCompression): AsyncIterable<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done) return;

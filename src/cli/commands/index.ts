@@ -16,6 +16,7 @@ export const COMMANDS: CommandEntry[] = [
   { names: ['image'], summary: 'Manage local images (import, ls, rm)', load: async () => (await import('./image.js')).imageCommand },
   { names: ['du'], summary: 'Show disk usage of the state root', load: async () => (await import('./du.js')).duCommand },
   { names: ['prune'], summary: 'Remove build cache (LRU with a size cap) and unreferenced data', load: async () => (await import('./prune.js')).pruneCommand },
+  { names: ['layers'], summary: 'Show each layer of an image: step, sizes, largest files, wasted bytes', load: async () => (await import('./layers.js')).layersCommand },
   { names: ['plan'], summary: 'Plan a build and print its graph of layer steps', load: async () => (await import('./plan.js')).planCommand },
   { names: ['parse'], summary: 'Parse a Dockerfile and print its syntax tree', load: async () => (await import('./parse.js')).parseCommand },
 ];

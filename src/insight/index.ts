@@ -1,0 +1,8 @@
+/**
+ * insight: looking at what builds produce and cost. `layers` analyses an image's layers
+ * (sizes, largest files, wasted bytes); `bench` times build scenarios.
+ */
+export { analyzeImageLayers, buildLayersReport, type FileSize, type LayerReport, type LayersReport } from './layers.js';
+export { imageFromArchive, imageFromStore, type AnalyzableImage } from './image-source.js';
+export { scanLayer, type LayerScan, type ScanEntry } from './layer-scan.js';
+export { computeWaste, type HiddenFile, type WasteResult } from './layer-waste.js';

@@ -1,0 +1,113 @@
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { computeWaste, type LayersReport, type ScanEntry } from '../../src/insight/index.js';
+import { createHarness } from '../helpers/tsbuild.js';
+
+const f = (p: string, size: number): ScanEntry => ({ path: p, kind: 'file', size });
+const d = (p: string): ScanEntry => ({ path: p, kind: 'dir', size: 0 });
+
+test('waste: whiteouts, opaque dirs and overwrites hide lower versions, each counted once', (t) => {
+  const r = computeWaste([
+    [d('a'), f('a/big', 100), f('a/keep', 1), d('b'), f('b/x', 10), f('b/y', 20), f('c', 5), f('e', 7)],
+    [f('a/.wh.big', 0), d('b'), f('b/.wh..wh..opq', 0), f('b/z', 3), d('c'), f('c/in', 2), f('e', 8)],
+    [f('.wh.a', 0), f('e', 9)],
+  ]);
+  const hidden = r.hidden.map((h) => `${h.path}:${h.size}:${h.layer}>${h.by}:${h.reason}`).sort();
+  t.deepEqual(hidden, [
+    '/a/big:100:0>1:deleted',
+    '/a/keep:1:0>2:deleted',
+    '/b/x:10:0>1:deleted',
+    '/b/y:20:0>1:deleted',
+    '/c:5:0>1:overwritten',
+    '/e:7:0>1:overwritten',
+    '/e:8:1>2:overwritten',
+  ]);
+  t.deepEqual(r.wastedBytes, [100 + 1 + 10 + 20 + 5 + 7, 8, 0]);
+  t.deepEqual(r.removedBytes, [0, 100 + 10 + 20 + 5 + 7, 1 + 8]);
+});
+
+test('waste: a file replacing a directory hides its content; an opaque dir keeps its own layer', (t) => {
+  const r = computeWaste([[d('x'), f('x/1', 4), f('x/2', 6)], [f('x', 1)], [d('o'), f('o/.wh..wh..opq', 0), f('o/new', 3)]]);
+  t.deepEqual(r.hidden.map((h) => h.path).sort(), ['/x/1', '/x/2']);
+  t.deepEqual(r.wastedBytes, [10, 0, 0]);
+});
+
+test('tsbuild layers: a deleted 5 MB file is waste; JSON is the same by name, from -o type=oci and -o type=docker', async (t) => {
+  const h = await createHarness(t);
+  const ctx = path.join(h.tmp, 'ctx');
+  await mkdir(ctx);
+  await writeFile(
+    path.join(ctx, 'Dockerfile'),
+    [
+      'FROM busybox:latest',
+      'RUN head -c 5000000 /dev/urandom > /big.bin && echo one > /over.txt',
+      'RUN echo two-two > /over.txt',
+      'RUN rm /big.bin && echo three-three-three > /over.txt',
+      '',
+    ].join('\n'),
+  );
+  h.ok(['build', '-q', '-t', 'waste:1', ctx]);
+  const oci = path.join(h.tmp, 'oci.tar');
+  const docker = path.join(h.tmp, 'docker.tar');
+  h.ok(['build', '-q', '-o', `type=oci,dest=${oci}`, ctx]);
+  h.ok(['build', '-q', '-t', 'waste:1', '-o', `type=docker,dest=${docker}`, ctx]);
+
+  const byName = JSON.parse(h.ok(['layers', '--format', 'json', 'waste:1'])) as LayersReport;
+  t.is(byName.schemaVersion, 1);
+  t.is(byName.layers.length, 4);
+  const [, l1, l2, l3] = byName.layers;
+  t.regex(l1!.createdBy!, /head -c 5000000/);
+  t.regex(l3!.createdBy!, /rm \/big\.bin/);
+  t.deepEqual(l1!.largest[0], { path: '/big.bin', size: 5_000_000 });
+  t.true(l1!.compressedSize > 4_900_000 && l1!.uncompressedSize > 5_000_000);
+  t.is(l1!.files, 2);
+  t.is(l3!.deletions, 1);
+  // The big file once, and each overwritten /over.txt version once.
+  t.deepEqual(byName.wasted[0], { path: '/big.bin', size: 5_000_000, layer: 1, by: 3, reason: 'deleted' });
+  t.deepEqual(
+    byName.wasted.filter((w) => w.path === '/over.txt').map((w) => [w.layer, w.by, w.size]),
+    [
+      [2, 3, 8],
+      [1, 2, 4],
+    ],
+  );
+  t.is(byName.wastedBytes, 5_000_000 + 4 + 8);
+  t.is(l1!.wastedBytes, 5_000_004);
+  t.is(l2!.wastedBytes, 8);
+  t.is(l3!.removedBytes, 5_000_008);
+  t.is(byName.efficiency, (byName.totalBytes - byName.wastedBytes) / byName.totalBytes);
+  t.true(byName.efficiency < 0.5);
+
+  t.deepEqual(JSON.parse(h.ok(['layers', '--format', 'json', oci])), byName);
+  t.deepEqual(JSON.parse(h.ok(['layers', '--format', 'json', docker])), byName);
+
+  // A docker-save tarball without the OCI index (older docker): manifest.json is enough.
+  const legacy = path.join(h.tmp, 'legacy.tar');
+  const unpacked = path.join(h.tmp, 'legacy');
+  await mkdir(unpacked);
+  execFileSync('tar', ['-xf', docker, '-C', unpacked]);
+  await rm(path.join(unpacked, 'index.json'));
+  execFileSync('tar', ['-cf', legacy, '-C', unpacked, '.']);
+  const fromLegacy = JSON.parse(h.ok(['layers', '--format', 'json', legacy])) as LayersReport;
+  t.is(fromLegacy.wastedBytes, byName.wastedBytes);
+  t.deepEqual(fromLegacy.wasted[0], byName.wasted[0]);
+  t.deepEqual(
+    fromLegacy.layers.map((l) => [l.digest, l.createdBy]),
+    byName.layers.map((l) => [l.digest, l.createdBy]),
+  );
+
+  const table = h.ok(['layers', 'waste:1']);
+  t.regex(table, /Wasted: 5\.0MB/);
+  t.regex(table, /5\.0MB\s+\/big\.bin\s+\(layer 1, deleted by layer 3\)/);
+
+  const missing = h.run(['layers', 'nope:1', '--debug']);
+  t.is(missing.status, 1);
+  t.regex(missing.stderr, /ERR_TSBUILD_IMAGE_NOT_FOUND/);
+  const notImage = path.join(h.tmp, 'not-image.tar');
+  execFileSync('tar', ['-cf', notImage, '-C', ctx, 'Dockerfile']);
+  const bad = h.run(['layers', notImage, '--debug']);
+  t.is(bad.status, 1);
+  t.regex(bad.stderr, /ERR_TSBUILD_IMAGE_FORMAT/);
+});
