@@ -96,6 +96,8 @@ export interface StepRecord {
   line?: number;
   endLine?: number;
   cache: StepCacheState;
+  /** --no-cache or --no-cache-filter kept this step from using the cache. */
+  ignoreCache?: boolean;
   /** `cache !== 'miss'`. */
   cached: boolean;
   /** When the step started and ended (executed steps), or when its cache hit was found. */
@@ -135,6 +137,8 @@ export interface StepRecord {
   envSource?: Record<string, 'build-arg' | 'arg' | 'env'>;
   /** Context files each COPY/ADD action read: a digest naming a ContextSummary file. */
   context?: ContextRef[];
+  /** The error of the step that failed the build. */
+  error?: string;
   /** Why the cache missed (misses only; see explain.ts). */
   explain?: CacheMissCause[];
 }

@@ -10,6 +10,7 @@ export type ProgressEvent =
   | { type: 'vertex.end'; time: number; vertex: string; ok: boolean; error?: string; cpuMs?: number }
   | { type: 'vertex.log'; time: number; vertex: string; stream: 'stdout' | 'stderr'; data: string }
   | { type: 'vertex.progress'; time: number; vertex: string; id: string; current: number; total?: number; label?: string }
+  | { type: 'vertex.explain'; time: number; vertex: string; name: string; causes: Array<{ kind: string; text: string }> }
   | { type: 'warning'; time: number; rule: string; message: string; file?: string; line?: number }
   | { type: 'info'; time: number; message: string };
 

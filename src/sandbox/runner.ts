@@ -23,6 +23,7 @@ import type { BuildContext } from '../progress/index.js';
 import { resolveInRoot, unmount } from '../snapshot/index.js';
 import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
 import { toOciRuntimeSpec, type SandboxSpec } from './spec.js';
+import { childCpuMs } from './child-cpu.js';
 
 const run = promisify(execFile);
 
@@ -34,6 +35,8 @@ export interface SandboxIo {
 export interface SandboxResult {
   exitCode: number;
   signal?: string;
+  /** CPU ms of runc and the container's processes (see child-cpu.ts for the caveat). */
+  cpuMs?: number;
 }
 
 const ID_PREFIX = 'tsbuild-';
@@ -119,6 +122,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     await writeFile(path.join(bundle, 'config.json'), JSON.stringify(toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`)));
 
     return await new Promise<SandboxResult>((resolve, reject) => {
+      const cpu0 = childCpuMs();
       const child = spawn('runc', [...runc, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (c: Buffer) => io.onStdout?.(c));
       child.stderr.on('data', (c: Buffer) => io.onStderr?.(c));
@@ -137,7 +141,9 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
         if (ctx.signal.aborted) reject(new TsbuildError('ERR_TSBUILD_CANCELLED', 'step cancelled', { cause: ctx.signal.reason }));
         else {
           clean = code === 0;
-          resolve({ exitCode: code ?? 128, ...(signal ? { signal } : {}) });
+          const cpu1 = childCpuMs();
+          const cpuMs = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
+          resolve({ exitCode: code ?? 128, ...(signal ? { signal } : {}), ...(cpuMs !== undefined ? { cpuMs } : {}) });
         }
       });
     });

@@ -21,6 +21,8 @@ const run = promisify(execFile);
 export interface DiffOptions {
   /** Clamp mtimes to this epoch (seconds). */
   sourceDateEpoch?: number;
+  /** Receives the change list once it is known (build records count added/changed/deleted). */
+  onChanges?: (items: ChangeItem[]) => void;
 }
 
 /** All xattrs under a tree, from one getfattr call: path -> name -> value. */
@@ -98,6 +100,7 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
   const p = pack();
   (async () => {
     const { items, xattrs } = await collect();
+    options.onChanges?.(items);
     const seenInodes = new Map<string, string>();
     const clamp = (d: Date): Date => (options.sourceDateEpoch !== undefined && d.getTime() > options.sourceDateEpoch * 1000 ? new Date(options.sourceDateEpoch * 1000) : d);
     const add = (h: Headers, body?: Buffer): Promise<void> =>

@@ -15,6 +15,7 @@ import type { BuildContext } from '../progress/index.js';
 import { cleanupStaleMounts, createSnapshotter, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
 import type { Digest } from '../util/digest.js';
 import type { SolverEnvironment } from './ops/environment.js';
+import { countChanges, type ChangeItem } from './change-count.js';
 import type { LayerRef, ResolvedBaseImage } from './types.js';
 
 export interface SolverEnvironmentOptions {
@@ -113,9 +114,16 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
         },
       };
     },
-    async commitLayer(_ctx, activeLike) {
+    async commitLayer(_ctx, activeLike, stats) {
       const active = activeLike as ActiveSnapshot;
-      const stored = await writeLayerToStore(state.content, active.diff(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), options.compression ?? 'gzip');
+      let items: ChangeItem[] | undefined;
+      const diffOptions = { ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), ...(stats ? { onChanges: (i: ChangeItem[]) => void (items = i) } : {}) };
+      const stored = await writeLayerToStore(state.content, active.diff(diffOptions), options.compression ?? 'gzip');
+      if (stats) {
+        stats.layerSize = stored.diffSize;
+        // Before adoptLayer moves the upper dir away.
+        if (items) stats.changes = countChanges(items, active.kind === 'copy' && active.base ? [active.base] : active.lower);
+      }
       // An overlay upper dir already is this layer in overlay form: keep it instead of unpacking later.
       if (active.kind === 'overlay') await snaps.adoptLayer(stored.diffId, active.upper);
       return { diffId: stored.diffId, blob: stored.digest, mediaType: stored.mediaType, size: stored.size };

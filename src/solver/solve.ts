@@ -73,11 +73,14 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
         const inputs = new Map<Digest, VertexResult>();
         vertex.inputs.forEach((input, i) => inputs.set(input, inputResults[i]!));
         const stats: StepStats = { vertex: d, name: vertex.meta.name, cached: false, startedAt: now() };
+        const cpu0 = process.cpuUsage();
         const named = isLayerOp(vertex);
         if (named) ctx.progress.emit({ type: 'vertex.start', time: stats.startedAt!, vertex: d, name: vertex.meta.name, ...(vertex.meta.stage ? { stage: vertex.meta.stage } : {}) });
         try {
           const result = await executor.execute({ signal, progress: ctx.progress }, vertex, key, inputs, stats);
           stats.endedAt = now();
+          const cpu = process.cpuUsage(cpu0);
+          stats.hostCpuMs = Math.round((cpu.user + cpu.system) / 1000);
           result.created = new Date(stats.endedAt).toISOString();
           if (named) {
             steps.push(stats);
@@ -101,7 +104,7 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
   try {
     const target = await scheduler.solve(graph.target.root);
     const createdOf = async (d: Digest): Promise<string | undefined> => results.get(d)?.created ?? (graph.vertices[d] ? (await index.get(await keys.keyOf(d)))?.created : undefined);
-    return { target, results, steps, createdOf };
+    return { target, results, steps, createdOf, keyOf: keys.keyOf };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof TsbuildError)) {
       throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'build cancelled', { cause: err });

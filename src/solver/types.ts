@@ -42,6 +42,14 @@ export interface StepStats {
   contextFiles?: number;
   /** The layer this step added, if any. */
   layer?: LayerRef;
+  /** Uncompressed size of that layer's tar (executed steps). */
+  layerSize?: number;
+  /** Entries the layer adds, changes and deletes relative to its parent (executed steps). */
+  changes?: { added: number; changed: number; deleted: number };
+  /** CPU ms of child processes that ended during the step (RUN: runc and the container). */
+  cpuMs?: number;
+  /** CPU ms of the tsbuild process during the step (process-wide). */
+  hostCpuMs?: number;
 }
 
 export interface SolveResult {
@@ -51,4 +59,6 @@ export interface SolveResult {
   steps: StepStats[];
   /** When a vertex's result was produced: this build, or its cache record (also for vertices a cache hit skipped). */
   createdOf(vertex: Digest): Promise<string | undefined>;
+  /** The cache key of any vertex of the graph (also for vertices a cache hit skipped). */
+  keyOf(vertex: Digest): Promise<Digest>;
 }

@@ -1,4 +1,5 @@
 import type { ProgressEvent, ProgressWriter } from '../events.js';
+import { formatExplanation } from './explain.js';
 
 /**
  * Append-only step lines, like BuildKit's plain mode: `#N [stage 1/3] RUN make`, output lines
@@ -43,6 +44,9 @@ export function createPlainRenderer(out: NodeJS.WritableStream): ProgressWriter 
           out.write(e.ok ? `#${n} DONE ${took}\n\n` : `#${n} ERROR: ${e.error ?? 'failed'}\n\n`);
           break;
         }
+        case 'vertex.explain':
+          out.write(formatExplanation(e));
+          break;
         case 'warning':
           out.write(`WARNING: ${e.rule}: ${e.message}${e.file ? ` (${e.file}${e.line ? `:${e.line}` : ''})` : ''}\n`);
           break;

@@ -1,4 +1,5 @@
 import type { ProgressEvent, ProgressWriter } from '../events.js';
+import { formatExplanation } from './explain.js';
 
 interface Row {
   name: string;
@@ -22,6 +23,7 @@ export function createTtyRenderer(out: NodeJS.WritableStream & { columns?: numbe
   let timer: NodeJS.Timeout | undefined;
   const began = Date.now();
   const warnings: string[] = [];
+  const explanations: string[] = [];
 
   const fmt = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
   const draw = (final = false): void => {
@@ -75,6 +77,9 @@ export function createTtyRenderer(out: NodeJS.WritableStream & { columns?: numbe
           }
           break;
         }
+        case 'vertex.explain':
+          explanations.push(formatExplanation(e));
+          break;
         case 'warning':
           warnings.push(`WARNING: ${e.rule}: ${e.message}${e.file ? ` (${e.file}${e.line ? `:${e.line}` : ''})` : ''}`);
           break;
@@ -88,6 +93,7 @@ export function createTtyRenderer(out: NodeJS.WritableStream & { columns?: numbe
       timer = undefined;
       draw(true);
       for (const w of warnings) out.write(`${w}\n`);
+      for (const x of explanations) out.write(x);
     },
   };
 }

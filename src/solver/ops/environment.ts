@@ -17,6 +17,13 @@ export interface ActiveSnapshotLike {
   dispose(): Promise<void>;
 }
 
+/** What commitLayer reports about the layer it made (for build records). */
+export interface LayerStats {
+  /** Uncompressed tar size. */
+  layerSize?: number;
+  changes?: { added: number; changed: number; deleted: number };
+}
+
 export interface SolverEnvironment {
   stateRoot: string;
   content: ContentStore;
@@ -29,7 +36,7 @@ export interface SolverEnvironment {
   /** A read-only merged view of a layer chain at a host path; returns the release function. */
   mountReadOnly(ctx: BuildContext, layers: LayerRef[]): Promise<{ dir: string; release(): Promise<void> }>;
   /** Turns a finished snapshot's changes into a stored layer (an overlay upper is kept as the unpacked layer). */
-  commitLayer(ctx: BuildContext, active: ActiveSnapshotLike): Promise<LayerRef>;
+  commitLayer(ctx: BuildContext, active: ActiveSnapshotLike, stats?: LayerStats): Promise<LayerRef>;
   contextDirFor(name: string): string;
   /** A directory holding only the context entries `patterns` select, minus ignored files. */
   filteredContext(name: string, patterns: string[]): Promise<string>;

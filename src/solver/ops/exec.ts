@@ -114,6 +114,7 @@ export async function runExec(
       if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
     };
     const result = await runSandbox(ctx, spec, { onStdout: onData('stdout'), onStderr: onData('stderr') });
+    if (result.cpuMs !== undefined) stats.cpuMs = result.cpuMs;
     if (partial) tail.push(partial);
     if (result.exitCode !== 0) {
       const shown = op.args.length >= 3 && op.args[1] === '-c' ? op.args.slice(2).join(' ') : JSON.stringify(op.args);
@@ -125,7 +126,7 @@ export async function runExec(
     }
     for (const release of releases.splice(0).reverse()) await release();
     await removeStubs(active.upper, stubs);
-    const layer = await env.commitLayer(ctx, active);
+    const layer = await env.commitLayer(ctx, active, stats);
     stats.layer = layer;
     return layer;
   } finally {

@@ -56,7 +56,7 @@ export async function runFile(
     stats.contextBytes = read.bytesRead;
     stats.contextFiles = read.filesRead;
     for (const release of releases.splice(0).reverse()) await release();
-    const layer = await env.commitLayer(ctx, active);
+    const layer = await env.commitLayer(ctx, active, stats);
     stats.layer = layer;
     return layer;
   } finally {

@@ -1,0 +1,54 @@
+/**
+ * Context summaries: the files behind one context checksum, stored once per checksum under
+ * history/context/<hex>.json (content-addressed, so an unchanged context writes nothing), and
+ * diffed file by file to say which context files made a COPY miss the cache.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { digestHex, type Digest } from '../util/digest.js';
+import { historyDir, type ContextFileChange, type ContextSummary } from './record.js';
+
+export function contextSummaryFile(root: string, digest: Digest): string {
+  return path.join(historyDir(root), 'context', `${digestHex(digest)}.json`);
+}
+
+export async function readContextSummary(root: string, digest: Digest): Promise<ContextSummary | undefined> {
+  try {
+    return JSON.parse(await readFile(contextSummaryFile(root, digest), 'utf8')) as ContextSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
+
+/** File-level changes from `before` to `after`, sorted by path. Directories count only when added, removed or re-moded. */
+export function diffContextSummaries(before: ContextSummary, after: ContextSummary): ContextFileChange[] {
+  const old = new Map(before.entries.map((e) => [e[0], e]));
+  const out: ContextFileChange[] = [];
+  for (const e of after.entries) {
+    const [p, type, mode, uid, gid, content] = e;
+    const o = old.get(p);
+    old.delete(p);
+    if (!o) {
+      out.push({ path: p, how: 'added' });
+      continue;
+    }
+    if (o[1] !== type) {
+      out.push({ path: p, how: 'type', detail: `${o[1]} -> ${type}` });
+      continue;
+    }
+    if (o[5] !== content) out.push({ path: p, how: 'content' });
+    if (o[2] !== mode) out.push({ path: p, how: 'mode', detail: `${octal(o[2])} -> ${octal(mode)}` });
+    if (o[3] !== uid || o[4] !== gid) out.push({ path: p, how: 'owner', detail: `${o[3]}:${o[4]} -> ${uid}:${gid}` });
+  }
+  for (const p of old.keys()) out.push({ path: p, how: 'removed' });
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** `a.txt (content), run.sh (mode 0644 -> 0755), old.txt (removed)`, at most `max` files. */
+export function describeFileChanges(changes: ContextFileChange[], max = 10): string {
+  const shown = changes.slice(0, max).map((c) => `${c.path} (${c.how}${c.detail ? ` ${c.detail}` : ''})`);
+  if (changes.length > max) shown.push(`and ${changes.length - max} more`);
+  return shown.join(', ');
+}

@@ -1,0 +1,44 @@
+/**
+ * Counts what a layer does to its parent filesystem, for build records: a whiteout deletes, an
+ * entry that exists in the lower view changes it, anything else adds. Directories that merely
+ * hold changed entries (overlay copies every parent up) are not counted as changes.
+ */
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
+
+/** The fields of a diff change item this needs (snapshot/diff.ts ChangeItem). */
+export interface ChangeItem {
+  rel: string;
+  abs: string;
+  whiteout?: boolean;
+  opaque?: boolean;
+}
+
+/** `lower`: the parent's dirs, top first (overlay lower dirs, or the copy snapshot's base view). */
+export function countChanges(items: ChangeItem[], lower: string[]): { added: number; changed: number; deleted: number } {
+  let added = 0;
+  let changed = 0;
+  let deleted = 0;
+  for (const item of items) {
+    if (item.whiteout) {
+      deleted++;
+      continue;
+    }
+    const below = lowerType(lower, item.rel);
+    const isDir = lstatSync(item.abs, { throwIfNoEntry: false })?.isDirectory() ?? false;
+    if (below === undefined) added++;
+    else if (!isDir || below !== 'dir' || item.opaque) changed++;
+  }
+  return { added, changed, deleted };
+}
+
+/** The type of `rel` in the topmost lower dir that has it; a whiteout there means absent. */
+function lowerType(lower: string[], rel: string): 'dir' | 'other' | undefined {
+  for (const dir of lower) {
+    const st = lstatSync(path.join(dir, rel), { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isCharacterDevice() && st.rdev === 0) return undefined;
+    return st.isDirectory() ? 'dir' : 'other';
+  }
+  return undefined;
+}
