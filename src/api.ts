@@ -5,6 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { openBuildCache, resolveBuildCache, type BuildCacheReport } from './build-cache.js';
 import { openStateRoot } from './cache/index.js';
 import { createIgnoreMatcher, readDockerignore } from './context/index.js';
 import { createContextHasher, statCacheFileFor } from './context/checksum.js';
@@ -57,6 +58,10 @@ export interface BuildOptions {
   insecureRegistries?: string[];
   /** Environment for SOURCE_DATE_EPOCH, proxies and secret env sources (default: none). */
   env?: NodeJS.ProcessEnv;
+  /** `--cache-to` values, buildx syntax (type=registry|local). */
+  cacheTo?: string[];
+  /** `--cache-from` values, buildx syntax (type=registry|local, or a bare registry ref). */
+  cacheFrom?: string[];
 }
 
 export interface BuildResult {
@@ -64,6 +69,8 @@ export interface BuildResult {
   solved: SolveResult;
   image: AssembledImage;
   warnings: string[];
+  /** What --cache-from/--cache-to did (downloads, uploads). */
+  cache: BuildCacheReport;
 }
 
 const PROXY_ARGS = ['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'];
@@ -92,6 +99,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
 
   // Exporter options are checked before any work starts (a typo must not cost a build).
   const exporters = resolveExporters(options.outputs ?? [], { tags: options.tags ?? [], push: options.push ?? false });
+  const cacheSpecs = resolveBuildCache(options.cacheTo ?? [], options.cacheFrom ?? []);
   const secrets = await loadSecrets(options.secrets ?? [], env);
   const sourceDateEpoch = parseEpoch(env.SOURCE_DATE_EPOCH);
 
@@ -155,14 +163,15 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
 
     solverEnv.attachGraph(graph);
     for (const w of graph.warnings) ctx.progress.emit({ type: 'warning', time: Date.now(), rule: w.rule, message: w.message, file: w.file, line: w.line });
-    const index = createCacheIndex(state.root);
+    const remoteCache = await openBuildCache(ctx, cacheSpecs, { state, registry });
+    const index = remoteCache.wrapIndex(createCacheIndex(state.root));
     ctx.progress.emit({ type: 'build.start', time: Date.now(), target: graph.target.name, vertices: Object.keys(graph.vertices).length });
     const solved = await solve(ctx, {
       graph,
       index,
       checksums: { localChecksum: async (_source, patterns) => (await hasher.checksum(patterns)).digest },
-      executor: createOpExecutor(solverEnv),
-      layersAvailable: async (r) => (await Promise.all(r.layers.map((l) => state.content.has(l.blob)))).every(Boolean),
+      executor: remoteCache.wrapExecutor(createOpExecutor(solverEnv)),
+      layersAvailable: (r) => remoteCache.layersAvailable(r),
       jobs: options.jobs ?? os.availableParallelism(),
     });
     await hasher.save();
@@ -170,6 +179,8 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     // A cache hit high in the chain skips the base image vertex: resolve the base explicitly.
     const base = graph.target.base ? await solverEnv.resolveImage(ctx, graph.target.base.ref, graph.target.platform) : undefined;
     const image = await assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch);
+    // Layers known only from --cache-from are downloaded now, and only when something is exported.
+    if (exporters.length) await remoteCache.ensureOutput(ctx, solved.target.layers);
     for (const exporter of exporters) {
       if (exporter.type === 'image' && exporter.push) {
         // Push each name to its registry: blobs first (HEAD skips what is there), then the manifest.
@@ -187,8 +198,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
         sourceDateEpoch,
       });
     }
+    const cache = await remoteCache.finish(ctx, graph, solved, index);
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
-    return { graph, solved, image, warnings };
+    return { graph, solved, image, warnings, cache };
   } catch (err) {
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: false, error: err instanceof Error ? err.message : String(err) });
     throw err;

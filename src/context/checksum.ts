@@ -1,8 +1,8 @@
 /**
  * Content checksums of the build context, the input side of COPY/ADD cache keys.
  *
- * A checksum covers exactly the files a step reads: names, types, modes, ownership, symlink
- * targets and contents, never mtimes (so `touch` busts nothing). Hashing is incremental like
+ * A checksum covers exactly the files a step reads: names, types, modes, symlink targets and
+ * contents, never mtimes or owners (so `touch` busts nothing). Hashing is incremental like
  * git's index: a stat cache keyed by path remembers (size, mtime, ctime, inode) -> sha256 and is
  * persisted per context directory, so an unchanged file is never read twice across builds.
  */
@@ -144,9 +144,11 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
       for (const e of selected) {
         const content = e.type === 'file' ? await hashFile(e) : e.type === 'symlink' ? e.linkTarget : undefined;
         if (e.type === 'file') bytes += e.size;
-        parts.push([e.path, e.type, e.mode, e.uid, e.gid, content ?? null]);
+        // No uid/gid: COPY from the context resets ownership (to 0:0 or --chown), and owners
+        // differ between checkouts, so they would only keep another machine's cache from matching.
+        parts.push([e.path, e.type, e.mode, content ?? null]);
       }
-      return { digest: digestOf({ v: 1, patterns, parts }), files: selected.length, bytes };
+      return { digest: digestOf({ v: 2, patterns, parts }), files: selected.length, bytes };
     },
     async save() {
       if (!dirty || !options.statCacheFile || !statCache) return;

@@ -68,6 +68,11 @@ export const ERROR_CODES = {
   ERR_TSBUILD_REGISTRY_HTTP: 'The registry returned an unexpected response; it may be unavailable.',
   ERR_TSBUILD_REGISTRY_NO_PLATFORM: 'The image has no manifest for the requested platform; pick one with --platform.',
 
+  // remote cache (--cache-to / --cache-from)
+  ERR_TSBUILD_CACHE_OPTIONS: 'Use --cache-to type=registry,ref=REF[,mode=min|max] or type=local,dest=DIR, and --cache-from type=registry,ref=REF or type=local,src=DIR.',
+  ERR_TSBUILD_CACHE_FORMAT: 'The cache ref does not hold a tsbuild cache (see docs/cache-format.md); export it again with --cache-to.',
+  ERR_TSBUILD_CACHE_EXPORT: 'The cache could not be exported; check the destination, or add ignore-error=true to --cache-to.',
+
   ERR_TSBUILD_INTERNAL: 'This is a bug in tsbuild; please report it with the --debug output.',
 } as const;
 

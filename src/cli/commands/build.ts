@@ -14,6 +14,8 @@ const options: OptionSpec[] = [
   { name: 'no-cache', type: 'boolean', description: 'Do not use cache when building the image' },
   { name: 'no-cache-filter', type: 'list', value: 'STAGE', description: 'Do not cache the specified stages' },
   { name: 'output', short: 'o', type: 'list', value: 'SPEC', description: 'Output destination (format: type=local,dest=path)' },
+  { name: 'cache-to', type: 'list', value: 'SPEC', description: 'Cache export destination (type=registry,ref=REF[,mode=min|max][,cache-mounts=true] or type=local,dest=DIR)' },
+  { name: 'cache-from', type: 'list', value: 'SPEC', description: 'External cache sources (type=registry,ref=REF or type=local,src=DIR)' },
   { name: 'progress', type: 'string', value: 'MODE', description: 'Progress output: auto, tty, plain, rawjson, quiet (default: auto)' },
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Suppress the build output and print the image ID on success' },
   { name: 'metadata-file', type: 'string', value: 'FILE', description: 'Write build result metadata to a file' },
@@ -54,6 +56,8 @@ export const buildCommand: Command = {
           buildArgs: parseBuildArgs(o['build-arg'] as string[], io.env),
           tags: o.tag as string[],
           outputs: o.output as string[],
+          cacheTo: o['cache-to'] as string[],
+          cacheFrom: o['cache-from'] as string[],
           push: (o.push as boolean | undefined) ?? false,
           noCache: (o['no-cache'] as boolean | undefined) ?? false,
           noCacheFilter: o['no-cache-filter'] as string[],
@@ -75,6 +79,7 @@ export const buildCommand: Command = {
           'containerimage.config.digest': imageId,
           'containerimage.descriptor': result.image.manifest,
           ...(result.graph.target.name ? { 'tsbuild.target': result.graph.target.name } : {}),
+          ...(result.cache.import || result.cache.export.length ? { 'tsbuild.cache': result.cache } : {}),
         };
         await writeFile(o['metadata-file'] as string, `${JSON.stringify(meta, null, 2)}\n`);
       }

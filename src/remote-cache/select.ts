@@ -1,0 +1,92 @@
+/**
+ * Which records a cache export holds, and the solver-side view of imported records. Works on
+ * the build graph and plain functions, so it needs neither the solver nor the planner.
+ *
+ * mode=min: the steps whose layers make up the final image (the target's root chain).
+ * mode=max: every layer step the target depends on, in every stage.
+ */
+import type { BuildGraph, Vertex } from '../graph/index.js';
+import type { Digest } from '../util/digest.js';
+import type { CacheRecordLike } from './format.js';
+import type { ImportedCache } from './import.js';
+
+const isLayerOp = (v: Vertex): boolean => v.op.kind === 'exec' || v.op.kind === 'file';
+
+function rootOf(v: Vertex): Digest | undefined {
+  return v.op.kind === 'exec' || v.op.kind === 'file' ? v.op.root : undefined;
+}
+
+/** The vertices whose records a cache export with `mode` includes. */
+export function cacheExportVertices(graph: BuildGraph, mode: 'min' | 'max'): Vertex[] {
+  const out: Vertex[] = [];
+  const seen = new Set<Digest>();
+  if (mode === 'min') {
+    for (let d: Digest | undefined = graph.target.root; d && !seen.has(d); ) {
+      seen.add(d);
+      const v = graph.vertices[d];
+      if (!v) break;
+      if (isLayerOp(v)) out.push(v);
+      d = rootOf(v);
+    }
+    return out;
+  }
+  const visit = (d: Digest): void => {
+    if (seen.has(d)) return;
+    seen.add(d);
+    const v = graph.vertices[d];
+    if (!v) return;
+    for (const i of v.inputs) visit(i);
+    if (isLayerOp(v)) out.push(v);
+  };
+  visit(graph.target.root);
+  return out;
+}
+
+/** Records for the chosen vertices; a vertex with no record (never built here nor imported) is left out. */
+export async function collectCacheRecords(
+  vertices: Vertex[],
+  keyOf: (d: Digest) => Promise<Digest>,
+  lookup: (key: Digest) => Promise<{ key: Digest; layers: CacheRecordLike['layers']; created?: string } | undefined>,
+): Promise<CacheRecordLike[]> {
+  const out = new Map<Digest, CacheRecordLike>();
+  for (const v of vertices) {
+    const key = await keyOf(v.digest);
+    if (out.has(key)) continue;
+    const r = await lookup(key);
+    if (r) out.set(key, { key, layers: r.layers, ...(r.created ? { created: r.created } : {}), name: v.meta.name });
+  }
+  return [...out.values()];
+}
+
+/** Ids of the cache mounts the chosen vertices use. */
+export function cacheMountIds(vertices: Vertex[]): string[] {
+  const ids = new Set<string>();
+  for (const v of vertices) if (v.op.kind === 'exec') for (const m of v.op.mounts) if (m.type === 'cache') ids.add(m.id);
+  return [...ids].sort();
+}
+
+interface IndexLike<R> {
+  get(key: Digest): Promise<R | undefined>;
+  put(record: R): Promise<void>;
+  delete(key: Digest): Promise<void>;
+  list(): Promise<R[]>;
+}
+
+/**
+ * The local cache index with imported records behind it: local records win; a key only an
+ * import has resolves to the imported layer chain (its blobs are fetched later, if needed).
+ */
+export function withImportedRecords<R extends { key: Digest; layers: CacheRecordLike['layers']; created: string }>(local: IndexLike<R>, imported: ImportedCache): IndexLike<R> {
+  return {
+    async get(key) {
+      const mine = await local.get(key);
+      if (mine) return mine;
+      const r = imported.get(key);
+      if (!r) return undefined;
+      return { key: r.key, layers: r.layers, created: r.created ?? new Date(0).toISOString() } as R;
+    },
+    put: (record) => local.put(record),
+    delete: (key) => local.delete(key),
+    list: () => local.list(),
+  };
+}
