@@ -1,5 +1,11 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, run by `npm ci` via `prepare`).
-import { main } from '../dist/cli/main.js';
+// dist/bundle/ (scripts/bundle.mjs) starts faster; it is used only while it is newer than the
+// unbundled output, so a later plain `tsc` run is never shadowed by a stale bundle.
+import { statSync } from 'node:fs';
+
+const mtime = (rel) => statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1;
+const bundled = mtime('../dist/bundle/main.mjs') >= mtime('../dist/cli/main.js');
+const { main } = await import(bundled ? '../dist/bundle/main.mjs' : '../dist/cli/main.js');
 
 main(process.argv.slice(2));
