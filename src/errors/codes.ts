@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   ERR_TSBUILD_SANDBOX_UNAVAILABLE: 'tsbuild needs Linux namespaces (run as root, or enable unprivileged user namespaces).',
   ERR_TSBUILD_SANDBOX_SETUP: 'The sandbox could not be prepared; run with --debug for details.',
   ERR_TSBUILD_CANCELLED: 'The build was cancelled.',
+  ERR_TSBUILD_BENCH_BUILD: 'A build of the benchmark failed; its output is shown above. Check the project builds with `tsbuild build` first.',
 
   // solver, export, cli
   ERR_TSBUILD_SECRET_NOT_FOUND: 'Pass the secret with --secret id=ID,src=FILE or --secret id=ID,env=VAR.',

@@ -6,3 +6,5 @@ export { analyzeImageLayers, buildLayersReport, type FileSize, type LayerReport,
 export { imageFromArchive, imageFromStore, type AnalyzableImage } from './image-source.js';
 export { scanLayer, type LayerScan, type ScanEntry } from './layer-scan.js';
 export { computeWaste, type HiddenFile, type WasteResult } from './layer-waste.js';
+export { runBench, median, spreadOf, stepsFromEvents, SCENARIOS, type BenchOptions, type BenchReport, type Scenario, type Spread, type StepStats } from './bench.js';
+export { inspectBenchProject, copyLocalImage, sourceReads, type BenchProjectInfo } from './bench-project.js';

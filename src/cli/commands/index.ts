@@ -17,6 +17,7 @@ export const COMMANDS: CommandEntry[] = [
   { names: ['du'], summary: 'Show disk usage of the state root', load: async () => (await import('./du.js')).duCommand },
   { names: ['prune'], summary: 'Remove build cache (LRU with a size cap) and unreferenced data', load: async () => (await import('./prune.js')).pruneCommand },
   { names: ['layers'], summary: 'Show each layer of an image: step, sizes, largest files, wasted bytes', load: async () => (await import('./layers.js')).layersCommand },
+  { names: ['bench'], summary: 'Time cold, no-op, touch and edit-one-file builds (medians, spread, per step)', load: async () => (await import('./bench.js')).benchCommand },
   { names: ['plan'], summary: 'Plan a build and print its graph of layer steps', load: async () => (await import('./plan.js')).planCommand },
   { names: ['parse'], summary: 'Parse a Dockerfile and print its syntax tree', load: async () => (await import('./parse.js')).parseCommand },
 ];
