@@ -108,6 +108,25 @@ test('registry cache: machine B (empty state root) runs no step, fetches only wh
   const raw = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], { encoding: 'utf8' })) as { artifactType: string; config: { mediaType: string } };
   t.is(raw.artifactType, 'application/vnd.tsbuild.cache.v1');
   t.is(raw.config.mediaType, 'application/vnd.tsbuild.cache.config.v1+json');
+
+  // A runner that only hit the cache re-exports it elsewhere: blobs it never needed are fetched
+  // from the first cache to be pushed, and a third machine hits everything from the copy.
+  const b = await createHarness(t);
+  const projB = await project(b);
+  const ref2 = `${reg.host}/mirror/app-cache:v1`;
+  const relay = build(b, ['--cache-from', `type=registry,ref=${ref}`, '--cache-to', `type=registry,ref=${ref2},mode=max`, '--metadata-file', path.join(b.tmp, 'relay.json'), projB]);
+  t.is(relay.status, 0, relay.stderr);
+  t.deepEqual(relay.ran, []);
+  const relayed = (await meta(path.join(b.tmp, 'relay.json')))['tsbuild.cache'];
+  t.like(relayed?.export[0], { records: 5, mode: 'max' });
+  // Five step layers, the base layer and the config went to the new repository.
+  t.true((relayed?.export[0]?.blobsUploaded ?? 0) >= 7, JSON.stringify(relayed));
+  const c = await createHarness(t);
+  const projC = await project(c);
+  const third = build(c, ['--cache-from', ref2, '-o', `type=local,dest=${path.join(c.tmp, 'out')}`, projC]);
+  t.is(third.status, 0, third.stderr);
+  t.deepEqual(third.ran, []);
+  t.is(await readFile(path.join(c.tmp, 'out', 'a-copy.txt'), 'utf8'), 'alpha\n');
 });
 
 test('local cache (OCI layout dir): the same two-machine flow', async (t) => {
