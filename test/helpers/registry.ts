@@ -145,7 +145,7 @@ export async function startTokenServer(options: { user?: string; password?: stri
 }
 
 export interface Faults {
-  /** Only requests whose path matches are faulted (default: all). */
+  /** Only requests whose `METHOD path` matches are faulted (default: all), e.g. /^PATCH / or /GET .*\/blobs\//. */
   match?: RegExp;
   /** The first N matching requests get a 500. */
   fail500?: number;
@@ -182,7 +182,7 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<F
     const entry: FaultProxy['log'][number] = { method: req.method ?? 'GET', url, time: Date.now() };
     log.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
-    const matched = match.test(url);
+    const matched = match.test(`${req.method} ${url}`);
     if (matched && hits.failed < (faults.fail500 ?? 0)) {
       hits.failed++;
       req.resume();
@@ -200,7 +200,9 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<F
     const dropUpload = matched && (req.method === 'PATCH' || req.method === 'PUT') && /\/blobs\/uploads\//.test(url) && uploadLength > 0 && hits.droppedUploads < (faults.dropUpload ?? 0);
     if (dropUpload) hits.droppedUploads++;
     const forward = (): void => {
-      const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), path: url, method: req.method, headers: { ...req.headers, host: target } }, (up) => {
+      // The Host header goes through unchanged: the registry builds upload Locations from it, and
+      // they must point back at the proxy, or uploads would bypass the faults.
+      const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), path: url, method: req.method, headers: req.headers }, (up) => {
         const dropThis = matched && isBlobGet && hits.dropped < (faults.drop ?? 0);
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (!dropThis) {
