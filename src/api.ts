@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openBuildCache, resolveBuildCache, type BuildCacheReport } from './build-cache.js';
 import { openStateRoot } from './cache/index.js';
+import { createBuildRecorder, emitExplanations, type BuildRecord } from './history/index.js';
 import { createIgnoreMatcher, readDockerignore } from './context/index.js';
 import { createContextHasher, statCacheFileFor } from './context/checksum.js';
 import { TsbuildError } from './errors/index.js';
@@ -14,7 +15,7 @@ import { assembleImage, exportImage, resolveExporters, type AssembledImage } fro
 import type { BuildGraph, NetworkMode, Platform } from './graph/index.js';
 import { parseDockerfile } from './parser/index.js';
 import { planBuild } from './plan/index.js';
-import type { BuildContext } from './progress/index.js';
+import { teeProgress, type BuildContext } from './progress/index.js';
 import { createCacheIndex } from './solver/cache-index.js';
 import { createSolverEnvironment } from './solver/environment-impl.js';
 import { createOpExecutor } from './solver/ops/executor.js';
@@ -58,6 +59,8 @@ export interface BuildOptions {
   insecureRegistries?: string[];
   /** Environment for SOURCE_DATE_EPOCH, proxies and secret env sources (default: none). */
   env?: NodeJS.ProcessEnv;
+  /** Emit a `vertex.explain` event naming the cause of every cache miss (`--explain`). */
+  explain?: boolean;
   /** `--cache-to` values, buildx syntax (type=registry|local). */
   cacheTo?: string[];
   /** `--cache-from` values, buildx syntax (type=registry|local, or a bare registry ref). */
@@ -69,6 +72,8 @@ export interface BuildResult {
   solved: SolveResult;
   image: AssembledImage;
   warnings: string[];
+  /** The build record written to <root>/history (undefined if it could not be written). */
+  record?: BuildRecord;
   /** What --cache-from/--cache-to did (downloads, uploads). */
   cache: BuildCacheReport;
 }
@@ -88,6 +93,7 @@ function hostArch(): string {
 }
 
 export async function build(options: BuildOptions, ctx: BuildContext): Promise<BuildResult> {
+  const startedAt = Date.now();
   const env = options.env ?? {};
   const contextDir = path.resolve(options.context);
   const st = await stat(contextDir).catch(() => undefined);
@@ -116,6 +122,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     canSkipDir: (rel) => matcher.canSkipDir(rel),
     statCacheFile: statCacheFileFor(state.root, contextDir),
   });
+  const recorder = createBuildRecorder({ root: state.root, dockerfile: dockerfilePath, context: contextDir, noCache: options.noCache ?? false, buildArgs: options.buildArgs ?? {}, hasher, startedAt });
+  ctx = { ...ctx, progress: teeProgress(ctx.progress, recorder.tap) };
+  let planned: BuildGraph | undefined;
   // Plain-HTTP registries besides loopback: --insecure-registry, or TSBUILD_INSECURE_REGISTRIES=host[:port],...
   const insecureRegistries = [...(options.insecureRegistries ?? []), ...(env.TSBUILD_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean)];
   const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }), insecureRegistries });
@@ -156,6 +165,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       resolveImage: (ref: string, p: Platform) => solverEnv.resolveImageConfig(ref, p),
       buildPlatform: parsePlatform(undefined),
     });
+    planned = graph;
     const warnings = graph.unusedBuildArgs
       .filter((a) => !PROXY_ARGS.includes(a.toUpperCase()))
       .map((a) => `[Warning] One or more build-args [${a}] were not consumed`);
@@ -169,7 +179,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     const solved = await solve(ctx, {
       graph,
       index,
-      checksums: { localChecksum: async (_source, patterns) => (await hasher.checksum(patterns)).digest },
+      checksums: recorder.checksums,
       executor: remoteCache.wrapExecutor(createOpExecutor(solverEnv)),
       layersAvailable: (r) => remoteCache.layersAvailable(r),
       jobs: options.jobs ?? os.availableParallelism(),
@@ -199,9 +209,12 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       });
     }
     const cache = await remoteCache.finish(ctx, graph, solved, index);
+    const record = await recorder.finish({ graph, solved, image: { manifestDigest: image.manifest.digest, configDigest: image.config.digest } });
+    if (options.explain && record) emitExplanations(ctx.progress, record);
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
-    return { graph, solved, image, warnings, cache };
+    return { graph, solved, image, warnings, cache, ...(record ? { record } : {}) };
   } catch (err) {
+    await recorder.finish({ ...(planned ? { graph: planned } : {}), error: err });
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: false, error: err instanceof Error ? err.message : String(err) });
     throw err;
   } finally {

@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   ERR_TSBUILD_EXPORT_OPTIONS: 'Check the -o/--output options: type=oci|docker|local|tar|image and its keys.',
   ERR_TSBUILD_CLI_USAGE: 'Run `tsbuild --help` for usage.',
   ERR_TSBUILD_PLATFORM: 'Platforms look like os/arch[/variant], e.g. linux/amd64.',
+  ERR_TSBUILD_HISTORY_NOT_FOUND: 'List the recorded builds with `tsbuild history`; an id may be shortened to a unique prefix.',
 
   // registry
   ERR_TSBUILD_REGISTRY_UNAUTHORIZED: 'Log in to the registry (credentials in ~/.docker/config.json).',

@@ -18,6 +18,7 @@ const options: OptionSpec[] = [
   { name: 'cache-from', type: 'list', value: 'SPEC', description: 'External cache sources (type=registry,ref=REF or type=local,src=DIR)' },
   { name: 'progress', type: 'string', value: 'MODE', description: 'Progress output: auto, tty, plain, rawjson, quiet (default: auto)' },
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Suppress the build output and print the image ID on success' },
+  { name: 'explain', type: 'boolean', description: 'Print why each step missed the cache (also: tsbuild history show ID --explain)' },
   { name: 'metadata-file', type: 'string', value: 'FILE', description: 'Write build result metadata to a file' },
   { name: 'iidfile', type: 'string', value: 'FILE', description: 'Write the image ID to a file' },
   { name: 'jobs', type: 'string', value: 'N', description: 'Maximum number of steps run at once (default: number of CPUs)' },
@@ -60,6 +61,7 @@ export const buildCommand: Command = {
           cacheFrom: o['cache-from'] as string[],
           push: (o.push as boolean | undefined) ?? false,
           noCache: (o['no-cache'] as boolean | undefined) ?? false,
+          explain: (o.explain as boolean | undefined) ?? false,
           noCacheFilter: o['no-cache-filter'] as string[],
           jobs,
           network: network as 'default' | 'none' | 'host' | undefined,
@@ -79,6 +81,7 @@ export const buildCommand: Command = {
           'containerimage.config.digest': imageId,
           'containerimage.descriptor': result.image.manifest,
           ...(result.graph.target.name ? { 'tsbuild.target': result.graph.target.name } : {}),
+          ...(result.record ? { 'tsbuild.build': { id: result.record.id, ...result.record.summary } } : {}),
           ...(result.cache.import || result.cache.export.length ? { 'tsbuild.cache': result.cache } : {}),
         };
         await writeFile(o['metadata-file'] as string, `${JSON.stringify(meta, null, 2)}\n`);

@@ -14,6 +14,7 @@ export interface CommandEntry {
 export const COMMANDS: CommandEntry[] = [
   { names: ['build', 'b'], summary: 'Build an image from a Dockerfile', load: async () => (await import('./build.js')).buildCommand },
   { names: ['image'], summary: 'Manage local images (import, ls, rm)', load: async () => (await import('./image.js')).imageCommand },
+  { names: ['history'], summary: 'List recorded builds, or show one step by step (history show ID)', load: async () => (await import('./history.js')).historyCommand },
   { names: ['du'], summary: 'Show disk usage of the state root', load: async () => (await import('./du.js')).duCommand },
   { names: ['prune'], summary: 'Remove build cache (LRU with a size cap) and unreferenced data', load: async () => (await import('./prune.js')).pruneCommand },
   { names: ['layers'], summary: 'Show each layer of an image: step, sizes, largest files, wasted bytes', load: async () => (await import('./layers.js')).layersCommand },
