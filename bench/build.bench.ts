@@ -6,6 +6,9 @@
  *
  *   sudo node --import=tsx/esm bench/build.bench.ts [RUNS]
  *
+ * The tsbuild side is `tsbuild bench --runs 1 --format json` once per run (so both builders
+ * alternate), which copies the base image into a fresh state root for each cold build; the
+ * BuildKit side prunes the dockerd's build cache for cold. Both edit the same context file.
  * Needs the peer lab (`bash ../shared/peers/setup.sh`): its registry serves the base image and
  * its dockerd is BuildKit. Without dockerd only the tsbuild column is printed.
  */
@@ -13,25 +16,27 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { BenchReport } from '../src/insight/index.js';
 
 const runs = Number(process.argv[2] ?? 3);
 const repo = path.resolve(import.meta.dirname, '..');
-const peers = path.resolve(repo, '..', 'shared', 'peers');
-const dockerfile = path.join(peers, 'bench', 'Dockerfile');
+const tsbuildBin = path.join(repo, 'bin', 'tsbuild.js');
+const peers = [path.resolve(repo, '..', 'shared', 'peers'), '/work/shared/peers'].find((p) => existsSync(path.join(p, 'bench', 'Dockerfile')));
+if (!peers) throw new Error('no ../shared/peers/bench: this benchmark needs the peer lab');
+const benchDir = path.join(peers, 'bench');
+const dockerfile = path.join(benchDir, 'Dockerfile');
 const base = process.env.BASE ?? '127.0.0.1:5000/busybox:latest';
+const editFile = 'src/mod07/file013.txt'; // the file peer-times.sh edits
 const docker = '/usr/bin/docker';
 const work = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-bench-'));
 const ctx = path.join(work, 'ctx');
-const touched = path.join(ctx, 'src/mod07/file013.txt');
+const touched = path.join(ctx, editFile);
 const original = path.join(work, 'touched.orig');
-
-execFileSync('bash', [path.join(peers, 'bench', 'gen-context.sh'), ctx], { stdio: 'ignore' });
-copyFileSync(touched, original);
 const haveDocker = existsSync('/var/run/docker.sock') && spawnSync(docker, ['info'], { stdio: 'ignore' }).status === 0;
 
-// The base image, exported once, so a "cold" tsbuild root starts with it local like the peers.
-const baseTar = path.join(work, 'base.tar');
-execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${base}`, `oci-archive:${baseTar}:${base}`]);
+type Scenario = 'cold' | 'noop' | 'touch' | 'edit';
+const order: Scenario[] = ['cold', 'noop', 'touch', 'edit'];
+const results: Record<string, Record<Scenario, number[]>> = { tsbuild: { cold: [], noop: [], touch: [], edit: [] } };
 
 function seconds(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
   const start = process.hrtime.bigint();
@@ -40,64 +45,67 @@ function seconds(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): numb
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-const tsbuild = (root: string) => () => seconds(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=quiet', '-f', dockerfile, ctx], { TSBUILD_ROOT: root });
-const buildkit = () => seconds(docker, ['build', '--network=none', '--progress=plain', '-f', dockerfile, '-t', 'bench:buildkit', ctx], { DOCKER_BUILDKIT: '1' });
-
-type Scenario = 'cold' | 'noop' | 'touch' | 'edit';
-const results: Record<string, Record<Scenario, number[]>> = {};
-const record = (who: string, s: Scenario, t: number) => {
-  results[who] ??= { cold: [], noop: [], touch: [], edit: [] };
-  results[who]![s].push(t);
-};
-
-function scenarios(who: string, reset: () => void, build: () => number): void {
-  copyFileSync(original, touched);
-  reset();
-  record(who, 'cold', build());
-  record(who, 'noop', build());
-  const later = new Date(Date.now() + 1000);
-  utimesSync(touched, later, later);
-  record(who, 'touch', build());
-  appendFileSync(touched, `edit ${Date.now()}\n`);
-  record(who, 'edit', build());
+/** One `tsbuild bench` run: its four wall times (and per-step medians for the last report). */
+function tsbuildRun(root: string): BenchReport {
+  const r = spawnSync(process.execPath, [tsbuildBin, 'bench', '--runs', '1', '--format', 'json', '--edit', editFile, '--build-arg', `BASE=${base}`, '--root', root, benchDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`tsbuild bench failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as BenchReport;
 }
 
+const buildkit = () => seconds(docker, ['build', '--network=none', '--progress=plain', '--build-arg', `BASE=${base}`, '-f', dockerfile, '-t', 'bench:buildkit', ctx], { DOCKER_BUILDKIT: '1' });
+
+function buildkitRun(): void {
+  results.buildkit ??= { cold: [], noop: [], touch: [], edit: [] };
+  const r = results.buildkit;
+  copyFileSync(original, touched);
+  spawnSync(docker, ['rmi', '-f', 'bench:buildkit'], { stdio: 'ignore' });
+  execFileSync(docker, ['builder', 'prune', '-af'], { stdio: 'ignore' });
+  spawnSync(docker, ['pull', '-q', base], { stdio: 'ignore' });
+  r.cold.push(buildkit());
+  r.noop.push(buildkit());
+  const later = new Date(Date.now() + 1000);
+  utimesSync(touched, later, later);
+  r.touch.push(buildkit());
+  appendFileSync(touched, '\n');
+  r.edit.push(buildkit());
+}
+
+let last: BenchReport | undefined;
 try {
+  // The base image in a state root of our own: `tsbuild bench` copies it into each cold root.
+  const userRoot = path.join(work, 'root');
+  const baseTar = path.join(work, 'base.tar');
+  execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${base}`, `oci-archive:${baseTar}:${base}`]);
+  execFileSync(process.execPath, [tsbuildBin, 'image', 'load', baseTar], { env: { ...process.env, TSBUILD_ROOT: userRoot }, stdio: 'ignore' });
+  if (haveDocker) {
+    execFileSync('bash', [path.join(benchDir, 'gen-context.sh'), ctx], { stdio: 'ignore' });
+    copyFileSync(touched, original);
+  }
   for (let run = 1; run <= runs; run++) {
-    const root = path.join(work, `root-${run}`);
-    scenarios(
-      'tsbuild',
-      () => {
-        rmSync(root, { recursive: true, force: true });
-        execFileSync(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'image', 'load', baseTar], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: 'ignore' });
-      },
-      tsbuild(root),
-    );
-    if (haveDocker) {
-      scenarios(
-        'buildkit',
-        () => {
-          spawnSync(docker, ['rmi', '-f', 'bench:buildkit'], { stdio: 'ignore' });
-          execFileSync(docker, ['builder', 'prune', '-af'], { stdio: 'ignore' });
-          spawnSync(docker, ['pull', '-q', base], { stdio: 'ignore' });
-        },
-        buildkit,
-      );
-    }
+    last = tsbuildRun(userRoot);
+    for (const s of order) results.tsbuild![s].push(...last.scenarios[s].samples);
+    if (haveDocker) buildkitRun();
     process.stderr.write(`run ${run}/${runs} done\n`);
   }
 } finally {
-  copyFileSync(original, touched);
   rmSync(work, { recursive: true, force: true });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 const goals: Record<Scenario, number> = { cold: 0.9, noop: 0.5, touch: 0.5, edit: 0.7 };
-const order: Scenario[] = ['cold', 'noop', 'touch', 'edit'];
-console.log(`median seconds over ${runs} run(s) on ../shared/peers/bench (${os.cpus().length} cores)`);
-console.log(['builder', ...order].map((c) => c.padEnd(10)).join(''));
-for (const [who, r] of Object.entries(results)) console.log([who, ...order.map((s) => median(r[s]).toFixed(3))].map((c) => c.padEnd(10)).join(''));
-if (results.buildkit && results.tsbuild) {
-  console.log(['ratio', ...order.map((s) => (median(results.tsbuild![s]) / median(results.buildkit![s])).toFixed(2) + 'x')].map((c) => c.padEnd(10)).join(''));
-  console.log(['goal', ...order.map((s) => `<=${goals[s]}x`)].map((c) => c.padEnd(10)).join(''));
+const row = (cells: string[]) => console.log(cells.map((c) => c.padEnd(12)).join('').trimEnd());
+console.log(`median seconds over ${runs} run(s) on ${benchDir} (${os.cpus().length} cores); tsbuild via \`tsbuild bench\`, edit file ${editFile}`);
+row(['builder', ...order]);
+for (const [who, r] of Object.entries(results)) row([who, ...order.map((s) => `${median(r[s]).toFixed(3)}`)]);
+if (results.buildkit) {
+  row(['ratio', ...order.map((s) => `${(median(results.tsbuild![s]) / median(results.buildkit![s])).toFixed(2)}x`)]);
+  row(['goal', ...order.map((s) => `<=${goals[s]}x`)]);
+}
+if (last) {
+  console.log(`\ntsbuild steps (last run; seconds, "cached" when the cache answered; from ${last.stepSource}):`);
+  for (const st of last.steps) row([st.name.length > 46 ? `${st.name.slice(0, 45)}… ` : st.name.padEnd(47), ...order.map((s) => (st.scenarios[s] ? (st.scenarios[s]!.cachedRuns ? 'cached' : st.scenarios[s]!.median.toFixed(3)) : ''))]);
 }
