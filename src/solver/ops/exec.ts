@@ -10,7 +10,8 @@ import type { CacheMount, ExecOp, Vertex } from '../../graph/index.js';
 import type { BuildContext } from '../../progress/index.js';
 import { StepError, TsbuildError } from '../../errors/index.js';
 import { createSandboxSpec, hostResolvConf, runSandbox, type SandboxMount } from '../../sandbox/index.js';
-import { sha256, type Digest } from '../../util/digest.js';
+import type { Digest } from '../../util/digest.js';
+import { cacheMountName } from './cache-mount-path.js';
 import type { LayerRef, StepStats, VertexResult } from '../types.js';
 import type { SolverEnvironment } from './environment.js';
 import { resolveUserInLayers } from './layered-user.js';
@@ -141,7 +142,7 @@ export async function runExec(
  * uses the first instance without locking. Held locks are released with the step.
  */
 async function cacheMountDir(ctx: BuildContext, stateRoot: string, m: CacheMount, releases: Array<() => Promise<unknown>>): Promise<string> {
-  const name = sha256(m.id).slice(7, 39);
+  const name = cacheMountName(m.id);
   const dirOf = (n: string): string => path.join(stateRoot, 'cache-mounts', n);
   if (m.sharing === 'shared') return dirOf(name);
   if (m.sharing === 'locked') {
