@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { computeWaste, type LayersReport, type ScanEntry } from '../../src/insight/index.js';
 import { createHarness } from '../helpers/tsbuild.js';
@@ -80,23 +80,35 @@ test('tsbuild layers: a deleted 5 MB file is waste; JSON is the same by name, fr
   t.is(byName.efficiency, (byName.totalBytes - byName.wastedBytes) / byName.totalBytes);
   t.true(byName.efficiency < 0.5);
 
+  // The streamed, decompressed tars hash to the config's diff_ids: every byte was read.
+  const config = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci-archive:${oci}`], { encoding: 'utf8' })) as { rootfs: { diff_ids: string[] } };
+  t.deepEqual(
+    byName.layers.map((l) => l.diffId),
+    config.rootfs.diff_ids,
+  );
   t.deepEqual(JSON.parse(h.ok(['layers', '--format', 'json', oci])), byName);
   t.deepEqual(JSON.parse(h.ok(['layers', '--format', 'json', docker])), byName);
 
-  // A docker-save tarball without the OCI index (older docker): manifest.json is enough.
+  // Written by other tools: legacy docker-save (manifest.json only, uncompressed <id>/layer.tar)
+  // and zstd layers, both by skopeo from the OCI tarball.
   const legacy = path.join(h.tmp, 'legacy.tar');
-  const unpacked = path.join(h.tmp, 'legacy');
-  await mkdir(unpacked);
-  execFileSync('tar', ['-xf', docker, '-C', unpacked]);
-  await rm(path.join(unpacked, 'index.json'));
-  execFileSync('tar', ['-cf', legacy, '-C', unpacked, '.']);
+  execFileSync('skopeo', ['copy', '-q', `oci-archive:${oci}`, `docker-archive:${legacy}:waste:1`]);
   const fromLegacy = JSON.parse(h.ok(['layers', '--format', 'json', legacy])) as LayersReport;
-  t.is(fromLegacy.wastedBytes, byName.wastedBytes);
-  t.deepEqual(fromLegacy.wasted[0], byName.wasted[0]);
+  t.is(fromLegacy.config, byName.config);
+  t.deepEqual(fromLegacy.wasted, byName.wasted);
   t.deepEqual(
-    fromLegacy.layers.map((l) => [l.digest, l.createdBy]),
-    byName.layers.map((l) => [l.digest, l.createdBy]),
+    fromLegacy.layers.map((l) => [l.diffId, l.createdBy, l.files, l.wastedBytes, l.compressedSize === l.uncompressedSize, l.mediaType]),
+    byName.layers.map((l) => [l.diffId, l.createdBy, l.files, l.wastedBytes, true, 'application/vnd.docker.image.rootfs.diff.tar']),
   );
+  const zstd = path.join(h.tmp, 'zstd.tar');
+  execFileSync('skopeo', ['copy', '-q', '--dest-compress-format', 'zstd', '--dest-compress', `oci-archive:${oci}`, `oci-archive:${zstd}:waste:1`]);
+  const fromZstd = JSON.parse(h.ok(['layers', '--format', 'json', zstd])) as LayersReport;
+  t.true(fromZstd.layers.every((l) => l.mediaType.endsWith('+zstd')));
+  t.deepEqual(
+    fromZstd.layers.map((l) => [l.diffId, l.uncompressedSize, l.wastedBytes, l.largest]),
+    byName.layers.map((l) => [l.diffId, l.uncompressedSize, l.wastedBytes, l.largest]),
+  );
+  t.deepEqual(fromZstd.wasted, byName.wasted);
 
   const table = h.ok(['layers', 'waste:1']);
   t.regex(table, /Wasted: 5\.0MB/);
