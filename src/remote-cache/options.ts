@@ -25,9 +25,12 @@ export interface CacheImportSpec {
   location: CacheLocationSpec;
 }
 
+// image-manifest and oci-mediatypes are accepted for buildx compatibility: tsbuild always writes
+// an OCI image manifest with OCI media types, which is what both ask for when true.
+const COMPAT_KEYS = ['image-manifest', 'oci-mediatypes'];
 const EXPORT_KEYS: Record<'registry' | 'local', string[]> = {
-  registry: ['ref', 'mode', 'cache-mounts', 'ignore-error'],
-  local: ['dest', 'tag', 'mode', 'cache-mounts', 'ignore-error'],
+  registry: ['ref', 'mode', 'cache-mounts', 'ignore-error', ...COMPAT_KEYS],
+  local: ['dest', 'tag', 'mode', 'cache-mounts', 'ignore-error', ...COMPAT_KEYS],
 };
 const IMPORT_KEYS: Record<'registry' | 'local', string[]> = {
   registry: ['ref'],
@@ -82,6 +85,7 @@ export function parseCacheExport(raw: string): CacheExportSpec {
   const loc = location('--cache-to', raw, kv, EXPORT_KEYS, 'dest');
   const mode = kv.get('mode') ?? 'min';
   if (mode !== 'min' && mode !== 'max') throw bad('--cache-to', raw, `mode must be min or max, got "${mode}"`);
+  for (const k of COMPAT_KEYS) if (kv.has(k) && !bool('--cache-to', raw, k, kv.get(k))) throw bad('--cache-to', raw, `${k}=false is not supported (the cache is always an OCI image manifest)`);
   return {
     location: loc,
     mode,

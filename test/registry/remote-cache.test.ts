@@ -218,6 +218,8 @@ test('cache options are validated before the build, with codes', (t) => {
   t.is(code(() => parseCacheImport('type=registry,ref=r.test/a:b,mode=max')), 'ERR_TSBUILD_CACHE_OPTIONS');
   t.like(parseCacheExport('type=registry,ref=r.test/a/b'), { mode: 'min', cacheMounts: false, location: { type: 'registry', ref: { registry: 'r.test', repository: 'a/b', tag: 'latest' } } });
   t.like(parseCacheExport('type=local,dest=d,mode=max,cache-mounts=true'), { mode: 'max', cacheMounts: true, location: { type: 'local', dir: 'd', tag: 'latest' } });
+  t.like(parseCacheExport('type=registry,ref=r.test/a:c,image-manifest=true,oci-mediatypes=true'), { mode: 'min' });
+  t.is(code(() => parseCacheExport('type=registry,ref=r.test/a:c,oci-mediatypes=false')), 'ERR_TSBUILD_CACHE_OPTIONS');
   t.like(parseCacheImport('r.test/app:cache'), { location: { type: 'registry', ref: { repository: 'app', tag: 'cache' } } });
 });
 
