@@ -25,7 +25,7 @@ import {
   type CacheImportStats,
   type ImportedCache,
 } from './remote-cache/index.js';
-import type { CacheIndex } from './solver/cache-index.js';
+import type { CacheIndex, CacheRecord } from './solver/cache-index.js';
 import { withLazyInputs } from './solver/lazy-inputs.js';
 import { cacheMountPath } from './solver/ops/cache-mount-path.js';
 import type { OpExecutor } from './solver/solve.js';
@@ -60,8 +60,13 @@ export interface BuildCacheSession {
 export async function openBuildCache(ctx: BuildContext, resolved: ResolvedBuildCache, deps: { state: StateRoot; registry: RegistryClient }): Promise<BuildCacheSession> {
   const { state, registry } = deps;
   const imported: ImportedCache | undefined = resolved.imports.length ? await importCaches(ctx, resolved.imports, { content: state.content, registry }) : undefined;
+  let localIndex: CacheIndex | undefined;
+  const used = new Map<string, CacheRecord>();
   return {
-    wrapIndex: (local) => (imported ? withImportedRecords(local, imported) : local),
+    wrapIndex(local) {
+      localIndex = local;
+      return imported ? withImportedRecords(local, imported, (r) => used.set(r.key, r)) : local;
+    },
     wrapExecutor: (executor) =>
       imported
         ? withLazyInputs(executor, state.root, {
@@ -101,6 +106,13 @@ export async function openBuildCache(ctx: BuildContext, resolved: ResolvedBuildC
           const message = `cache export to ${describeLocation(spec.location)} failed: ${(err as Error).message}`;
           if (!spec.ignoreError) throw new TsbuildError('ERR_TSBUILD_CACHE_EXPORT', message, { cause: err });
           c.progress.emit({ type: 'warning', time: Date.now(), rule: 'CacheExport', message });
+        }
+      }
+      if (imported && localIndex) {
+        // Imported records whose blobs this build downloaded become local records: the next
+        // build on this machine hits them without --cache-from.
+        for (const r of used.values()) {
+          if ((await Promise.all(r.layers.map((l) => state.content.has(l.blob)))).every(Boolean)) await localIndex.put(r);
         }
       }
       if (imported) {

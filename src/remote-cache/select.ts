@@ -76,14 +76,20 @@ interface IndexLike<R> {
  * The local cache index with imported records behind it: local records win; a key only an
  * import has resolves to the imported layer chain (its blobs are fetched later, if needed).
  */
-export function withImportedRecords<R extends { key: Digest; layers: CacheRecordLike['layers']; created: string }>(local: IndexLike<R>, imported: ImportedCache): IndexLike<R> {
+export function withImportedRecords<R extends { key: Digest; layers: CacheRecordLike['layers']; created: string }>(
+  local: IndexLike<R>,
+  imported: ImportedCache,
+  onImported?: (record: R) => void,
+): IndexLike<R> {
   return {
     async get(key) {
       const mine = await local.get(key);
       if (mine) return mine;
       const r = imported.get(key);
       if (!r) return undefined;
-      return { key: r.key, layers: r.layers, created: r.created ?? new Date(0).toISOString() } as R;
+      const record = { key: r.key, layers: r.layers, created: r.created ?? new Date(0).toISOString() } as R;
+      onImported?.(record);
+      return record;
     },
     put: (record) => local.put(record),
     delete: (key) => local.delete(key),

@@ -90,6 +90,8 @@ async function twoMachines(t: import('ava').ExecutionContext, to: string, from: 
   t.true(full.infos.some((m) => m === `cache import: 5 blobs, ${imported?.bytesDownloaded} bytes downloaded`), full.infos.join('\n'));
   t.is(await readFile(path.join(out, 'b-copy.txt'), 'utf8'), 'bravo\n');
   t.is(await readFile(path.join(out, 'base.txt'), 'utf8'), 'base\n');
+  // What B downloaded is now its own cache: the next build needs no --cache-from.
+  t.deepEqual(build(b, ['-o', `type=local,dest=${path.join(b.tmp, 'again')}`, projB]).ran, []);
 
   // One context file changes on B: only the steps that depend on it run.
   await writeFile(path.join(projB, 'b.txt'), 'changed\n');
