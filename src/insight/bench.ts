@@ -10,10 +10,12 @@
  * each run gets its own state root, removed afterwards.
  */
 import { spawn } from 'node:child_process';
+import { lstatSync } from 'node:fs';
 import { appendFile, copyFile, cp, mkdir, mkdtemp, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openStateRoot } from '../cache/index.js';
+import { openStateRoot, type ImageRecord } from '../cache/index.js';
+import { createIgnoreMatcher, readDockerignore } from '../context/index.js';
 import { TsbuildError } from '../errors/index.js';
 import { readBuildRecords } from '../history/index.js';
 import { normalizeReference } from '../oci/index.js';
@@ -140,7 +142,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   try {
     const ctx = path.join(work, 'ctx');
     if (generator) await runChild('bash', [generator, ctx], { env: options.env, signal: options.signal }, 'context generator');
-    else await cp(project, ctx, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    else await copyProject(project, ctx, dockerfileSrc);
     // A Dockerfile inside the project is used from the copy; one outside is only read.
     const inside = !generator && !path.relative(project, dockerfileSrc).startsWith('..');
     const dockerfile = inside ? path.join(ctx, path.relative(project, dockerfileSrc)) : dockerfileSrc;
@@ -156,7 +158,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
     const user = await openStateRoot({ root: options.root, env: options.env });
     const bases: Array<{ ref: string; local: boolean }> = [];
-    const baseRecords = [];
+    const baseRecords: ImageRecord[] = [];
     for (const ref of info.baseImages) {
       const rec = await user.images.get(normalizeReference(ref));
       bases.push({ ref, local: rec !== undefined });
@@ -171,7 +173,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const root = path.join(work, `root-${run}`);
       await mkdir(root, { recursive: true });
       const fresh = await openStateRoot({ root, env: {} });
-      for (const rec of baseRecords) await copyLocalImage(user, fresh, rec);
+      for (const rec of [...baseRecords]) {
+        // A record whose blobs are gone (pruned) cannot be copied: the cold build pulls it instead.
+        await copyLocalImage(user, fresh, rec).catch(() => {
+          baseRecords.splice(baseRecords.indexOf(rec), 1);
+          for (const b of bases) if (normalizeReference(b.ref) === rec.name) b.local = false;
+        });
+      }
       const build = async (scenario: Scenario) => {
         const r = await timedBuild(options.tsbuild, buildArgv, root, options);
         samples[scenario].push(r);
@@ -219,6 +227,24 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Copies the project, leaving out what .dockerignore excludes (a build never reads it, and an
+ * ignored node_modules can be most of a project); the Dockerfile and ignore files always come.
+ */
+async function copyProject(project: string, dest: string, dockerfile: string): Promise<void> {
+  const matcher = createIgnoreMatcher((await readDockerignore(project, dockerfile)).patterns);
+  const keep = new Set([path.relative(project, dockerfile), `${path.relative(project, dockerfile)}.dockerignore`, '.dockerignore']);
+  await cp(project, dest, {
+    recursive: true,
+    preserveTimestamps: true,
+    verbatimSymlinks: true,
+    filter: (src) => {
+      const rel = path.relative(project, src).split(path.sep).join('/');
+      return rel === '' || keep.has(rel) || [...keep].some((k) => k.startsWith(`${rel}/`)) || !matcher.excludes(rel, lstatSync(src).isDirectory());
+    },
+  });
 }
 
 async function timedBuild(tsbuild: string[], argv: string[], root: string, options: BenchOptions): Promise<BuildRun> {
