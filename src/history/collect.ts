@@ -149,6 +149,8 @@ interface CollectContext {
 }
 
 const isLayerOp = (v: Vertex): boolean => v.op.kind === 'exec' || v.op.kind === 'file';
+const readsContext = (graph: BuildGraph, v: Vertex): boolean =>
+  v.op.kind === 'file' && v.op.actions.some((a) => a.action === 'copy' && graph.vertices[a.from]?.op.kind === 'source.local');
 
 /** Layer steps the target needs, inputs first. */
 export function targetSteps(graph: BuildGraph): Vertex[] {
@@ -206,7 +208,8 @@ async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, 
       wallMs: cache === 'miss' && startedAt !== undefined && endedAt !== undefined ? endedAt - startedAt : 0,
       ...(st?.cpuMs !== undefined ? { cpuMs: st.cpuMs } : {}),
       ...(st?.hostCpuMs !== undefined && !st.cached ? { hostCpuMs: st.hostCpuMs } : {}),
-      ...(st?.contextBytes !== undefined ? { contextBytes: st.contextBytes, contextFiles: st.contextFiles ?? 0 } : {}),
+      // applyFileOp counts every byte it copies; only copies from the build context are context reads.
+      ...(st?.contextBytes !== undefined && readsContext(graph, v) ? { contextBytes: st.contextBytes, contextFiles: st.contextFiles ?? 0 } : {}),
       ...(st?.layer ? { layer: { ...st.layer, ...(st.layerSize !== undefined ? { uncompressedSize: st.layerSize } : {}) } } : {}),
       ...(st?.changes ? { changes: st.changes } : {}),
       inputs: await stepInputs(graph, v, ids, keyOf),

@@ -46,9 +46,11 @@ export function diffContextSummaries(before: ContextSummary, after: ContextSumma
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** `a.txt (content), run.sh (mode 0644 -> 0755), old.txt (removed)`, at most `max` files. */
+/** `a.txt (content, mode 0644 -> 0755); old.txt (removed)`: changes grouped by path, at most `max` paths. */
 export function describeFileChanges(changes: ContextFileChange[], max = 10): string {
-  const shown = changes.slice(0, max).map((c) => `${c.path} (${c.how}${c.detail ? ` ${c.detail}` : ''})`);
-  if (changes.length > max) shown.push(`and ${changes.length - max} more`);
-  return shown.join(', ');
+  const byPath = new Map<string, string[]>();
+  for (const c of changes) byPath.set(c.path, [...(byPath.get(c.path) ?? []), `${c.how}${c.detail ? ` ${c.detail}` : ''}`]);
+  const shown = [...byPath].slice(0, max).map(([p, hows]) => `${p} (${hows.join(', ')})`);
+  if (byPath.size > max) shown.push(`and ${byPath.size - max} more`);
+  return shown.join('; ');
 }
