@@ -20,7 +20,7 @@ export function renderBenchTable(r: BenchReport): string {
   out += '\n';
   const spread = (s: Spread) => (r.runs > 1 ? `${s3(s.min)}–${s3(s.max)}` : '-');
   out += table([['SCENARIO', 'MEDIAN', 'MIN–MAX'], ...SCENARIOS.map((s) => [LABELS[s], s3(r.scenarios[s].median), spread(r.scenarios[s])])]);
-  out += `\nPer step (median seconds of the step; "cached" when every run hit the cache; from ${r.stepSource}):\n`;
+  out += `\nPer step (median seconds of the step${r.runs > 1 ? ' and min–max' : ''}; "cached" when every run hit the cache; from ${r.stepSource}):\n`;
   const rows = [['STEP', ...SCENARIOS.map((s) => LABELS[s].toUpperCase())]];
   for (const st of r.steps) {
     rows.push([
@@ -29,7 +29,8 @@ export function renderBenchTable(r: BenchReport): string {
         const x = st.scenarios[s];
         if (!x) return '';
         if (x.cachedRuns === x.samples.length) return 'cached';
-        return `${x.median.toFixed(3)}${x.cachedRuns > 0 ? ` (${x.cachedRuns} cached)` : ''}`;
+        const range = x.samples.length > 1 ? ` ${x.min.toFixed(2)}–${x.max.toFixed(2)}` : '';
+        return `${x.median.toFixed(3)}${range}${x.cachedRuns > 0 ? ` (${x.cachedRuns} cached)` : ''}`;
       }),
     ]);
   }
