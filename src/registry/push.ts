@@ -47,7 +47,7 @@ export async function blobExists(client: RegistryClient, ref: RepositoryRef, dig
  * repository (201: done, nothing to upload). A refused mount answers 202 with a fresh session,
  * which the last candidate's attempt keeps for the upload; earlier ones are cancelled.
  */
-async function startUpload(client: RegistryClient, ref: RepositoryRef, digest: Digest, mountFrom: string[]): Promise<{ mounted: true } | { mounted: false; location: URL }> {
+async function startUpload(client: RegistryClient, ref: RepositoryRef, digest: Digest, mountFrom: string[]): Promise<{ mounted: true } | { mounted: false; location: URL; minChunk: number }> {
   const candidates = mountFrom.filter((from, i) => from !== ref.repository && mountFrom.indexOf(from) === i);
   for (const [i, from] of candidates.entries()) {
     const res = await client.request(ref, `/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
@@ -60,13 +60,19 @@ async function startUpload(client: RegistryClient, ref: RepositoryRef, digest: D
     await res.body?.cancel();
     if (res.status === 201) return { mounted: true };
     const location = resolveLocation(client, ref, res.headers.get('location'));
-    if (i === candidates.length - 1) return { mounted: false, location };
+    if (i === candidates.length - 1) return { mounted: false, location, minChunk: minChunkOf(res) };
     const cancel = await client.request(ref, location.toString(), { method: 'DELETE', actions: 'push,pull', ok: [404, 405], retry: false }).catch(() => undefined);
     await cancel?.body?.cancel();
   }
   const start = await client.request(ref, '/blobs/uploads/', { method: 'POST', actions: 'push,pull', headers: { 'content-length': '0' } });
   await start.body?.cancel();
-  return { mounted: false, location: resolveLocation(client, ref, start.headers.get('location')) };
+  return { mounted: false, location: resolveLocation(client, ref, start.headers.get('location')), minChunk: minChunkOf(start) };
+}
+
+/** The OCI-Chunk-Min-Length a registry announces when an upload starts (0 when none). */
+function minChunkOf(res: Response): number {
+  const n = Number(res.headers.get('oci-chunk-min-length'));
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
 export async function pushBlob(
@@ -83,7 +89,6 @@ export async function pushBlob(
     return;
   }
   const threshold = options.chunkThreshold ?? 32 * 1024 * 1024;
-  const chunkSize = options.chunkSize ?? 16 * 1024 * 1024;
   const file = store.blobPath(desc.digest);
   const attempts = options.attempts ?? 5;
   // A failed upload (5xx, 429, a connection dropped mid-body) restarts from a fresh session:
@@ -99,6 +104,8 @@ export async function pushBlob(
         return;
       }
       let location = session.location;
+      // A registry may require bigger chunks (OCI-Chunk-Min-Length); only the last may be smaller.
+      const chunkSize = Math.max(options.chunkSize ?? 16 * 1024 * 1024, session.minChunk);
       if (desc.size <= threshold) {
         location.searchParams.set('digest', desc.digest);
         const res = await client.request(ref, location.toString(), {
