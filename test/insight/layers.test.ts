@@ -123,3 +123,33 @@ test('tsbuild layers: a deleted 5 MB file is waste; JSON is the same by name, fr
   t.is(bad.status, 1);
   t.regex(bad.stderr, /ERR_TSBUILD_IMAGE_FORMAT/);
 });
+
+test('tsbuild layers: a directory removed and re-created (opaque) wastes its old content once, not again when overwritten', async (t) => {
+  const h = await createHarness(t);
+  const ctx = path.join(h.tmp, 'ctx');
+  await mkdir(ctx);
+  await writeFile(path.join(ctx, 'f'), 'hello\n');
+  await writeFile(
+    path.join(ctx, 'Dockerfile'),
+    [
+      'FROM busybox:latest',
+      'RUN mkdir -p /d/sub && head -c 100000 /dev/urandom > /d/sub/a && head -c 3000 /dev/urandom > /d/k',
+      'RUN rm -rf /d && mkdir /d && echo x > /d/b',
+      'COPY f /d/k',
+      '',
+    ].join('\n'),
+  );
+  h.ok(['build', '-q', '-t', 'opaque:1', ctx]);
+  const r = JSON.parse(h.ok(['layers', '--format', 'json', '--top', '10', 'opaque:1'])) as LayersReport;
+  t.deepEqual(
+    r.wasted.map((w) => [w.path, w.size, w.layer, w.by, w.reason]),
+    [
+      ['/d/sub/a', 100_000, 1, 2, 'deleted'],
+      ['/d/k', 3000, 1, 2, 'deleted'],
+    ],
+  );
+  t.is(r.layers[2]!.deletions, 1);
+  t.is(r.layers[2]!.removedBytes, 103_000);
+  t.is(r.layers[3]!.removedBytes, 0);
+  t.is(r.wastedBytes, 103_000);
+});
