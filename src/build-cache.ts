@@ -27,7 +27,7 @@ import {
 } from './remote-cache/index.js';
 import type { CacheIndex, CacheRecord } from './solver/cache-index.js';
 import { withLazyInputs } from './solver/lazy-inputs.js';
-import { cacheMountPath } from './solver/ops/cache-mount-path.js';
+import { cacheMountName, cacheMountPath } from './solver/ops/cache-mount-path.js';
 import type { OpExecutor } from './solver/solve.js';
 import type { LayerRef, SolveResult } from './solver/types.js';
 
@@ -87,7 +87,8 @@ export async function openBuildCache(ctx: BuildContext, resolved: ResolvedBuildC
         try {
           const vertices = cacheExportVertices(graph, spec.mode);
           const records = await collectCacheRecords(vertices, (d) => solved.keyOf(d), (key) => index.get(key));
-          const mounts = spec.cacheMounts ? cacheMountIds(vertices).map((id) => ({ id, dir: cacheMountPath(state.root, id) })) : [];
+          // A concurrent build's RUN may be writing a mount: take its lock while it is tarred.
+          const mounts = spec.cacheMounts ? cacheMountIds(vertices).map((id) => ({ id, dir: cacheMountPath(state.root, id), hold: () => state.lock(`cache-mount-${cacheMountName(id)}`) })) : [];
           const stats = await exportCache(c, spec, {
             records,
             mounts: await existingDirs(mounts),
@@ -125,7 +126,7 @@ export async function openBuildCache(ctx: BuildContext, resolved: ResolvedBuildC
   };
 }
 
-async function existingDirs(mounts: Array<{ id: string; dir: string }>): Promise<Array<{ id: string; dir: string }>> {
+async function existingDirs<M extends { dir: string }>(mounts: M[]): Promise<M[]> {
   const out = [];
   for (const m of mounts) if ((await stat(m.dir).catch(() => undefined))?.isDirectory()) out.push(m);
   return out;

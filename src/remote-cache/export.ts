@@ -27,8 +27,8 @@ export interface CacheExportStats {
 
 export interface CacheExportInput {
   records: CacheRecordLike[];
-  /** Cache mounts to include (only when the spec opts in): id and host dir. */
-  mounts: Array<{ id: string; dir: string }>;
+  /** Cache mounts to include (only when the spec opts in): id, host dir, and the lock that keeps RUN steps out while it is read. */
+  mounts: Array<{ id: string; dir: string; hold?: () => Promise<() => Promise<void>> }>;
   content: ContentStore;
   registry: RegistryClient;
   /** Brings a blob into the store when only an imported cache has it. */
@@ -39,7 +39,14 @@ export async function exportCache(ctx: BuildContext, spec: CacheExportSpec, inpu
   const location = openCacheLocation(spec.location, input.registry);
   const { content } = input;
   const mounts: CacheConfigMount[] = [];
-  if (spec.cacheMounts) for (const m of input.mounts) mounts.push(await storeCacheMount(content, m.id, m.dir));
+  for (const m of spec.cacheMounts ? input.mounts : []) {
+    const release = await m.hold?.();
+    try {
+      mounts.push(await storeCacheMount(content, m.id, m.dir));
+    } finally {
+      await release?.();
+    }
+  }
   const config = buildCacheConfig(input.records, mounts);
   const configBytes = Buffer.from(JSON.stringify(config));
   const configInfo = await content.writeBytes(configBytes);

@@ -14,3 +14,4 @@ export {
   type CacheRecordLike,
 } from './format.js';
 export { cacheExportVertices, collectCacheRecords, cacheMountIds, withImportedRecords } from './select.js';
+export { pruneLayout } from './layout-gc.js';

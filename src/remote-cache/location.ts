@@ -12,6 +12,7 @@ import type { BuildContext } from '../progress/index.js';
 import { blobExists, fetchBlob, fetchManifest, pushBlob, putManifest, type RegistryClient } from '../registry/index.js';
 import { digestHex, sha256, type Digest } from '../util/digest.js';
 import { OCI_MANIFEST_MEDIA_TYPE, type BlobDescriptor } from './format.js';
+import { pruneLayout } from './layout-gc.js';
 import { describeLocation, type CacheLocationSpec } from './options.js';
 
 export interface CacheLocation {
@@ -123,6 +124,8 @@ function localLocation(spec: Extract<CacheLocationSpec, { type: 'local' }>): Cac
       const others = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== spec.tag);
       const entry = { mediaType: mediaType || OCI_MANIFEST_MEDIA_TYPE, digest, size: bytes.length, annotations: { [REF_NAME]: spec.tag } };
       await atomicWrite(path.join(dir, 'index.json'), `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...others, entry] })}\n`);
+      // The manifest this one replaced (and its layers no other entry uses) can go now.
+      await pruneLayout(dir);
     },
   };
 }

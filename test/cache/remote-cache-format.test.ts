@@ -3,7 +3,7 @@
  * cache keys that do not depend on where or by whom the project is checked out.
  */
 import test from 'ava';
-import { chown, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, cp, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createContextHasher } from '../../src/context/checksum.js';
@@ -17,6 +17,7 @@ import {
   cacheMountIds,
   parseCacheConfig,
   parseCacheManifest,
+  pruneLayout,
   type CacheRecordLike,
 } from '../../src/remote-cache/index.js';
 import { createCacheKeyCalculator } from '../../src/solver/cache-key.js';
@@ -115,4 +116,41 @@ test('cache keys are the same for a copy of the project at another path, owned b
   const kb = await keysOf(b);
   const changed = Object.keys(ka).filter((v) => ka[v as Digest] !== kb[v as Digest]).map((v) => g.vertices[v as Digest]!.meta.name.replace(/^\[[^\]]*\]\s*/, ''));
   t.deepEqual(changed.sort(), ['COPY app/ /app/', 'RUN --mount=type=cache,target=/var/cache/apt ls /app'].sort());
+});
+
+test('a local cache dir drops blobs no tag reaches any more, but keeps recent ones and other images', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-layout-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const blobs = path.join(dir, 'blobs', 'sha256');
+  await mkdir(blobs, { recursive: true });
+  const put = async (data: string | Buffer, old = true): Promise<Digest> => {
+    const digest = sha256(data);
+    const file = path.join(blobs, digest.slice(7));
+    await writeFile(file, data);
+    if (old) await utimes(file, new Date(0), new Date(0));
+    return digest;
+  };
+  const desc = async (data: string, old = true) => ({ mediaType: 'x', digest: await put(data, old), size: Buffer.byteLength(data) });
+  const kept = await desc('layer kept');
+  const shared = await desc('layer shared');
+  const gone = await desc('layer gone');
+  const fresh = await desc('layer fresh, maybe a concurrent export', false);
+  const manifestOf = async (layers: Array<{ digest: Digest }>, old = true) => desc(JSON.stringify({ schemaVersion: 2, config: await desc(`config ${layers.map((l) => l.digest).join(",")}`), layers }), old);
+  const current = await manifestOf([kept, shared]);
+  await manifestOf([shared, gone]); // the manifest a new export replaced
+  // Another image under its own tag, behind a nested index: untouched.
+  const other = await manifestOf([await desc('other image layer')]);
+  const nested = await desc(JSON.stringify({ schemaVersion: 2, manifests: [other] }));
+  await writeFile(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [current, nested] }));
+  const before = new Set(await readdir(blobs));
+  const r = await pruneLayout(dir);
+  const after = new Set(await readdir(blobs));
+  const removed = [...before].filter((b) => !after.has(b)).map((b) => `sha256:${b}`);
+  // gone, the old manifest and its config.
+  t.is(r.removed, 3);
+  t.true(removed.includes(gone.digest));
+  for (const d of [kept, shared, fresh, current, other, nested]) t.true(after.has(d.digest.slice(7)));
+  // Without a readable index nothing is deleted.
+  await writeFile(path.join(dir, 'index.json'), '{');
+  t.deepEqual(await pruneLayout(dir), { removed: 0, bytes: 0 });
 });
