@@ -58,13 +58,15 @@ export function renderBuildSvg(r: BuildRecord): string {
   const tw = WIDTH - LABEL_W - RIGHT_PAD;
   const xOf = (t: number): number => LABEL_W + (Math.min(Math.max(t - t0, 0), span) / span) * tw;
   const critical = criticalPath(r);
-  const stages: string[] = [];
-  for (const s of r.steps) if (!stages.includes(s.stage)) stages.push(s.stage);
+  // Lanes in Dockerfile order (the record lists steps in dependency order).
+  const firstLine = new Map<string, number>();
+  for (const s of r.steps) firstLine.set(s.stage, Math.min(firstLine.get(s.stage) ?? Infinity, s.line ?? Infinity));
+  const stages = [...firstLine.keys()].sort((a, b) => firstLine.get(a)! - firstLine.get(b)!);
 
   const body: string[] = [];
   let y = TOP;
   stages.forEach((stage, li) => {
-    const steps = r.steps.filter((s) => s.stage === stage);
+    const steps = r.steps.filter((s) => s.stage === stage).sort((a, b) => a.position - b.position);
     const h = LANE_HEAD + steps.length * ROW_H;
     body.push(`<g class="lane" data-stage="${escapeXml(stage)}">`);
     body.push(`<rect x="0" y="${y}" width="${WIDTH}" height="${h}" fill="${COLORS.lane[li % 2]}"/>`);
@@ -72,7 +74,8 @@ export function renderBuildSvg(r: BuildRecord): string {
     let rowY = y + LANE_HEAD;
     for (const s of steps) {
       const onPath = critical.has(s.id);
-      const label = truncate(s.name, 60);
+      // ~7.2 px per character at 12 px monospace: keep labels inside the label column.
+      const label = truncate(s.name, 56);
       body.push(`<g class="step${s.cache === 'miss' ? '' : ' cached'}${onPath ? ' critical' : ''}" data-step="${escapeXml(s.id)}">`);
       body.push(`<title>${escapeXml(tooltip(s))}</title>`);
       body.push(`<text x="16" y="${rowY + 15}" class="label">${escapeXml(label)}</text>`);
