@@ -7,14 +7,11 @@
  * bytes; `sourceDateEpoch` clamps mtimes (rewrite-timestamp) for reproducible layers.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
-import { pack, type Header } from 'tar-stream';
-
-type Headers = Partial<Header> & { name: string; pax?: Record<string, string> };
+import { END_OF_TAR, TarChunks, type TarHeader } from './tar-writer.js';
 
 const run = promisify(execFile);
 
@@ -56,6 +53,8 @@ export interface ChangeItem {
   whiteout?: boolean;
   /** A directory whose lower content is hidden (`.wh..wh..opq`). */
   opaque?: boolean;
+  /** lstat of `abs` when the walk already made it (saves a second call per entry). */
+  st?: Stats;
 }
 type Item = ChangeItem;
 
@@ -70,8 +69,10 @@ export async function walk(root: string): Promise<Item[]> {
     const names = readdirSync(abs).sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : a === b ? 0 : 1));
     for (const n of names) {
       const r = rel === '' ? n : `${rel}/${n}`;
-      items.push({ rel: r, abs: path.join(root, r) });
-      if (lstatSync(path.join(root, r)).isDirectory()) visit(r);
+      const abs = path.join(root, r);
+      const st = lstatSync(abs);
+      items.push({ rel: r, abs, st });
+      if (st.isDirectory()) visit(r);
     }
   };
   visit('');
@@ -84,7 +85,7 @@ export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptio
     const xattrs = await readXattrs(upperDir);
     const items: ChangeItem[] = [];
     for (const item of await walk(upperDir)) {
-      const st = lstatSync(item.abs);
+      const st = item.st!;
       const attrs = xattrs.get(item.abs);
       // Both whiteout forms overlayfs uses: a 0/0 char device, or (userxattr/nested overlays)
       // an empty file carrying the trusted.overlay.whiteout xattr.
@@ -95,76 +96,85 @@ export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptio
   }, options);
 }
 
-/** Writes tar entries for a sorted change list; shared by the overlay and tree-diff paths. */
+/** Bytes gathered before a chunk goes downstream (hashing and gzip work per chunk). */
+const CHUNK = 1 << 20;
+
+/**
+ * Writes tar entries for a sorted change list; shared by the overlay and tree-diff paths.
+ * Headers are encoded synchronously and small bodies read straight into ~1 MiB chunks
+ * (tar-writer.ts): a stream entry and a Buffer per file cost more than the files themselves.
+ */
 export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: Map<string, Map<string, Buffer>> }>, options: DiffOptions): Readable {
-  const p = pack();
-  (async () => {
+  async function* generate(): AsyncGenerator<Buffer> {
     const { items, xattrs } = await collect();
     options.onChanges?.(items);
     const seenInodes = new Map<string, string>();
     const clamp = (d: Date): Date => (options.sourceDateEpoch !== undefined && d.getTime() > options.sourceDateEpoch * 1000 ? new Date(options.sourceDateEpoch * 1000) : d);
-    const add = (h: Headers, body?: Buffer): Promise<void> =>
-      new Promise((resolve, reject) => {
-        if (body) p.entry(h, body, (err) => (err ? reject(err) : resolve()));
-        else p.entry(h, (err) => (err ? reject(err) : resolve()));
-      });
-    const marker = (name: string, mtime: Date): Headers => ({ name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(mtime), uname: '', gname: '' });
+    const tar = new TarChunks(CHUNK);
+    const marker = (name: string, mtime: Date): TarHeader => ({ name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(mtime), uname: '', gname: '' });
     for (const item of items) {
+      if (tar.pendingBytes >= CHUNK) yield* tar.take();
       if (item.whiteout) {
-        const st = await lstat(item.abs).catch(() => undefined);
+        const st = lstatSync(item.abs, { throwIfNoEntry: false });
         const dir = path.posix.dirname(item.rel);
         const wh = `${dir === '.' ? '' : `${dir}/`}.wh.${path.posix.basename(item.rel)}`;
         // Header details as Docker/BuildKit write them (seen in `docker save` of a BuildKit RUN):
         // a 0600 regular file carrying the whiteout's owner and time.
-        await add({ ...marker(wh, st?.mtime ?? new Date(0)), mode: 0o600, uid: st?.uid ?? 0, gid: st?.gid ?? 0 }, Buffer.alloc(0));
+        tar.header({ ...marker(wh, st?.mtime ?? new Date(0)), mode: 0o600, uid: st?.uid ?? 0, gid: st?.gid ?? 0 });
         continue;
       }
-      const st = lstatSync(item.abs);
-      const attrs = xattrs.get(item.abs) ?? new Map<string, Buffer>();
-      const base: Headers = { name: item.rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: clamp(st.mtime), uname: '', gname: '' };
-      const pax: Record<string, string> = {};
-      for (const [k, v] of [...attrs].sort(([a], [b]) => (a < b ? -1 : 1))) if (!k.startsWith('trusted.overlay.')) pax[`SCHILY.xattr.${k}`] = v.toString('latin1');
-      if (Object.keys(pax).length > 0) base.pax = pax;
+      const st = item.st ?? lstatSync(item.abs);
+      const attrs = xattrs.get(item.abs);
+      const base: TarHeader = { name: item.rel, type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: clamp(st.mtime), uname: '', gname: '' };
+      if (attrs && attrs.size > 0) {
+        const pax: Record<string, string> = {};
+        for (const [k, v] of [...attrs].sort(([a], [b]) => (a < b ? -1 : 1))) if (!k.startsWith('trusted.overlay.')) pax[`SCHILY.xattr.${k}`] = v.toString('latin1');
+        if (Object.keys(pax).length > 0) base.pax = pax;
+      }
 
       if (st.isDirectory()) {
-        await add({ ...base, name: `${item.rel}/`, type: 'directory' });
+        tar.header({ ...base, name: `${item.rel}/`, type: 'directory' });
         // The opaque marker takes the directory's permission bits and owner, and no time (epoch 0).
-        if (item.opaque) await add({ ...marker(`${item.rel}/.wh..wh..opq`, new Date(0)), mode: st.mode & 0o777, uid: st.uid, gid: st.gid }, Buffer.alloc(0));
+        if (item.opaque) tar.header({ ...marker(`${item.rel}/.wh..wh..opq`, new Date(0)), mode: st.mode & 0o777, uid: st.uid, gid: st.gid });
       } else if (st.isSymbolicLink()) {
-        await add({ ...base, type: 'symlink', linkname: readlinkSync(item.abs) });
+        tar.header({ ...base, type: 'symlink', linkname: readlinkSync(item.abs) });
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? seenInodes.get(key) : undefined;
         if (first !== undefined) {
-          await add({ ...base, type: 'link', linkname: first, size: 0 });
+          tar.header({ ...base, type: 'link', linkname: first, size: 0 });
           continue;
         }
         if (st.nlink > 1) seenInodes.set(key, item.rel);
-        if (st.size < 1 << 20) {
-          // Small files (most of a layer) in one read; large ones streamed below.
-          const body = readFileSync(item.abs);
-          await add({ ...base, type: 'file', size: body.length }, body);
-          continue;
+        const fd = openSync(item.abs, 'r');
+        try {
+          if (st.size < 1 << 20) {
+            // Small files (most of a layer) read straight into the chunk; large ones streamed.
+            tar.header({ ...base, size: st.size });
+            const got = tar.body((b, off, len) => readSync(fd, b, off, len, null), st.size);
+            if (got !== st.size) throw new Error(`${item.rel} changed size while its layer was written`);
+            continue;
+          }
+          tar.header({ ...base, size: st.size });
+          yield* tar.take();
+          let written = 0;
+          for await (const chunk of createReadStream('', { fd, autoClose: false, start: 0, end: st.size - 1 })) {
+            written += (chunk as Buffer).length;
+            yield chunk as Buffer;
+          }
+          if (written !== st.size) throw new Error(`${item.rel} changed size while its layer was written`);
+          tar.pad(st.size);
+        } finally {
+          closeSync(fd);
         }
-        await new Promise<void>((resolve, reject) => {
-          const entry = p.entry({ ...base, type: 'file', size: st.size }, (err) => (err ? reject(err) : resolve()));
-          const rs = createReadStream(item.abs);
-          rs.on('error', reject);
-          rs.on('data', (chunk) => {
-            if (!entry.write(chunk as Buffer)) {
-              rs.pause();
-              entry.once('drain', () => rs.resume());
-            }
-          });
-          rs.on('end', () => (entry as unknown as { end(): void }).end());
-        });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        await add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) });
+        tar.header({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) });
       } else if (st.isFIFO()) {
-        await add({ ...base, type: 'fifo' });
+        tar.header({ ...base, type: 'fifo' });
       }
     }
-    p.finalize();
-  })().catch((err: Error) => p.destroy(err));
-  return Readable.from(p);
+    tar.bytes(END_OF_TAR);
+    yield* tar.take();
+  }
+  return Readable.from(generate(), { objectMode: false });
 }
