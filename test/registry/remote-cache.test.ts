@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chown, cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { events, executed, createHarness, type Harness } from '../helpers/tsbuild.js';
-import { startRegistry } from '../helpers/registry.js';
+import { startFaultProxy, startRegistry } from '../helpers/registry.js';
 import { parseCacheExport, parseCacheImport } from '../../src/remote-cache/index.js';
 
 const DOCKERFILE = `FROM busybox:latest AS base
@@ -268,4 +268,38 @@ test('cache mounts (opt-in): exported by id and restored into an empty mount on 
   const rc = build(c, ['--cache-from', `type=local,src=${without}`, '-o', `type=local,dest=${outC}`, projC]);
   t.is(rc.status, 0, rc.stderr);
   t.is(await readFile(path.join(outC, 'seen'), 'utf8'), 'two\n');
+});
+
+test('importing through a flaky registry: 500s and a dropped blob are retried, nothing runs', async (t) => {
+  const reg = await startRegistry();
+  t.teardown(() => reg.stop());
+  const a = await createHarness(t);
+  const proj = await project(a);
+  const exported = build(a, ['--cache-to', `type=registry,ref=${reg.host}/cache/flaky:c,mode=max`, proj]);
+  t.is(exported.status, 0, exported.stderr);
+
+  const proxy = await startFaultProxy(reg.host, { fail500: 2, drop: 1 });
+  t.teardown(() => proxy.stop());
+  const b = await createHarness(t);
+  const projB = await copyProject(proj, b);
+  const out = path.join(b.tmp, 'out');
+  // Async: the proxy lives in this process and must keep answering while the CLI runs.
+  const r = await b.runAsync(['build', '--progress=rawjson', '--cache-from', `type=registry,ref=${proxy.host}/cache/flaky:c`, '-o', `type=local,dest=${out}`, projB]);
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(executed(r.stderr), []);
+  t.is(await readFile(path.join(out, 'b-copy.txt'), 'utf8'), 'bravo\n');
+  t.true(proxy.hits.failed >= 1 && proxy.hits.dropped === 1, JSON.stringify(proxy.hits));
+});
+
+test('a failed cache export fails the build with a code, or only warns with ignore-error=true', async (t) => {
+  const h = await createHarness(t);
+  const proj = await project(h);
+  // A destination below a regular file can never be created.
+  const blocked = path.join(proj, 'a.txt', 'cache');
+  const failed = h.run(['--debug', 'build', '--progress=rawjson', '--cache-to', `type=local,dest=${blocked}`, proj]);
+  t.is(failed.status, 1);
+  t.regex(failed.stderr, /code: ERR_TSBUILD_CACHE_EXPORT/);
+  const tolerated = build(h, ['--cache-to', `type=local,dest=${blocked},ignore-error=true`, proj]);
+  t.is(tolerated.status, 0, tolerated.stderr);
+  t.true(events(tolerated.stderr).some((e) => e.type === 'warning' && e.rule === 'CacheExport'));
 });
