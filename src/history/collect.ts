@@ -15,7 +15,7 @@ import type { ContentChecksums } from '../solver/cache-key.js';
 import type { SolveResult, StepStats } from '../solver/types.js';
 import { digestHex, digestOf, type Digest } from '../util/digest.js';
 import { explainMisses } from './explain.js';
-import { readContextSummary, contextSummaryFile } from './context-summary.js';
+import { contextSummaryFile, pruneContextSummaries, readContextSummary } from './context-summary.js';
 import {
   BUILD_RECORD_VERSION,
   historyDir,
@@ -114,6 +114,7 @@ export function createBuildRecorder(options: BuildRecorderOptions): BuildRecorde
         await writeContextSummaries(options, steps);
         if (executed.length > 0) await explainMisses(options.root, record, (d) => readContextSummary(options.root, d));
         await writeBuildRecord(options.root, record);
+        await pruneContextSummaries(options.root);
         return record;
       } catch {
         return undefined;

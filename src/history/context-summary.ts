@@ -3,10 +3,10 @@
  * history/context/<hex>.json (content-addressed, so an unchanged context writes nothing), and
  * diffed file by file to say which context files made a COPY miss the cache.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { digestHex, type Digest } from '../util/digest.js';
-import { historyDir, type ContextFileChange, type ContextSummary } from './record.js';
+import { MAX_BUILD_RECORDS, historyDir, readBuildRecords, type ContextFileChange, type ContextSummary } from './record.js';
 
 export function contextSummaryFile(root: string, digest: Digest): string {
   return path.join(historyDir(root), 'context', `${digestHex(digest)}.json`);
@@ -53,4 +53,23 @@ export function describeFileChanges(changes: ContextFileChange[], max = 10): str
   const shown = [...byPath].slice(0, max).map(([p, hows]) => `${p} (${hows.join(', ')})`);
   if (byPath.size > max) shown.push(`and ${byPath.size - max} more`);
   return shown.join('; ');
+}
+
+/**
+ * Removes summaries no record refers to any more. Records are pruned by count, summaries only
+ * once they outnumber twice the record bound, so most builds pay for one readdir here.
+ */
+export async function pruneContextSummaries(root: string, options: { threshold?: number } = {}): Promise<number> {
+  const dir = path.join(historyDir(root), 'context');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+  if (names.length <= (options.threshold ?? 2 * MAX_BUILD_RECORDS)) return 0;
+  const live = new Set<string>();
+  for (const r of await readBuildRecords(root)) for (const s of r.steps) for (const c of s.context ?? []) live.add(`${digestHex(c.digest)}.json`);
+  let removed = 0;
+  for (const n of names) {
+    if (live.has(n)) continue;
+    await rm(path.join(dir, n), { force: true });
+    removed++;
+  }
+  return removed;
 }
