@@ -17,10 +17,27 @@ export async function explainMisses(root: string, record: BuildRecord, loadSumma
   if (misses.length === 0) return;
   const older = (options.before ?? (await readBuildRecords(root))).filter((r) => r.id !== record.id && r.startedAt <= record.startedAt && r.dockerfile === record.dockerfile);
   for (const step of misses) {
-    const prevBuild = older.find((r) => r.steps.some((s) => s.id === step.id));
-    const prev = prevBuild?.steps.find((s) => s.id === step.id);
-    step.explain = await explainStep(record, step, prevBuild && prev ? { build: prevBuild, step: prev } : undefined, loadSummary);
+    let previous: { build: BuildRecord; step: StepRecord } | undefined;
+    for (const build of older) {
+      const match = matchStep(build, step);
+      if (match) {
+        previous = { build, step: match };
+        break;
+      }
+    }
+    step.explain = await explainStep(record, step, previous, loadSummary);
   }
+}
+
+/**
+ * The same step in an earlier build: the same instruction text in the same stage (nearest
+ * position, so an instruction inserted above does not make every later step look rewritten),
+ * else whatever stood at the same position (that instruction was edited).
+ */
+export function matchStep(build: BuildRecord, step: StepRecord): StepRecord | undefined {
+  const sameText = build.steps.filter((s) => s.stage === step.stage && s.instruction === step.instruction);
+  if (sameText.length > 0) return sameText.sort((a, b) => Math.abs(a.position - step.position) - Math.abs(b.position - step.position))[0];
+  return build.steps.find((s) => s.id === step.id);
 }
 
 /** The causes of one miss. `previous` is the same step in the most recent earlier build. */
@@ -42,11 +59,12 @@ export async function explainStep(build: BuildRecord, step: StepRecord, previous
   causes.push(...envCauses(p, step, from));
   causes.push(...(await contextCauses(p, step, from, loadSummary)));
   for (const [i, input] of step.inputs.entries()) {
-    const same = (x: StepRecord['inputs'][number] | undefined): boolean => x?.role === input.role && x.ref === input.ref;
-    const before = same(p.inputs[i]) ? p.inputs[i] : p.inputs.find(same);
-    if (!before || before.key === input.key) continue;
+    // The input in the same place (a parent that is now another step still is "the parent").
+    const before = p.inputs[i]?.role === input.role ? p.inputs[i] : p.inputs.find((x) => x.role === input.role && x.ref === input.ref);
+    if (!before || (before.key === input.key && before.ref === input.ref)) continue;
     if (input.ref.startsWith('image:')) {
-      causes.push({ kind: 'base-image', text: `base image ${input.ref.slice(6)} changed`, names: [input.ref], ...from });
+      const image = input.ref.slice(6);
+      causes.push({ kind: 'base-image', text: before.ref === input.ref ? `base image ${image} changed` : `parent changed: now the base image ${image}`, names: [input.ref], ...from });
     } else {
       const parent = build.steps.find((s) => s.id === input.ref);
       if (parent) causes.push({ kind: 'parent', text: `parent step changed: ${parent.name}`, names: [parent.id], ...from });

@@ -66,6 +66,17 @@ const cases: Case[] = [
     },
   },
   {
+    // Steps below an inserted instruction are matched by their text, not their new position.
+    title: 'instruction inserted above',
+    change: (dir) => writeFile(path.join(dir, 'Dockerfile'), BASE.replace('RUN echo one', 'RUN echo extra > /x\nRUN echo one')),
+    expect: {
+      'RUN echo extra > /x': ['instruction changed: was "RUN echo one > /f", now "RUN echo extra > /x"'],
+      'RUN echo one > /f': ['parent step changed: [stage-0 2/5] RUN echo extra > /x'],
+      'COPY a.txt /a.txt': ['parent step changed: [stage-0 3/5] RUN echo one > /f'],
+      'RUN cat /a.txt /f > /g': ['parent step changed: [stage-0 4/5] COPY a.txt /a.txt'],
+    },
+  },
+  {
     title: 'context file content changed',
     change: (dir) => writeFile(path.join(dir, 'a.txt'), 'A2\n'),
     expect: {
