@@ -3,7 +3,6 @@
  * manifest lists), then stream the config and layers into the content store, verified against
  * their digests, several at a time. Layers already in the store are not fetched again.
  */
-import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { ContentStore } from '../cache/types.js';
 import { RegistryError, TsbuildError } from '../errors/index.js';
@@ -83,10 +82,16 @@ export async function resolveRemoteImage(client: RegistryClient, ref: Repository
   return { ref, manifestDigest: m.digest, manifestMediaType: m.mediaType, manifest, manifestBytes: m.bytes, ...(indexDigest ? { indexDigest } : {}) };
 }
 
+/** Thrown inside a download when the registry answers a Range request with the whole blob. */
+class RangeIgnored extends Error {}
+
 /**
- * Streams one blob into the store. The store verifies digest and size before committing, so a
- * connection dropped mid-blob leaves nothing behind; the download is then retried from scratch.
- * Failures of the request itself (5xx, 429, refused) were already retried by the client.
+ * Streams one blob into the store, which verifies digest and size before committing: a broken
+ * download leaves nothing behind. A body that breaks off mid-way is resumed with a Range
+ * request (containerd does the same) when the registry honours it with a 206, so a dropped
+ * connection costs only the missing bytes; the store still hashes the whole spliced stream.
+ * A registry that ignores Range, or bytes that do not verify, restart the blob from byte 0.
+ * Failures of the requests themselves (5xx, 429, refused) were already retried by the client.
  */
 export async function fetchBlob(
   client: RegistryClient,
@@ -97,16 +102,41 @@ export async function fetchBlob(
 ): Promise<number> {
   if (await store.has(desc.digest)) return 0;
   const attempts = options.attempts ?? 5;
+  const backoffMs = options.backoffMs ?? 200;
+  let breaks = 0;
   let lastError: unknown;
-  for (let i = 0; i < attempts; i++) {
-    if (i > 0) await sleep(retryDelay(lastError, i, options.backoffMs ?? 200));
-    const res = await client.request(ref, `/blobs/${desc.digest}`);
-    try {
+  const body = async function* (): AsyncGenerator<Uint8Array> {
+    let received = 0;
+    for (;;) {
+      const res = await client.request(ref, `/blobs/${desc.digest}`, received > 0 ? { headers: { range: `bytes=${received}-` } } : {});
+      if (received > 0 && res.status !== 206) {
+        await res.body?.cancel();
+        throw new RangeIgnored();
+      }
       if (!res.body) throw new Error('empty response body');
-      await store.writeStream(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), { digest: desc.digest, size: desc.size });
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          received += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (err) {
+        lastError = err;
+        if (++breaks >= attempts) throw err;
+        await sleep(retryDelay(err, breaks, backoffMs));
+        if (received >= desc.size) return;
+      }
+    }
+  };
+  for (;;) {
+    try {
+      await store.writeStream(body(), { digest: desc.digest, size: desc.size });
       return desc.size;
     } catch (err) {
-      lastError = err;
+      if (err instanceof TsbuildError && err.code !== 'ERR_TSBUILD_STORE_DIGEST_MISMATCH') throw err;
+      if (!(err instanceof RangeIgnored)) lastError = err;
+      if (breaks >= attempts || ++breaks >= attempts) break;
+      await sleep(retryDelay(err, breaks, backoffMs));
     }
   }
   if (lastError instanceof TsbuildError) throw lastError;

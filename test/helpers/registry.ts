@@ -156,6 +156,8 @@ export interface Faults {
   drop?: number;
   /** The first N blob uploads (PATCH/PUT with a body) are cut off halfway through the request body. */
   dropUpload?: number;
+  /** Strip Range headers, like a registry or CDN that always answers with the whole blob. */
+  ignoreRange?: boolean;
   /** Delay before each blob download answers (makes concurrent downloads observable). */
   latencyMs?: number;
 }
@@ -164,7 +166,7 @@ export interface FaultProxy {
   host: string;
   hits: { failed: number; throttled: number; dropped: number; droppedUploads: number; maxConcurrentBlobGets: number };
   /** Every request seen, in arrival order, with the status it got (0 when cut off). */
-  log: Array<{ method: string; url: string; time: number; status?: number }>;
+  log: Array<{ method: string; url: string; time: number; status?: number; range?: string }>;
   stop(): Promise<void>;
 }
 
@@ -179,7 +181,7 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<F
   let blobGets = 0;
   const server = http.createServer((req, res) => {
     const url = req.url ?? '';
-    const entry: FaultProxy['log'][number] = { method: req.method ?? 'GET', url, time: Date.now() };
+    const entry: FaultProxy['log'][number] = { method: req.method ?? 'GET', url, time: Date.now(), ...(req.headers.range ? { range: req.headers.range } : {}) };
     log.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
     const matched = match.test(`${req.method} ${url}`);
@@ -202,7 +204,9 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<F
     const forward = (): void => {
       // The Host header goes through unchanged: the registry builds upload Locations from it, and
       // they must point back at the proxy, or uploads would bypass the faults.
-      const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), path: url, method: req.method, headers: req.headers }, (up) => {
+      const headers = { ...req.headers };
+      if (faults.ignoreRange) delete headers.range;
+      const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), path: url, method: req.method, headers }, (up) => {
         const dropThis = matched && isBlobGet && hits.dropped < (faults.drop ?? 0);
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (!dropThis) {

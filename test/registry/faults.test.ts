@@ -1,7 +1,7 @@
 /**
  * Pull and push through a fault-injecting proxy in front of a real registry: 500s, 429s with
- * Retry-After, and connections cut in the middle of a blob (downloads and uploads, monolithic
- * and chunked). Transient faults are retried to success; persistent ones fail with a code and
+ * Retry-After, and connections cut in the middle of a blob (downloads, resumed with Range; and
+ * uploads, monolithic and chunked). Transient faults are retried to success; persistent ones fail with a code and
  * leave nothing partial in the content store or the registry.
  */
 import test, { type ExecutionContext } from 'ava';
@@ -43,9 +43,10 @@ async function storeIsClean(t: ExecutionContext, h: Harness): Promise<void> {
   t.deepEqual(await readdir(path.join(h.root, 'content', 'ingest')).catch(() => []), []);
 }
 
-test('pull retries 500s, waits out a 429 Retry-After, and re-downloads blobs cut off mid-body', async (t) => {
+test('pull retries 500s, waits out a 429 Retry-After, and resumes blobs cut off mid-body', async (t) => {
   const { reg, layers } = await registryWithBase(t);
-  const proxy = await startFaultProxy(reg.host, { match: /^GET .*\/blobs\/sha256:/, fail500: 2, status429: 1, retryAfter: 2, drop: 2 });
+  // Faults hit the two layers (1 MB and 300 kB): big enough that a cut leaves bytes to resume from.
+  const proxy = await startFaultProxy(reg.host, { match: new RegExp(`^GET .*/blobs/(${layers.join('|')})`), fail500: 2, status429: 1, retryAfter: 2, drop: 2 });
   t.teardown(() => proxy.stop());
   const h = await createHarness(t, { busybox: false });
   const dir = await project(h, 'app', { Dockerfile: `FROM ${proxy.host}/faults/base:1\nRUN cat /arch > /seen\n` });
@@ -60,9 +61,34 @@ test('pull retries 500s, waits out a 429 Retry-After, and re-downloads blobs cut
   const next = proxy.log.slice(i + 1).find((e) => e.url === proxy.log[i]!.url);
   t.truthy(next);
   t.true(next!.time - proxy.log[i]!.time >= 1900, `retried after ${next!.time - proxy.log[i]!.time} ms`);
-  // The dropped downloads happened mid-body: the blobs were fetched again, whole.
+  // The dropped downloads broke off mid-body and were resumed where they stopped (Range, 206;
+  // a resumed request may itself be cut and resumed again), never restarted from byte 0.
+  const resumed = proxy.log.filter((e) => e.range !== undefined);
+  t.true(resumed.length >= 1 && resumed.every((e) => /^bytes=[1-9]\d*-$/.test(e.range!)), JSON.stringify(resumed));
+  for (const l of layers) {
+    const gets = proxy.log.filter((e) => e.url.endsWith(l) && e.status !== 500 && e.status !== 429);
+    t.is(gets.filter((e) => e.range === undefined).length, 1, `${l} downloaded from byte 0 once`);
+    t.true(gets.at(-1)!.status === (gets.length > 1 ? 206 : 200), JSON.stringify(gets));
+  }
   const state = await openStateRoot({ root: h.root });
   for (const l of layers) t.true(await state.content.has(l as `sha256:${string}`));
+  await storeIsClean(t, h);
+});
+
+test('a registry that ignores Range: a blob cut off mid-body is downloaded again from byte 0 and verified', async (t) => {
+  const { reg, layers } = await registryWithBase(t);
+  const proxy = await startFaultProxy(reg.host, { match: new RegExp(`^GET .*/blobs/${layers[0]}`), drop: 1, ignoreRange: true });
+  t.teardown(() => proxy.stop());
+  const h = await createHarness(t, { busybox: false });
+  const dir = await project(h, 'app', { Dockerfile: `FROM ${proxy.host}/faults/base:1\nRUN test -x /bin/busybox\n` });
+  const r = await h.runAsync(['build', '--progress=plain', dir]);
+  t.is(r.status, 0, r.stderr);
+  t.is(proxy.hits.dropped, 1);
+  // The resume was asked for (Range sent, stripped by the proxy), answered 200, then restarted whole.
+  const gets = proxy.log.filter((e) => e.url.endsWith(layers[0]!));
+  t.is(gets.length, 3, JSON.stringify(gets));
+  t.deepEqual([gets[1]!.range !== undefined, gets[2]!.range], [true, undefined]);
+  t.is(gets[2]!.status, 200);
   await storeIsClean(t, h);
 });
 
