@@ -69,7 +69,12 @@ function ownerFor(run: CopyRun, st: Stats): Owner {
   return { uid: st.uid, gid: st.gid };
 }
 
-async function applyMeta(run: CopyRun, st: Stats, target: string): Promise<void> {
+/**
+ * Owner, mode and times of a copied entry. `modeKept`: the target already has the source's
+ * permission bits (copyFile fchmods the file it creates), so only a --chmod, or set-id bits that
+ * chown clears, need another chmod: 2,000 fewer calls for a 2,000-file COPY.
+ */
+async function applyMeta(run: CopyRun, st: Stats, target: string, modeKept = false): Promise<void> {
   const o = ownerFor(run, st);
   if (st.isSymbolicLink()) {
     await lchown(target, o.uid, o.gid);
@@ -79,7 +84,7 @@ async function applyMeta(run: CopyRun, st: Stats, target: string): Promise<void>
   await chown(target, o.uid, o.gid);
   const perm = st.mode & 0o7777;
   // chmod after chown: chown clears set-id bits.
-  await chmod(target, run.mode ? run.mode(perm, st.isDirectory()) : perm);
+  if (run.mode || !modeKept || (perm & 0o6000) !== 0) await chmod(target, run.mode ? run.mode(perm, st.isDirectory()) : perm);
   await utimes(target, st.atime, st.mtime);
 }
 
@@ -174,7 +179,7 @@ async function copyLeaf(run: CopyRun, st: Stats, src: string, target: string, fr
     // Devices, fifos and sockets: BuildKit recreates them with mknod; node has no mknod.
     await mknodLike(src, target, st);
   }
-  await applyMeta(run, st, target);
+  await applyMeta(run, st, target, st.isFile());
   await copyXattrs(run, src, target);
 }
 
