@@ -7,26 +7,26 @@
 import type { ProgressWriter } from '../progress/index.js';
 import type { Digest } from '../util/digest.js';
 import { describeFileChanges, diffContextSummaries } from './context-summary.js';
-import { readBuildRecords, type BuildRecord, type CacheMissCause, type ContextSummary, type StepRecord } from './record.js';
+import { iterateBuildRecords, type BuildRecord, type CacheMissCause, type ContextSummary, type StepRecord } from './record.js';
 
 type LoadSummary = (digest: Digest) => Promise<ContextSummary | undefined>;
 
 /** Fills `explain` on every miss of `record`, comparing with older records in the state root. */
-export async function explainMisses(root: string, record: BuildRecord, loadSummary: LoadSummary, options: { before?: BuildRecord[] } = {}): Promise<void> {
+export async function explainMisses(root: string, record: BuildRecord, loadSummary: LoadSummary): Promise<void> {
   const misses = record.steps.filter((s) => s.cache === 'miss');
   if (misses.length === 0) return;
-  const older = (options.before ?? (await readBuildRecords(root))).filter((r) => r.id !== record.id && r.startedAt <= record.startedAt && r.dockerfile === record.dockerfile);
-  for (const step of misses) {
-    let previous: { build: BuildRecord; step: StepRecord } | undefined;
-    for (const build of older) {
+  // Newest first, stopping as soon as every miss has its match: usually one record is read.
+  const previous = new Map<StepRecord, { build: BuildRecord; step: StepRecord }>();
+  for await (const build of iterateBuildRecords(root)) {
+    if (build.id === record.id || build.startedAt > record.startedAt || build.dockerfile !== record.dockerfile) continue;
+    for (const step of misses) {
+      if (previous.has(step)) continue;
       const match = matchStep(build, step);
-      if (match) {
-        previous = { build, step: match };
-        break;
-      }
+      if (match) previous.set(step, { build, step: match });
     }
-    step.explain = await explainStep(record, step, previous, loadSummary);
+    if (previous.size === misses.length) break;
   }
+  for (const step of misses) step.explain = await explainStep(record, step, previous.get(step), loadSummary);
 }
 
 /**

@@ -250,6 +250,16 @@ export async function readBuildRecords(root: string, options: { limit?: number }
   return out;
 }
 
+/** Records newest first, read one at a time (callers that stop early read no more files). */
+export async function* iterateBuildRecords(root: string): AsyncGenerator<BuildRecord> {
+  const dir = historyDir(root);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter(isRecordFile).sort().reverse();
+  for (const name of names) {
+    const r = await readRecordFile(path.join(dir, name));
+    if (r) yield r;
+  }
+}
+
 /** One record by id or unique id prefix; undefined when none matches. */
 export async function readBuildRecord(root: string, id: string): Promise<BuildRecord | undefined> {
   const dir = historyDir(root);
