@@ -6,12 +6,25 @@
  * Synchronous on purpose: thousands of tiny metadata calls, each cheaper than an event-loop
  * round trip through the thread pool.
  */
-import { chmodSync, copyFileSync, lchownSync, linkSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lchownSync, linkSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { ContextEntry } from './checksum.js';
 
-export async function materializeEntries(contextDir: string, entries: ContextEntry[], dest: string): Promise<void> {
+export interface MaterializeOptions {
+  /**
+   * Private copies owned by 0:0 instead of hard links, for a view a RUN step sees directly
+   * (a bind mount): the client-side context transfer of docker/buildx resets owners to root, and
+   * a writable mount must never reach the user's files through a shared inode.
+   */
+  copy?: boolean;
+}
+
+export async function materializeEntries(contextDir: string, entries: ContextEntry[], dest: string, options: MaterializeOptions = {}): Promise<void> {
   mkdirSync(dest, { recursive: true });
+  // mkdtemp made it 0700; a context root is an ordinary directory.
+  if (options.copy) chmodSync(dest, 0o755);
+  const uid = (e: ContextEntry) => (options.copy ? 0 : e.uid);
+  const gid = (e: ContextEntry) => (options.copy ? 0 : e.gid);
   const made = new Set<string>([dest]);
   const ensureDir = (d: string): void => {
     if (made.has(d)) return;
@@ -24,11 +37,18 @@ export async function materializeEntries(contextDir: string, entries: ContextEnt
     if (e.type === 'dir') {
       ensureDir(to);
       chmodSync(to, e.mode);
-      lchownSync(to, e.uid, e.gid);
+      lchownSync(to, uid(e), gid(e));
     } else if (e.type === 'symlink') {
       symlinkSync(e.linkTarget ?? '', to);
+      if (options.copy) lchownSync(to, 0, 0);
     } else if (e.type === 'file') {
       const from = path.join(contextDir, e.path);
+      if (options.copy) {
+        copyFileSync(from, to, constants.COPYFILE_FICLONE);
+        chmodSync(to, e.mode & 0o7777);
+        lchownSync(to, 0, 0);
+        continue;
+      }
       try {
         linkSync(from, to);
       } catch {

@@ -26,6 +26,8 @@ export interface SolverEnvironmentOptions {
   proxyEnv: string[];
   network?: 'default' | 'none' | 'host' | undefined;
   compression?: Compression;
+  /** The exporter's compression-level for new layers (default: the compression's own). */
+  compressionLevel?: number | undefined;
   sourceDateEpoch?: number | undefined;
   /** Fetches a remote image into the store when it is not local (registry/). */
   pullImage?: (ctx: BuildContext, ref: string, platform: Platform) => Promise<{ manifestDigest: Digest } | undefined>;
@@ -83,10 +85,10 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       graph = g;
     },
     graphVertex: (d) => graph?.vertices[d],
-    async filteredContext(name, patterns) {
+    async filteredContext(name, patterns, materialize) {
       env.contextDirFor(name);
       const dir = await mkdtemp(path.join(tmpRoot, 'ctx-'));
-      await materializeEntries(options.contextDir, selectEntries(await options.contextEntries(), patterns), dir);
+      await materializeEntries(options.contextDir, selectEntries(await options.contextEntries(), patterns), dir, materialize);
       return dir;
     },
     stateRoot: state.root,
@@ -118,7 +120,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       const active = activeLike as ActiveSnapshot;
       let items: ChangeItem[] | undefined;
       const diffOptions = { ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), ...(stats ? { onChanges: (i: ChangeItem[]) => void (items = i) } : {}) };
-      const stored = await writeLayerToStore(state.content, active.diff(diffOptions), options.compression ?? 'gzip');
+      const stored = await writeLayerToStore(state.content, active.diff(diffOptions), options.compression ?? 'gzip', options.compressionLevel);
       if (stats) {
         stats.layerSize = stored.diffSize;
         // Before adoptLayer moves the upper dir away.

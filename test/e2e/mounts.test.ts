@@ -166,3 +166,25 @@ test('RUN --mount=type=bind from the context and from a stage (read-only); --mou
   t.deepEqual(await readdir(path.join(out, 't')).catch(() => []), [], 'tmpfs contents are not in the layer');
   t.deepEqual(await readdir(path.join(out, 'mnt')).catch(() => []), []);
 });
+
+test('RUN --mount=type=bind of the context: ignored files stay out, owners read as root, rw writes never reach the project', async (t) => {
+  const h = await createHarness(t);
+  const dir = await project(
+    h,
+    'ctxbind',
+    'FROM busybox\n' +
+      'RUN --mount=type=bind,target=/ctx ls -a /ctx > /listing && stat -c "%u:%g %a" /ctx/x/x.txt /ctx > /owners\n' +
+      'RUN --mount=type=bind,source=x,target=/s,rw sh -c "echo changed > /s/x.txt && echo new > /s/new && cat /s/x.txt" > /rw-seen\n',
+    { 'x/x.txt': 'original\n', '.env': 'TOKEN=do-not-leak\n', '.dockerignore': '.env\n' },
+  );
+  execFileSync('chown', ['-R', '4321:4321', path.join(dir, 'x')]);
+  execFileSync('chmod', ['0640', path.join(dir, 'x', 'x.txt')]);
+  const out = path.join(h.tmp, 'out');
+  build(h, ['-o', `type=local,dest=${out}`, dir]);
+  t.deepEqual((await readFile(path.join(out, 'listing'), 'utf8')).split('\n').filter(Boolean), ['.', '..', '.dockerignore', 'Dockerfile', 'x']);
+  t.is(await readFile(path.join(out, 'owners'), 'utf8'), '0:0 640\n0:0 755\n');
+  t.is(await readFile(path.join(out, 'rw-seen'), 'utf8'), 'changed\n');
+  // The project is untouched: same content, no new file.
+  t.is(await readFile(path.join(dir, 'x', 'x.txt'), 'utf8'), 'original\n');
+  t.deepEqual(await readdir(path.join(dir, 'x')), ['x.txt']);
+});

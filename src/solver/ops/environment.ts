@@ -39,7 +39,7 @@ export interface SolverEnvironment {
   commitLayer(ctx: BuildContext, active: ActiveSnapshotLike, stats?: LayerStats): Promise<LayerRef>;
   contextDirFor(name: string): string;
   /** A directory holding only the context entries `patterns` select, minus ignored files. */
-  filteredContext(name: string, patterns: string[]): Promise<string>;
+  filteredContext(name: string, patterns: string[], options?: { copy?: boolean }): Promise<string>;
   /** Looks up a vertex of the graph being solved. */
   graphVertex(d: Digest): Vertex | undefined;
   /** .dockerignore patterns in effect for a local source. */

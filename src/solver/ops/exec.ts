@@ -39,7 +39,14 @@ export async function runExec(
         case 'bind': {
           const input = inputs.get(m.input)!;
           let base = input.dir;
-          if (base === undefined) {
+          const from = env.graphVertex(m.input);
+          if (from?.op.kind === 'source.local') {
+            // Never the context itself: only what .dockerignore lets through, owned by root as the
+            // context transfer of docker/buildx makes it, and `rw` writes land in a throwaway copy.
+            const view = await env.filteredContext(from.op.name, [m.source], { copy: true });
+            releases.push(() => rm(view, { recursive: true, force: true }));
+            base = view;
+          } else if (base === undefined) {
             const ro = await env.mountReadOnly(ctx, input.layers);
             releases.push(ro.release);
             base = ro.dir;
