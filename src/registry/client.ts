@@ -66,12 +66,18 @@ export function retryDelay(err: unknown, attempt: number, baseMs: number): numbe
   return Math.max(exp, after ?? 0);
 }
 
+/** Transient: a network failure or a 5xx/429 (from the registry or its token service). */
+function retryable(err: TsbuildError): boolean {
+  return err instanceof RegistryError && err.code === 'ERR_TSBUILD_REGISTRY_HTTP' && (err.status === undefined || err.status === 429 || err.status >= 500);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
 
 export function createRegistryClient(options: RegistryClientOptions = {}): RegistryClient {
   const tokens = new Map<string, string>();
+  const authorizing = new Map<string, Promise<string | undefined>>();
   const retries = options.retries ?? 5;
   const backoff = options.backoffMs ?? 200;
   const insecure = new Set(options.insecureRegistries ?? []);
@@ -94,9 +100,18 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const url = new URL(realm);
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     for (const scope of [`repository:${ref.repository}:${actions}`, ...extra]) url.searchParams.append('scope', scope);
+    const shown = `${url.origin}${url.pathname}`;
     const res = await fetch(url, { headers: creds ? { authorization: basicHeader(creds) } : {} }).catch((cause) => {
-      throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `token request to ${url.origin}${url.pathname} failed`, { url: `${url.origin}${url.pathname}` }, { cause });
+      throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `token request to ${shown}: ${networkReason(cause)}`, { url: shown }, { cause });
     });
+    if (res.status === 429 || res.status >= 500) {
+      // The auth service is down or busy, which is no verdict on the credentials: retried.
+      await res.body?.cancel();
+      const err = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `token request to ${shown}: ${res.status} ${res.statusText}`, { status: res.status, url: shown });
+      const after = parseRetryAfter(res.headers.get('retry-after'));
+      if (after !== undefined) retryAfter.set(err, after);
+      throw err;
+    }
     if (!res.ok) {
       throw new RegistryError('ERR_TSBUILD_REGISTRY_UNAUTHORIZED', `token server refused access to ${ref.registry}/${ref.repository} (${res.status})`, {
         status: res.status,
@@ -119,9 +134,18 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(retryDelay(lastError, attempt, backoff));
       try {
-        let res = await send(url, ro, tokens.get(key));
+        const sent = tokens.get(key);
+        let res = await send(url, ro, sent);
         if (res.status === 401) {
-          const auth = await authorize(ref, parseChallenge(res.headers.get('www-authenticate')), actions, extra);
+          // Concurrent requests share one token fetch; one that raced a finished fetch uses its result.
+          const current = tokens.get(key);
+          let pending = authorizing.get(key);
+          if (!pending) {
+            pending = current !== undefined && current !== sent ? Promise.resolve(current) : authorize(ref, parseChallenge(res.headers.get('www-authenticate')), actions, extra);
+            authorizing.set(key, pending);
+            void pending.catch(() => {}).finally(() => authorizing.delete(key));
+          }
+          const auth = await pending;
           if (auth) {
             tokens.set(key, auth);
             await res.body?.cancel();
@@ -145,7 +169,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         }
         throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${res.status} ${res.statusText}`, { status: res.status, url: shownUrl });
       } catch (err) {
-        if (err instanceof TsbuildError) throw err;
+        if (err instanceof TsbuildError && !retryable(err)) throw err;
+        if (err instanceof TsbuildError) {
+          lastError = err;
+          continue;
+        }
         // Network-level failure (reset, refused, dropped): retry.
         lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${networkReason(err)}`, { url: shownUrl }, { cause: err });
       }

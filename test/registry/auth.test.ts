@@ -92,3 +92,22 @@ test('gives up cleanly after persistent 500s', async (t) => {
   t.is((err as { code?: string }).code, 'ERR_TSBUILD_REGISTRY_HTTP');
   t.is(proxy.hits.failed, 3);
 });
+
+test('Bearer: a token service answering 500 is retried (not taken as a refusal), and concurrent requests share one token fetch', async (t) => {
+  const tokens = await startTokenServer({ user: 'robot', password: 'tok-pw' });
+  t.teardown(() => tokens.stop());
+  const realmUrl = new URL(tokens.realm);
+  const flaky = await startFaultProxy(realmUrl.host, { fail500: 2 });
+  t.teardown(() => flaky.stop());
+  const reg = await startRegistry({ token: { ...tokens, realm: `http://${flaky.host}${realmUrl.pathname}` } });
+  t.teardown(() => reg.stop());
+  const cfg = await dockerConfig({ [reg.host]: { username: 'robot', password: 'tok-pw' } });
+  t.teardown(() => cfg.cleanup());
+  const client = createRegistryClient({ backoffMs: 10, credentials: createDockerCredentialStore({ configDir: cfg.dir }) });
+  const responses = await Promise.all([1, 2, 3, 4].map(() => client.request(repo(reg.host), '/tags/list', { actions: 'push,pull', ok: [404] })));
+  t.deepEqual(responses.map((r) => r.status), [404, 404, 404, 404]);
+  await Promise.all(responses.map((r) => r.body?.cancel()));
+  t.is(flaky.hits.failed, 2);
+  // The two 500s, then one token fetch served all four requests.
+  t.is(tokens.requests.length, 1);
+});
