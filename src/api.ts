@@ -11,7 +11,7 @@ import { createBuildRecorder, emitExplanations, type BuildRecord } from './histo
 import { createIgnoreMatcher, readDockerignore } from './context/index.js';
 import { createContextHasher, statCacheFileFor } from './context/checksum.js';
 import { TsbuildError } from './errors/index.js';
-import { assembleImage, exportImage, resolveExporters, type AssembledImage } from './exporter/index.js';
+import { assembleImage, checkStdoutOutputs, createLayerConverter, exportImage, needsConversion, resolveExporters, type AssembledImage, type OutputSink, type ResolvedExporter, type StoredLayerRef } from './exporter/index.js';
 import type { BuildGraph, NetworkMode, Platform } from './graph/index.js';
 import { parseDockerfile } from './parser/index.js';
 import { planBuild } from './plan/index.js';
@@ -65,6 +65,8 @@ export interface BuildOptions {
   cacheTo?: string[];
   /** `--cache-from` values, buildx syntax (type=registry|local, or a bare registry ref). */
   cacheFrom?: string[];
+  /** Where `-o ...,dest=-` writes the tarball (the CLI passes its stdout; never a terminal). */
+  stdout?: OutputSink;
 }
 
 export interface BuildResult {
@@ -105,6 +107,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
 
   // Exporter options are checked before any work starts (a typo must not cost a build).
   const exporters = resolveExporters(options.outputs ?? [], { tags: options.tags ?? [], push: options.push ?? false });
+  checkStdoutOutputs(exporters, options.stdout);
   const cacheSpecs = resolveBuildCache(options.cacheTo ?? [], options.cacheFrom ?? []);
   const secrets = await loadSecrets(options.secrets ?? [], env);
   const sourceDateEpoch = parseEpoch(env.SOURCE_DATE_EPOCH);
@@ -128,7 +131,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   // Plain-HTTP registries besides loopback: --insecure-registry, or TSBUILD_INSECURE_REGISTRIES=host[:port],...
   const insecureRegistries = [...(options.insecureRegistries ?? []), ...(env.TSBUILD_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean)];
   const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }), insecureRegistries });
-  const compression = exporters.find((e) => e.type !== 'local' && e.type !== 'tar')?.compression ?? 'gzip';
+  // New layers take the first image exporter's compression and level; existing ones keep theirs unless force-compression.
+  const imageExporter = exporters.find((e) => e.type !== 'local' && e.type !== 'tar');
+  const compression = imageExporter?.compression ?? 'gzip';
   const solverEnv = await createSolverEnvironment({
     state,
     contextDir,
@@ -137,6 +142,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     // TSBUILD_SNAPSHOTTER=copy forces the copy-based snapshots used where overlayfs is unavailable.
     snapshotter: env.TSBUILD_SNAPSHOTTER === 'copy' || env.TSBUILD_SNAPSHOTTER === 'overlay' ? env.TSBUILD_SNAPSHOTTER : undefined,
     compression,
+    compressionLevel: imageExporter?.compressionLevel,
     sourceDateEpoch: exporters.some((e) => e.rewriteTimestamp) ? sourceDateEpoch : undefined,
     pullImage: async (c, ref, p) => {
       const r = parseReference(ref);
@@ -191,28 +197,39 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     const image = await assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch);
     // Layers known only from --cache-from are downloaded now, and only when something is exported.
     if (exporters.length) await remoteCache.ensureOutput(ctx, solved.target.layers);
+    // force-compression=true: this exporter's image has every layer in its compression (exporter/convert-layers.ts).
+    const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
+    const imageFor = async (e: ResolvedExporter): Promise<AssembledImage> => {
+      const target = { compression: e.compression, level: e.compressionLevel, force: e.forceCompression };
+      if (e.type === 'local' || e.type === 'tar' || !needsConversion(solved.target.layers, target)) return image;
+      return assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch, (ls) => converter.convert(ctx, ls, target));
+    };
+    let resultImage = image;
     for (const exporter of exporters) {
+      const exported = await imageFor(exporter);
+      if (exporter === imageExporter) resultImage = exported;
       if (exporter.type === 'image' && exporter.push) {
         // Push each name to its registry: blobs first (HEAD skips what is there), then the manifest.
         // The base image's repository (and each name pushed before) lend their blobs by cross-repository mount.
         const sources = graph.target.base ? [parseReference(graph.target.base.ref)] : [];
-        for (const { name, stats } of await pushToNames(ctx, registry, exporter.names.map((name) => ({ name, ...parseReference(name) })), state.content, image, { sources })) {
+        for (const { name, stats } of await pushToNames(ctx, registry, exporter.names.map((name) => ({ name, ...parseReference(name) })), state.content, exported, { sources })) {
           ctx.progress.emit({ type: 'info', time: Date.now(), message: `pushed ${name}: ${stats.uploaded} blobs uploaded (${stats.bytes} bytes), ${stats.mounted} mounted, ${stats.skipped} already there` });
         }
       }
       await exportImage(ctx, exporter, {
         store: state.content,
         images: state.images,
-        image,
+        image: exported,
         rootfs: () => solverEnv.flatten(ctx, solved.target.layers),
         sourceDateEpoch,
+        stdout: options.stdout,
       });
     }
     const cache = await remoteCache.finish(ctx, graph, solved, index);
-    const record = await recorder.finish({ graph, solved, image: { manifestDigest: image.manifest.digest, configDigest: image.config.digest } });
+    const record = await recorder.finish({ graph, solved, image: { manifestDigest: resultImage.manifest.digest, configDigest: resultImage.config.digest } });
     if (options.explain && record) emitExplanations(ctx.progress, record);
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
-    return { graph, solved, image, warnings, cache, ...(record ? { record } : {}) };
+    return { graph, solved, image: resultImage, warnings, cache, ...(record ? { record } : {}) };
   } catch (err) {
     await recorder.finish({ ...(planned ? { graph: planned } : {}), error: err });
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: false, error: err instanceof Error ? err.message : String(err) });
@@ -228,10 +245,13 @@ async function assembleFromSolve(
   solved: SolveResult,
   baseResult: { layers: LayerRef[]; image: ResolvedBaseImage } | undefined,
   sourceDateEpoch: number | undefined,
+  convert?: (layers: StoredLayerRef[]) => Promise<StoredLayerRef[]>,
 ): Promise<AssembledImage> {
   const stage = graph.target;
-  const baseLayers = baseResult?.layers ?? [];
-  const added = solved.target.layers.slice(baseLayers.length);
+  const chain = [...(baseResult?.layers ?? []), ...solved.target.layers.slice(baseResult?.layers.length ?? 0)];
+  const all = convert ? await convert(chain) : chain;
+  const baseLayers = all.slice(0, baseResult?.layers.length ?? 0);
+  const added = all.slice(baseLayers.length);
   const baseConfig = baseResult?.image.config;
   return assembleImage(store, {
     platform: stage.platform,

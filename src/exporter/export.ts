@@ -21,6 +21,7 @@ import { createLayerFromOverlayUpper } from '../snapshot/index.js';
 import { digestHex, type Digest } from '../util/digest.js';
 import type { AssembledImage } from './assemble.js';
 import type { ResolvedExporter } from './options.js';
+import { padToRecord, writeToSink, type OutputSink } from './output-stream.js';
 
 const run = promisify(execFile);
 
@@ -31,6 +32,8 @@ export interface ExportInput {
   /** The flattened final filesystem (for local and tar exports). */
   rootfs: () => Promise<string>;
   sourceDateEpoch?: number | undefined;
+  /** Where `dest=-` writes (the CLI's stdout); checked by checkStdoutOutputs before the build. */
+  stdout?: OutputSink | undefined;
 }
 
 /** Writes a file atomically: to a temp name beside it, then rename. */
@@ -44,6 +47,13 @@ async function atomicWrite(dest: string, source: AsyncIterable<Uint8Array>): Pro
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** A tar archive to a file (atomically) or, for `dest=-`, to the caller's stream; padded to whole records. */
+async function writeArchive(ctx: BuildContext, dest: string, stdout: OutputSink | undefined, archive: AsyncIterable<Uint8Array>): Promise<void> {
+  if (dest !== '-') return atomicWrite(dest, padToRecord(archive));
+  if (!stdout) throw new TsbuildError('ERR_TSBUILD_EXPORT_OPTIONS', 'dest=- needs an output stream, and none was given');
+  await writeToSink(padToRecord(archive), stdout, ctx.signal);
 }
 
 /** An OCI image layout as a tar stream; `dockerManifest` adds manifest.json for docker load. */
@@ -110,7 +120,7 @@ export async function exportImage(ctx: BuildContext, exporter: ResolvedExporter,
   switch (exporter.type) {
     case 'oci':
     case 'docker':
-      await atomicWrite(exporter.dest!, layoutTar(input.store, input.image, { names: exporter.names, mtime, dockerManifest: exporter.type === 'docker' }));
+      await writeArchive(ctx, exporter.dest!, input.stdout, layoutTar(input.store, input.image, { names: exporter.names, mtime, dockerManifest: exporter.type === 'docker' }));
       break;
     case 'local': {
       const rootfs = await input.rootfs();
@@ -120,7 +130,7 @@ export async function exportImage(ctx: BuildContext, exporter: ResolvedExporter,
     }
     case 'tar': {
       const rootfs = await input.rootfs();
-      await atomicWrite(exporter.dest!, createLayerFromOverlayUpper(rootfs, input.sourceDateEpoch !== undefined ? { sourceDateEpoch: input.sourceDateEpoch } : {}));
+      await writeArchive(ctx, exporter.dest!, input.stdout, createLayerFromOverlayUpper(rootfs, input.sourceDateEpoch !== undefined ? { sourceDateEpoch: input.sourceDateEpoch } : {}));
       break;
     }
     case 'image': {

@@ -43,8 +43,8 @@ function bool(key: string, v: string): boolean {
 export function resolveExporters(outputs: string[], opts: { tags: string[]; push?: boolean }): ResolvedExporter[] {
   const out: ResolvedExporter[] = [];
   for (const raw of outputs) {
-    // `-o dir` is shorthand for type=local,dest=dir, as in buildx.
-    const fields = raw.includes('=') ? raw.split(',') : [`type=local`, `dest=${raw}`];
+    // `-o dir` is shorthand for type=local,dest=dir, and `-o -` for type=tar,dest=- (stdout), as in buildx.
+    const fields = raw.includes('=') ? raw.split(',') : raw === '-' ? ['type=tar', 'dest=-'] : [`type=local`, `dest=${raw}`];
     const kv = new Map<string, string>();
     for (const f of fields) {
       const eq = f.indexOf('=');
@@ -59,6 +59,7 @@ export function resolveExporters(outputs: string[], opts: { tags: string[]; push
     for (const k of kv.keys()) if (k !== 'type' && !KEYS[type].includes(k)) throw bad(`unknown option "${k}" for type=${type}`);
     const dest = kv.get('dest');
     if ((type === 'oci' || type === 'docker' || type === 'local' || type === 'tar') && !dest) throw bad(`type=${type} needs dest=PATH`);
+    if (type === 'local' && dest === '-') throw bad('type=local writes a directory; use type=tar,dest=- to stream the filesystem to stdout');
     const compression = (kv.get('compression') ?? 'gzip') as Compression;
     if (!['gzip', 'zstd', 'uncompressed'].includes(compression)) throw bad(`unknown compression "${compression}" (expected gzip, zstd or uncompressed)`);
     const names = kv.has('name') ? kv.get('name')!.split(/[;]/).filter(Boolean) : opts.tags;

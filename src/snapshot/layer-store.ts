@@ -26,10 +26,14 @@ export interface StoredLayer {
   diffSize: number;
 }
 
-function compressor(c: Compression): Transform | undefined {
-  if (c === 'gzip') return createGzip({ level: 6 });
+/** `level` is the exporter's compression-level (gzip 0-9, zstd 0-22); unset means gzip 6, zstd 3. */
+function compressor(c: Compression, level?: number): Transform | undefined {
+  if (c === 'gzip') return createGzip({ level: level ?? 6 });
   if (c === 'zstd') {
-    const child = spawn('zstd', ['-q', '-c', '-3', '--no-check'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    // zstd's CLI reads -0 as its default level; BuildKit maps 0 to its fastest setting, so do we.
+    const lv = level === undefined ? 3 : Math.max(level, 1);
+    // Levels above 19 need --ultra, or the CLI silently clamps them to 19.
+    const child = spawn('zstd', ['-q', '-c', ...(lv > 19 ? ['--ultra'] : []), `-${lv}`, '--no-check'], { stdio: ['pipe', 'pipe', 'ignore'] });
     const t = new Transform({
       transform(chunk, _e, cb) {
         if (!child.stdin.write(chunk)) child.stdin.once('drain', cb);
@@ -57,7 +61,7 @@ export interface CompressingLayer {
  * Compresses an uncompressed layer tar in one pass, hashing both sides: the diff_id (the tar) and
  * the blob digest (the compressed bytes). `none` is accepted as a synonym of `uncompressed`.
  */
-export function compressLayer(tar: Readable, compression: Compression | 'none' = 'gzip'): CompressingLayer {
+export function compressLayer(tar: Readable, compression: Compression | 'none' = 'gzip', level?: number): CompressingLayer {
   const kind: Compression = compression === 'none' ? 'uncompressed' : compression;
   const diffHash = createHash('sha256');
   const blobHash = createHash('sha256');
@@ -77,7 +81,7 @@ export function compressLayer(tar: Readable, compression: Compression | 'none' =
       cb(null, chunk);
     },
   });
-  const c = compressor(kind);
+  const c = compressor(kind, level);
   const stages: Array<Readable | Transform> = c ? [tar, tee, c, count] : [tar, tee, count];
   // Errors anywhere upstream surface on the stream the caller reads.
   for (let i = 0; i + 1 < stages.length; i++) stages[i]!.on('error', (e: Error) => count.destroy(e));
@@ -94,8 +98,8 @@ export function compressLayer(tar: Readable, compression: Compression | 'none' =
 }
 
 /** Compresses a layer tar straight into the content store; returns its diff_id and blob digest. */
-export async function writeLayerToStore(store: ContentStore, tar: Readable, compression: Compression | 'none' = 'gzip'): Promise<StoredLayer> {
-  const layer = compressLayer(tar, compression);
+export async function writeLayerToStore(store: ContentStore, tar: Readable, compression: Compression | 'none' = 'gzip', level?: number): Promise<StoredLayer> {
+  const layer = compressLayer(tar, compression, level);
   const info = await store.writeStream(layer.stream);
   const r = await layer.done;
   return { ...r, digest: info.digest, size: info.size };

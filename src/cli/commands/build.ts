@@ -70,6 +70,8 @@ export const buildCommand: Command = {
           platform: o.platform as string | undefined,
           insecureRegistries: o['insecure-registry'] as string[],
           env: io.env,
+          // `-o type=oci,dest=-` streams the tarball here; progress always goes to stderr.
+          stdout: io.stdout,
         },
         { signal: io.signal, progress: renderer },
       );
@@ -87,7 +89,9 @@ export const buildCommand: Command = {
         await writeFile(o['metadata-file'] as string, `${JSON.stringify(meta, null, 2)}\n`);
       }
       if (o.iidfile) await writeFile(o.iidfile as string, imageId);
-      if (mode === 'quiet') io.stdout.write(`${imageId}\n`);
+      // With dest=- stdout holds the tarball: the image ID would corrupt it.
+      const stdoutTaken = (o.output as string[]).some((spec) => spec === '-' || /(^|,)dest=-(,|$)/.test(spec));
+      if (mode === 'quiet' && !stdoutTaken) io.stdout.write(`${imageId}\n`);
       return 0;
     } catch (err) {
       renderer.close();

@@ -1,0 +1,169 @@
+/**
+ * Layer compression variants for `force-compression=true`: a stored layer (blob + diff_id) is
+ * decompressed and re-encoded in the exporter's compression and level, and the result is stored
+ * in the content store like any blob. The mapping (diff_id, compression, level) -> blob is kept in
+ * <root>/cache/compression-variants.json, so a rebuild finds the converted blob with one read and
+ * a stat instead of recompressing every layer again.
+ *
+ * Without force-compression, existing layers (base image layers, layers from the cache made with
+ * another compression) are exported as they are; only new layers take the requested compression.
+ * That is BuildKit's rule: a layer that already has a blob keeps it unless the export forces.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import type { ContentStore, ReleaseLock } from '../cache/index.js';
+import { TsbuildError } from '../errors/index.js';
+import type { BuildContext } from '../progress/index.js';
+import { compressLayer, decompressLayer, LAYER_MEDIA_TYPES, type Compression } from '../snapshot/index.js';
+import { isDigest, type Digest } from '../util/digest.js';
+
+/** A stored layer: the solver's LayerRef shape (the exporter does not import solver/). */
+export interface StoredLayerRef {
+  diffId: Digest;
+  blob: Digest;
+  mediaType: string;
+  size: number;
+}
+
+/** What an export asks of its layers. */
+export interface CompressionTarget {
+  compression: Compression;
+  /** compression-level; undefined means the compression's default. */
+  level?: number | undefined;
+  /** force-compression=true: re-encode layers whose compression differs. */
+  force: boolean;
+}
+
+export interface LayerConverterOptions {
+  store: ContentStore;
+  /** The state root (the variant index lives in <root>/cache). */
+  root: string;
+  /** Cross-process lock (StateRoot.lock): serialises index updates between concurrent builds. */
+  lock: (name: string) => Promise<ReleaseLock>;
+}
+
+export interface LayerConverter {
+  /** The layers to export for `target`: the same array when nothing needs re-encoding. */
+  convert(ctx: BuildContext, layers: StoredLayerRef[], target: CompressionTarget): Promise<StoredLayerRef[]>;
+}
+
+interface VariantEntry {
+  blob: Digest;
+  size: number;
+  mediaType: string;
+}
+
+/** gzip, zstd or uncompressed, from a layer media type (OCI or Docker spelling). */
+export function compressionOfMediaType(mediaType: string): Compression {
+  if (mediaType.endsWith('gzip')) return 'gzip';
+  if (mediaType.endsWith('zstd')) return 'zstd';
+  return 'uncompressed';
+}
+
+/** True when an export with `target` must re-encode at least one of `layers`. */
+export function needsConversion(layers: StoredLayerRef[], target: CompressionTarget): boolean {
+  return target.force && layers.some((l) => compressionOfMediaType(l.mediaType) !== target.compression);
+}
+
+const variantKey = (diffId: Digest, target: CompressionTarget): string => `${diffId} ${target.compression} ${target.level ?? 'default'}`;
+
+export function createLayerConverter(options: LayerConverterOptions): LayerConverter {
+  const { store } = options;
+  const file = path.join(options.root, 'cache', 'compression-variants.json');
+  let index: Promise<Map<string, VariantEntry>> | undefined;
+
+  const readIndex = async (): Promise<Map<string, VariantEntry>> => {
+    try {
+      const raw = JSON.parse(await readFile(file, 'utf8')) as Record<string, VariantEntry>;
+      return new Map(Object.entries(raw).filter(([, v]) => isDigest(v?.blob) && Number.isInteger(v.size) && typeof v.mediaType === 'string'));
+    } catch {
+      // Missing or unreadable: an empty index only costs a recompression.
+      return new Map();
+    }
+  };
+
+  /** Merges new entries into the on-disk index under a lock: another build may have added its own. */
+  const saveEntries = async (added: Map<string, VariantEntry>): Promise<void> => {
+    await mkdir(path.dirname(file), { recursive: true });
+    const release = await options.lock('compression-variants');
+    try {
+      const merged = await readIndex();
+      for (const [k, v] of added) merged.set(k, v);
+      const sorted = Object.fromEntries([...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      // Temp file + rename: a reader sees the old index or the new one, never half of one.
+      const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        await writeFile(tmp, `${JSON.stringify(sorted, null, 1)}\n`);
+        await rename(tmp, file);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    } finally {
+      await release();
+    }
+  };
+
+  /** Decompresses one stored blob and re-encodes it; the diff_id must come out unchanged. */
+  const reencode = async (ctx: BuildContext, layer: StoredLayerRef, target: CompressionTarget): Promise<VariantEntry> => {
+    ctx.signal.throwIfAborted();
+    const mediaType = LAYER_MEDIA_TYPES[target.compression];
+    // An uncompressed blob is the tar itself: its digest is the diff_id, and it may be stored already.
+    if (target.compression === 'uncompressed') {
+      const have = await store.stat(layer.diffId);
+      if (have) return { blob: layer.diffId, size: have.size, mediaType };
+    }
+    const tar = Readable.from(decompressLayer(store.openRead(layer.blob), 'auto'));
+    const encoded = compressLayer(tar, target.compression, target.level);
+    const info = await store.writeStream(encoded.stream);
+    const done = await encoded.done;
+    if (done.diffId !== layer.diffId) {
+      // The written blob is not recorded anywhere, so garbage collection removes it.
+      throw new TsbuildError('ERR_TSBUILD_STORE_CORRUPT', `layer ${layer.blob} decompresses to ${done.diffId}, but its diff_id is ${layer.diffId}`);
+    }
+    return { blob: info.digest, size: info.size, mediaType };
+  };
+
+  return {
+    async convert(ctx, layers, target) {
+      if (!needsConversion(layers, target)) return layers;
+      const known = await (index ??= readIndex());
+      const added = new Map<string, VariantEntry>();
+      const inFlight = new Map<string, Promise<VariantEntry>>();
+      // Each conversion is a decompressor and a compressor; more than the cores only thrashes.
+      const limit = pLimit(2);
+      const variantOf = (l: StoredLayerRef): Promise<VariantEntry> => {
+        const key = variantKey(l.diffId, target);
+        let p = inFlight.get(key);
+        if (!p) {
+          p = (async () => {
+            const hit = known.get(key);
+            // The blob may have been pruned since the index learnt it: then convert again.
+            if (hit && (await store.stat(hit.blob))?.size === hit.size) return hit;
+            const made = await limit(() => reencode(ctx, l, target));
+            known.set(key, made);
+            added.set(key, made);
+            return made;
+          })();
+          inFlight.set(key, p);
+        }
+        return p;
+      };
+      const out = await Promise.all(
+        layers.map(async (l) => {
+          if (compressionOfMediaType(l.mediaType) === target.compression) return l;
+          const v = await variantOf(l);
+          return { diffId: l.diffId, blob: v.blob, size: v.size, mediaType: v.mediaType };
+        }),
+      );
+      if (added.size > 0) {
+        await saveEntries(added);
+        ctx.progress.emit({ type: 'info', time: Date.now(), message: `force-compression: ${added.size} layer(s) re-encoded as ${target.compression}` });
+      }
+      return out;
+    },
+  };
+}
