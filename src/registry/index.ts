@@ -3,3 +3,4 @@ export { createDockerCredentialStore, parseChallenge, type CredentialStore, type
 export { resolveRemoteImage, fetchManifest, fetchBlob, pullImage, MANIFEST_ACCEPT, type RemoteImage } from './pull.js';
 export { pushBlob, pushImage, pushToNames, putManifest, blobExists, type PushOptions, type PushStats, type PushTarget } from './push.js';
 export { normalizePlatform, selectPlatform, formatPlatform } from './platform.js';
+export { createBlobSources, type BlobSources } from './sources.js';

@@ -10,6 +10,7 @@ import type { Platform } from '../graph/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { formatPlatform, selectPlatform } from './platform.js';
+import { createBlobSources } from './sources.js';
 import { networkReason, retryDelay, sleep, type RegistryClient, type RepositoryRef } from './client.js';
 
 export const MANIFEST_ACCEPT = [
@@ -163,13 +164,17 @@ function fetchBlobOnce(client: RegistryClient, ref: RepositoryRef, desc: { diges
 /** Pulls manifest, config and layers into the store; returns bytes actually downloaded. */
 export async function pullImage(ctx: BuildContext, client: RegistryClient, image: RemoteImage, store: ContentStore, options: { concurrency?: number; layers?: boolean } = {}): Promise<number> {
   const limit = pLimit(options.concurrency ?? 4);
+  const sources = createBlobSources(store.root);
   await store.writeBytes(image.manifestBytes, { digest: image.manifestDigest });
   const blobs = [image.manifest.config, ...(options.layers === false ? [] : image.manifest.layers)];
   const sizes = await Promise.all(
     blobs.map((d) =>
       limit(async () => {
         ctx.signal.throwIfAborted();
-        return fetchBlobOnce(client, image.ref, d, store);
+        const bytes = await fetchBlobOnce(client, image.ref, d, store);
+        // Where the blob came from lets a later push to this registry mount it (sources.ts).
+        await sources.add(d.digest, image.ref).catch(() => {});
+        return bytes;
       }),
     ),
   );

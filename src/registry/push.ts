@@ -11,6 +11,7 @@ import { RegistryError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import type { Digest } from '../util/digest.js';
 import { retryDelay, sleep, type RegistryClient, type RepositoryRef } from './client.js';
+import { createBlobSources, type BlobSources } from './sources.js';
 
 export interface PushOptions {
   /** Blobs above this size are uploaded in chunks of `chunkSize`. */
@@ -18,6 +19,8 @@ export interface PushOptions {
   chunkSize?: number;
   /** Repositories on the same registry that may hold our blobs (cross-repository mount). */
   mountFrom?: string[];
+  /** Where blobs were seen before (default: the store's state root records). */
+  blobSources?: BlobSources;
   /** Blobs uploaded at once (default 3). */
   concurrency?: number;
   /** Upload attempts per blob and the base backoff between them. */
@@ -84,10 +87,19 @@ export async function pushBlob(
   options: PushOptions = {},
   stats: PushStats = { uploaded: 0, skipped: 0, mounted: 0, bytes: 0 },
 ): Promise<void> {
+  const sources = options.blobSources ?? createBlobSources(store.root);
+  // Remember where the blob now is, for mounts by later pushes (a hint: failures don't matter).
+  const remember = (): Promise<void> => sources.add(desc.digest, ref).catch(() => {});
   if (await blobExists(client, ref, desc.digest)) {
     stats.skipped++;
+    await remember();
     return;
   }
+  // Mount candidates: the caller's (base image, names pushed before), then repositories of this
+  // registry the blob was pulled from or pushed to in earlier builds; a few at most, since
+  // each refused mount costs a round trip.
+  const seen = (await sources.get(desc.digest)).filter((s) => s.registry === ref.registry).map((s) => s.repository);
+  const mountFrom = [...new Set([...(options.mountFrom ?? []), ...seen])].filter((r) => r !== ref.repository).slice(0, 3);
   const threshold = options.chunkThreshold ?? 32 * 1024 * 1024;
   const file = store.blobPath(desc.digest);
   const attempts = options.attempts ?? 5;
@@ -98,9 +110,10 @@ export async function pushBlob(
     ctx.signal.throwIfAborted();
     if (attempt > 0) await sleep(retryDelay(lastError, attempt, options.backoffMs ?? 200));
     try {
-      const session = await startUpload(client, ref, desc.digest, options.mountFrom ?? []);
+      const session = await startUpload(client, ref, desc.digest, mountFrom);
       if (session.mounted) {
         stats.mounted++;
+        await remember();
         return;
       }
       let location = session.location;
@@ -136,6 +149,7 @@ export async function pushBlob(
       }
       stats.uploaded++;
       stats.bytes += desc.size;
+      await remember();
       return;
     } catch (err) {
       lastError = err;
@@ -194,12 +208,13 @@ export async function pushToNames(
   image: Parameters<typeof pushImage>[5],
   options: PushOptions & { sources?: RepositoryRef[] } = {},
 ): Promise<Array<{ name: string; stats: PushStats }>> {
-  const known: RepositoryRef[] = [...(options.sources ?? [])];
+  const { sources, ...pushOptions } = options;
+  const known: RepositoryRef[] = [...(sources ?? [])];
   const out: Array<{ name: string; stats: PushStats }> = [];
   for (const t of targets) {
     const ref = { registry: t.registry, repository: t.repository };
     const mountFrom = known.filter((k) => k.registry === t.registry).map((k) => k.repository).reverse();
-    const stats = await pushImage(ctx, client, ref, [t.tag ?? 'latest'], store, image, { ...options, mountFrom: [...(options.mountFrom ?? []), ...mountFrom] });
+    const stats = await pushImage(ctx, client, ref, [t.tag ?? 'latest'], store, image, { ...pushOptions, mountFrom: [...(options.mountFrom ?? []), ...mountFrom] });
     known.push(ref);
     out.push({ name: t.name, stats });
   }

@@ -1,6 +1,7 @@
 /**
- * Cross-repository blob mounts on a real registry: a second -t name on the same registry, and
- * the base image's repository when a build FROM it is pushed elsewhere on that registry, lend
+ * Cross-repository blob mounts on a real registry: a second -t name on the same registry, the
+ * base image's repository when a build FROM it is pushed elsewhere on that registry, and any
+ * repository an earlier pull or push recorded for the blob (registry/sources.ts) lend
  * their blobs (POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repo> answers 201) instead
  * of uploading them again; a refused mount (202) uploads into the session it opened. skopeo then
  * copies every pushed image (verifying each blob).
@@ -57,4 +58,20 @@ test('blobs are mounted from another repository of the same registry: a second -
   t.false(proxy.log.some((e) => e.method === 'POST' && e.url === '/v2/team/app/blobs/uploads/'), 'no second session opened');
 
   for (const ref of ['team/base:1', 'team/mirror:1', 'team/app:1']) await skopeoCopies(t, `${reg.host}/${ref}`);
+});
+
+test('-o type=image,name=…,push=true and -o type=registry,name=… push like --push; a later push mounts from where an earlier one put the blobs', async (t) => {
+  const reg = await startRegistry();
+  t.teardown(() => reg.stop());
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'app');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo out > /out\n');
+  const image = h.run(['build', '--progress=plain', '-o', `type=image,name=${reg.host}/outputs/image:2,push=true`, dir]);
+  t.is(image.status, 0, image.stderr);
+  const registry = h.run(['build', '--progress=plain', '-o', `type=registry,name=${reg.host}/outputs/registry:3`, dir]);
+  t.is(registry.status, 0, registry.stderr);
+  // Same registry, same image, a later run: the blobs are mounted from where the first push put them.
+  t.regex(registry.stderr, /pushed \S+\/outputs\/registry:3: 0 blobs uploaded \(0 bytes\), 3 mounted/);
+  for (const ref of ['outputs/image:2', 'outputs/registry:3']) await skopeoCopies(t, `${reg.host}/${ref}`);
 });
