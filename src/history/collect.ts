@@ -230,15 +230,20 @@ async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, 
       step.env = env;
       step.envSource = source;
     }
+    // The context checksums in the key, in the order cache-key.ts adds them: COPY/ADD sources,
+    // and RUN --mount=type=bind from the context.
+    const reads: string[][] = [];
     if (v.op.kind === 'file') {
-      const refs: ContextRef[] = [];
-      for (const a of v.op.actions) {
-        if (a.action !== 'copy' || graph.vertices[a.from]?.op.kind !== 'source.local') continue;
-        const s = await c.checksum(a.src);
-        refs.push({ patterns: a.src, digest: s.digest, files: s.files, bytes: s.bytes });
-      }
-      if (refs.length > 0) step.context = refs;
+      for (const a of v.op.actions) if (a.action === 'copy' && graph.vertices[a.from]?.op.kind === 'source.local') reads.push(a.src);
+    } else if (v.op.kind === 'exec') {
+      for (const m of v.op.mounts) if (m.type === 'bind' && graph.vertices[m.input]?.op.kind === 'source.local') reads.push([m.source]);
     }
+    const refs: ContextRef[] = [];
+    for (const patterns of reads) {
+      const sum = await c.checksum(patterns);
+      refs.push({ patterns, digest: sum.digest, files: sum.files, bytes: sum.bytes });
+    }
+    if (refs.length > 0) step.context = refs;
     out.push(step);
   }
   return out;

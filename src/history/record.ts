@@ -135,7 +135,7 @@ export interface StepRecord {
   env?: Record<string, string>;
   /** Where each env name came from: `build-arg` (given with --build-arg), `arg` or `env`. */
   envSource?: Record<string, 'build-arg' | 'arg' | 'env'>;
-  /** Context files each COPY/ADD action read: a digest naming a ContextSummary file. */
+  /** Context files each COPY/ADD action (or RUN bind mount of the context) read: a digest naming a ContextSummary file. */
   context?: ContextRef[];
   /** The error of the step that failed the build. */
   error?: string;

@@ -118,6 +118,12 @@ const cases: Case[] = [
     },
   },
   {
+    title: 'context file behind a RUN bind mount changed',
+    dockerfile: 'FROM busybox\nRUN --mount=type=bind,source=a.txt,target=/m/a.txt cat /m/a.txt > /g\n',
+    change: (dir) => writeFile(path.join(dir, 'a.txt'), 'A4\n'),
+    expect: { 'RUN --mount=type=bind,source=a.txt,target=/m/a.txt cat /m/a.txt > /g': ['context files changed: a.txt (content)'] },
+  },
+  {
     title: 'step options changed (USER)',
     dockerfile: 'FROM busybox\nUSER root\nRUN id -u > /uid\n',
     change: (dir) => writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nUSER 0\nRUN id -u > /uid\n'),
