@@ -6,10 +6,7 @@
  * costs one process), and setfattr runs only for entries that have some.
  * Overlayfs bookkeeping (trusted.overlay.*) is never copied.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { hostCommand } from '../util/host-command.js';
 
 /** Host path -> [name, 0x-hex value] pairs. */
 export type XattrMap = Map<string, Array<[string, string]>>;
@@ -18,7 +15,7 @@ let available: boolean | undefined;
 
 async function haveTools(): Promise<boolean> {
   if (available === undefined) {
-    available = await run('getfattr', ['--version']).then(
+    available = await hostCommand('getfattr', ['--version']).then(
       () => true,
       () => false,
     );
@@ -44,7 +41,7 @@ export async function readXattrs(hostPath: string): Promise<XattrMap> {
   if (!(await haveTools())) return map;
   let out: string;
   try {
-    ({ stdout: out } = await run('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', hostPath], { maxBuffer: 256 * 1024 * 1024 }));
+    ({ stdout: out } = await hostCommand('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', hostPath]));
   } catch (e) {
     // getfattr exits non-zero when some entry cannot be read; keep what it printed.
     out = (e as { stdout?: string }).stdout ?? '';
@@ -67,6 +64,6 @@ export async function readXattrs(hostPath: string): Promise<XattrMap> {
 /** Applies attributes to `target` (after chown, which clears security.capability). */
 export async function writeXattrs(target: string, attrs: Array<[string, string]>): Promise<void> {
   for (const [name, value] of attrs) {
-    await run('setfattr', ['-h', '-n', name, '-v', value, target]).catch(() => undefined);
+    await hostCommand('setfattr', ['-h', '-n', name, '-v', value, target]).catch(() => undefined);
   }
 }

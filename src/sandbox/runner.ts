@@ -25,6 +25,7 @@ import { resolveInRoot, unmount } from '../snapshot/index.js';
 import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
 import { toOciRuntimeSpec, type SandboxSpec } from './spec.js';
 import { childCpuMs } from './child-cpu.js';
+import { hostCommand } from '../util/host-command.js';
 
 const run = promisify(execFile);
 
@@ -103,7 +104,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
       await mkdir(rootPath);
       const opts = `lowerdir=${spec.rootfs.lower.join(':')},upperdir=${spec.rootfs.upper},workdir=${spec.rootfs.work},index=off,redirect_dir=off,metacopy=off`;
       try {
-        await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, rootPath]);
+        await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, rootPath]);
       } catch (err) {
         throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `overlay mount failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, { cause: err });
       }

@@ -6,14 +6,11 @@
  * sorted by path and headers carry no names or host-specific fields, so equal trees give equal
  * bytes; `sourceDateEpoch` clamps mtimes (rewrite-timestamp) for reproducible layers.
  */
-import { execFile } from 'node:child_process';
 import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { END_OF_TAR, TarChunks, type TarHeader } from './tar-writer.js';
-
-const run = promisify(execFile);
+import { hostCommand } from '../util/host-command.js';
 
 export interface DiffOptions {
   /** Clamp mtimes to this epoch (seconds). */
@@ -27,7 +24,7 @@ export async function readXattrs(dir: string): Promise<Map<string, Map<string, B
   const out = new Map<string, Map<string, Buffer>>();
   let text: string;
   try {
-    ({ stdout: text } = await run('getfattr', ['-h', '-R', '-P', '--absolute-names', '-d', '-m', '-', '-e', 'hex', dir], { maxBuffer: 256 * 1024 * 1024 }));
+    ({ stdout: text } = await hostCommand('getfattr', ['-h', '-R', '-P', '--absolute-names', '-d', '-m', '-', '-e', 'hex', dir]));
   } catch (err) {
     // getfattr exits 1 when some files have no xattrs but still prints the others.
     text = (err as { stdout?: string }).stdout ?? '';

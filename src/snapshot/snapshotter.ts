@@ -17,6 +17,7 @@ import { unpackLayer } from './unpack.js';
 import { createLayerFromOverlayUpper, type DiffOptions } from './diff.js';
 import { createLayerFromTreeDiff } from './tree-diff.js';
 import type { Readable } from 'node:stream';
+import { hostCommand } from '../util/host-command.js';
 
 /** The kernel copies mount options into one page; leave room for the mount helper's additions. */
 const MAX_OVERLAY_OPTIONS = 4000;
@@ -82,7 +83,7 @@ export function overlaySupported(scratchParent: string = os.tmpdir()): Promise<b
     const [l, u, w, m] = ['l', 'u', 'w', 'm'].map((n) => path.join(dir, n)) as [string, string, string, string];
     try {
       await Promise.all([l, u, w, m].map((d) => mkdir(d)));
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayMountOptions([l], u, w), m]);
+      await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', overlayMountOptions([l], u, w), m]);
       await unmount(m);
       return true;
     } catch {
@@ -106,10 +107,10 @@ export async function mergeLayersTo(dir: string, layerDirsTopFirst: string[]): P
 
 export async function unmount(target: string): Promise<void> {
   try {
-    await run('umount', [target]);
+    await hostCommand('umount', [target]);
   } catch {
     // Busy (a process still has a file open): detach it so nothing stays visible.
-    await run('umount', ['-l', target]).catch(() => {});
+    await hostCommand('umount', ['-l', target]).catch(() => {});
   }
 }
 
@@ -145,7 +146,7 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   const mountOverlay = async (options: string, target: string): Promise<() => Promise<void>> => {
     await mkdir(target, { recursive: true });
     try {
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target]);
+      await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, target]);
     } catch (err) {
       throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `overlay mount failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, { cause: err });
     }
@@ -225,7 +226,7 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
     async mount(a, target) {
       if (a.kind === 'copy') {
         await mkdir(target, { recursive: true });
-        await run('mount', ['--bind', a.upper, target]);
+        await hostCommand('mount', ['--bind', a.upper, target]);
         return async () => unmount(target);
       }
       return mountOverlay(a.mountOptions, target);
