@@ -76,7 +76,7 @@ test('force-compression=true re-encodes every layer (base and cached) to zstd; s
   // The real zstd tool decodes each blob to exactly its diff_id.
   for (const [i, l] of after.layers.entries()) {
     const tar = execFileSync('sh', ['-c', `tar -xOf "$0" "blobs/sha256/$1" | zstd -dc`, zst, l.digest.slice('sha256:'.length)], { maxBuffer: 64 << 20 });
-    t.is(`sha256:${createHash('sha256').update(tar).digest('hex')}`, after.diffIds[i]);
+    t.is(`sha256:${createHash('sha256').update(tar).digest('hex')}`, after.diffIds[i]!);
   }
   // umoci 0.4 (Debian 12) predates zstd layers: skopeo decodes ours and hands umoci gzip.
   const layout = path.join(h.tmp, 'layout');
