@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   // solver, export, cli
   ERR_TSBUILD_SECRET_NOT_FOUND: 'Pass the secret with --secret id=ID,src=FILE or --secret id=ID,env=VAR.',
   ERR_TSBUILD_EXPORT_OPTIONS: 'Check the -o/--output options: type=oci|docker|local|tar|image and its keys.',
+  ERR_TSBUILD_EXPORT_STDOUT_CLOSED: 'Whatever read stdout (a pipe) exited before the tarball was complete; the tarball it got is truncated.',
   ERR_TSBUILD_EXPORT_STDOUT_TTY: 'Redirect stdout to a file or a pipe (tsbuild build -o type=oci,dest=- . > image.tar), or give dest=FILE.',
   ERR_TSBUILD_CLI_USAGE: 'Run `tsbuild --help` for usage.',
   ERR_TSBUILD_PLATFORM: 'Platforms look like os/arch[/variant], e.g. linux/amd64.',

@@ -32,12 +32,30 @@ export async function* padToRecord(source: AsyncIterable<Uint8Array>): AsyncIter
 
 /** Writes a stream to the sink with backpressure, leaving the sink open. */
 export async function writeToSink(source: AsyncIterable<Uint8Array>, sink: OutputSink, signal: AbortSignal): Promise<void> {
-  for await (const chunk of source) {
-    signal.throwIfAborted();
-    if (!sink.write(chunk)) await once(sink, 'drain', { signal });
+  let failed: Error | undefined;
+  const onError = (err: Error) => void (failed ??= err);
+  sink.on('error', onError);
+  try {
+    for await (const chunk of source) {
+      signal.throwIfAborted();
+      if (failed) throw failed;
+      if (!sink.write(chunk)) await once(sink, 'drain', { signal });
+    }
+    // Resolves once everything queued before it has been handed to the OS.
+    await new Promise<void>((resolve, reject) => sink.write('', (err) => (err ? reject(err) : resolve())));
+    if (failed) throw failed;
+  } catch (err) {
+    // `tsbuild build -o type=oci,dest=- . | head`: the reader left; say so instead of an internal EPIPE.
+    const code = ((failed ?? err) as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') {
+      throw new TsbuildError('ERR_TSBUILD_EXPORT_STDOUT_CLOSED', 'stdout was closed before the whole tarball was written', { cause: failed ?? err });
+    }
+    throw err;
+  } finally {
+    sink.off('error', onError);
+    // A dead stream may report more errors; they must not crash the process that is reporting this one.
+    if (failed) sink.on('error', () => {});
   }
-  // Resolves once everything queued before it has been handed to the OS.
-  await new Promise<void>((resolve, reject) => sink.write('', (err) => (err ? reject(err) : resolve())));
 }
 
 /**

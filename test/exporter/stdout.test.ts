@@ -60,7 +60,7 @@ test('-o type=oci,dest=- writes the tarball to stdout, progress to stderr; same 
   t.true(entries.includes('hello.txt') && entries.includes('ran') && entries.some((e) => /^bin\/(busybox|sh)$/.test(e)), entries.slice(0, 20).join(' '));
 });
 
-test('dest=- is refused on a terminal and for type=local, before anything is built', async (t) => {
+test('dest=- is refused on a terminal and for type=local before anything is built; a reader leaving early is a coded error', async (t) => {
   const h = await createHarness(t);
   const ctx = await project(h);
   // script(1) gives the CLI a pseudo-terminal as stdout.
@@ -76,6 +76,16 @@ test('dest=- is refused on a terminal and for type=local, before anything is bui
   const two = h.run(['--debug', 'build', '-o', 'type=oci,dest=-', '-o', '-', ctx]);
   t.is(two.status, 1);
   t.regex(two.stderr, /code: ERR_TSBUILD_EXPORT_OPTIONS/);
+
+  // A reader that leaves early (| head) gets a coded error, not an internal EPIPE.
+  const err = path.join(h.tmp, 'head.err');
+  const piped = spawnSync('bash', ['-c', `set -o pipefail; "$0" "$1" --debug build --progress=plain -o type=oci,dest=- "$2" 2>"$3" | head -c 100 >/dev/null`, process.execPath, bin, ctx, err], {
+    cwd: h.tmp,
+    env: { ...process.env, TSBUILD_ROOT: h.root },
+    encoding: 'utf8',
+  });
+  t.is(piped.status, 1);
+  t.regex(await readFile(err, 'utf8'), /code: ERR_TSBUILD_EXPORT_STDOUT_CLOSED/);
 });
 
 test('archives end on whole 10 KiB records: GNU tar --delete on our docker tarball keeps the other entries', async (t) => {
