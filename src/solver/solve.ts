@@ -84,7 +84,7 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
           result.created = new Date(stats.endedAt).toISOString();
           if (named) {
             steps.push(stats);
-            ctx.progress.emit({ type: 'vertex.end', time: stats.endedAt, vertex: d, ok: true });
+            ctx.progress.emit({ type: 'vertex.end', time: stats.endedAt, vertex: d, ok: true, ...(stats.cpuMs !== undefined ? { cpuMs: stats.cpuMs } : {}) });
             await index.put({ key, layers: result.layers, vertex: d, created: result.created });
           }
           results.set(d, result);

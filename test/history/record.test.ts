@@ -17,7 +17,7 @@ import {
   type BuildRecord,
   type ContextSummary,
 } from '../../src/history/index.js';
-import { createHarness, executed } from '../helpers/tsbuild.js';
+import { createHarness, events, executed } from '../helpers/tsbuild.js';
 
 const DOCKERFILE = [
   'FROM busybox',
@@ -36,7 +36,8 @@ test('a build writes a record with per-step facts; history lists and shows it; -
   await writeFile(path.join(dir, 'a.txt'), 'a'.repeat(1000));
   await writeFile(path.join(dir, 'b.txt'), 'b'.repeat(500));
   const meta = path.join(h.tmp, 'meta.json');
-  h.ok(['build', '--progress=plain', '--metadata-file', meta, dir]);
+  const first = h.run(['build', '--progress=rawjson', '--metadata-file', meta, dir]);
+  t.is(first.status, 0, first.stderr);
 
   const summary = (JSON.parse(await readFile(meta, 'utf8')) as { 'tsbuild.build': Record<string, number | string> })['tsbuild.build'];
   t.like(summary, { steps: 3, cached: 0, executed: 3 });
@@ -67,6 +68,8 @@ test('a build writes a record with per-step facts; history lists and shows it; -
   t.true(copy.layer!.uncompressedSize! > 1500 && copy.layer!.size > 0 && copy.layer!.size < copy.layer!.uncompressedSize!);
   t.true(burn.cpuMs! >= 20, `cpu ${burn.cpuMs}`);
   t.true(burn.wallMs >= burn.cpuMs! / 2);
+  // The same CPU time travels on the step's vertex.end progress event.
+  t.is(events(first.stderr).find((e) => e.type === 'vertex.end' && e.vertex === burn.vertex)?.cpuMs, burn.cpuMs);
   t.deepEqual(burn.changes, { added: 1, changed: 0, deleted: 0 });
   t.deepEqual(edit.changes, { added: 1, changed: 1, deleted: 1 });
   t.deepEqual(edit.inputs.map((i) => [i.ref, i.role]), [['stage-0/3', 'root']]);
