@@ -147,14 +147,39 @@ export function renderBuildHtml(r: BuildRecord): string {
     '<head>',
     '<meta charset="utf-8">',
     `<title>tsbuild build ${escapeXml(r.id)}</title>`,
-    '<style>body{font-family:sans-serif;margin:16px;background:#fff;color:#1a1a1a}svg{max-width:100%;height:auto}</style>',
+    '<style>body{font-family:sans-serif;margin:16px;background:#fff;color:#1a1a1a}svg{max-width:100%;height:auto}' +
+      'table{border-collapse:collapse;margin-top:16px;font-size:13px}th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}' +
+      'td.n{text-align:right}code{font-size:12px}ul{margin:0;padding-left:16px}</style>',
     '</head>',
     '<body>',
     `<h1>Build ${escapeXml(r.id)}</h1>`,
     `<p>${escapeXml(r.dockerfile)} · target ${escapeXml(r.target)} · ${escapeXml(new Date(r.startedAt).toISOString())} · ${escapeXml(humanMs(r.endedAt - r.startedAt))}</p>`,
     svg,
+    stepTable(r),
     '</body>',
     '</html>',
     '',
   ].join('\n');
+}
+
+/** The record's numbers under the picture, with the cache-miss causes. */
+function stepTable(r: BuildRecord): string {
+  const cell = (v: string, numeric = false): string => `<td${numeric ? ' class="n"' : ''}>${escapeXml(v)}</td>`;
+  const rows = r.steps.map((s) =>
+    [
+      '<tr>',
+      `<td><code>${escapeXml(s.name)}</code></td>`,
+      cell(s.line === undefined ? '' : String(s.line), true),
+      cell(s.cache === 'miss' ? (s.error !== undefined ? 'failed' : 'miss') : 'cached'),
+      cell(s.cache === 'miss' ? humanMs(s.wallMs) : '', true),
+      cell(s.cpuMs !== undefined ? humanMs(s.cpuMs) : '', true),
+      cell(s.contextBytes !== undefined ? humanBytes(s.contextBytes) : '', true),
+      cell(s.layer ? humanBytes(s.layer.size) : '', true),
+      cell(s.changes ? `${s.changes.added}/${s.changes.changed}/${s.changes.deleted}` : ''),
+      `<td>${s.explain ? `<ul>${s.explain.map((c) => `<li>${escapeXml(c.text)}</li>`).join('')}</ul>` : ''}</td>`,
+      '</tr>',
+    ].join(''),
+  );
+  const head = ['step', 'line', 'cache', 'wall', 'cpu', 'context read', 'layer', 'added/changed/deleted', 'why it missed'].map((h) => `<th>${h}</th>`).join('');
+  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`;
 }

@@ -86,6 +86,8 @@ test('history show --format svg/html: well-formed, readable in headless chromium
     const dom = await chromium(h.tmp, ['--dump-dom', `file://${htmlFile}`]);
     for (const s of steps) t.true(dom.includes(escapeHtml(s.name.length > 56 ? s.name.slice(0, 55) : s.name)), `label ${s.name}`);
     t.true(dom.includes('critical path'));
+    // The table under the picture says why the warm build's steps missed.
+    if (id === warm) t.true(dom.includes('<li>context files changed: a.txt (content)</li>'), 'miss causes in the page');
 
     const png = path.join(h.tmp, `${id}.png`);
     await chromium(h.tmp, [`--screenshot=${png}`, '--window-size=1200,800', `file://${htmlFile}`]);
