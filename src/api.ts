@@ -23,7 +23,7 @@ import { solve } from './solver/solve.js';
 import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
 import { fetchHttpSource } from './fileop/index.js';
 import { parseReference } from './oci/index.js';
-import { createDockerCredentialStore, createRegistryClient, pullImage, pushToNames, resolveRemoteImage } from './registry/index.js';
+import { createDockerCredentialStore, createRegistryClient, pullReference, pushToNames } from './registry/index.js';
 import type { LayerRef, ResolvedBaseImage, SolveResult } from './solver/types.js';
 import type { Digest } from './util/digest.js';
 
@@ -146,11 +146,10 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     sourceDateEpoch: exporters.some((e) => e.rewriteTimestamp) ? sourceDateEpoch : undefined,
     pullImage: async (c, ref, p) => {
       const r = parseReference(ref);
-      const remote = await resolveRemoteImage(registry, { registry: r.registry, repository: r.repository }, r.digest ?? r.tag ?? 'latest', p);
-      ctx.progress.emit({ type: 'info', time: Date.now(), message: `pulling ${ref} (${remote.manifestDigest})` });
-      const downloaded = await pullImage(c, registry, remote, state.content);
-      ctx.progress.emit({ type: 'info', time: Date.now(), message: `pulled ${ref}: ${downloaded} bytes downloaded` });
-      return { manifestDigest: remote.manifestDigest };
+      const pulled = await pullReference(c, registry, state.content, { registry: r.registry, repository: r.repository }, r.digest ?? r.tag ?? 'latest', p);
+      const message = pulled.downloaded === undefined ? `${ref}: all blobs in the store (${pulled.manifestDigest})` : `pulled ${ref}: ${pulled.downloaded} bytes downloaded (${pulled.manifestDigest})`;
+      ctx.progress.emit({ type: 'info', time: Date.now(), message });
+      return { manifestDigest: pulled.manifestDigest };
     },
     fetchHttp: async (c, op, dir) => {
       await fetchHttpSource(c, { url: op.url, ...(op.checksum ? { checksum: op.checksum } : {}), ...(op.filename ? { filename: op.filename } : {}) }, dir);

@@ -4,3 +4,4 @@ export { resolveRemoteImage, fetchManifest, fetchBlob, pullImage, MANIFEST_ACCEP
 export { pushBlob, pushImage, pushToNames, putManifest, blobExists, type PushOptions, type PushStats, type PushTarget } from './push.js';
 export { normalizePlatform, selectPlatform, formatPlatform } from './platform.js';
 export { createBlobSources, type BlobSources } from './sources.js';
+export { pullReference, type PulledReference } from './pull-reference.js';

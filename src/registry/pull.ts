@@ -43,8 +43,9 @@ export interface RemoteImage {
   manifestMediaType: string;
   manifest: ImageManifest;
   manifestBytes: Buffer;
-  /** Digest of the index the manifest was chosen from, when there was one. */
+  /** Digest and bytes of the index the manifest was chosen from, when there was one. */
   indexDigest?: Digest;
+  indexBytes?: Buffer;
 }
 
 /** Fetches a manifest by tag or digest; verifies it when asked by digest. */
@@ -62,25 +63,35 @@ export async function fetchManifest(client: RegistryClient, ref: RepositoryRef, 
   return { bytes, mediaType, digest };
 }
 
+export function isIndexMediaType(mediaType: string | undefined): boolean {
+  return mediaType !== undefined && INDEX_TYPES.has(mediaType);
+}
+
+/** The manifest digest an index or manifest list has for `platform` (ERR_TSBUILD_REGISTRY_NO_PLATFORM when none). */
+export function chooseFromIndex(bytes: Buffer, platform: Platform, what: string): Digest {
+  const index = JSON.parse(bytes.toString('utf8')) as { manifests: Descriptor[] };
+  const chosen = index.manifests[selectPlatform(index.manifests.map((d) => d.platform), platform)];
+  if (!chosen) {
+    const have = index.manifests.map((d) => formatPlatform(d.platform)).join(', ');
+    throw new TsbuildError('ERR_TSBUILD_REGISTRY_NO_PLATFORM', `${what} has no image for ${formatPlatform(platform)} (has: ${have})`);
+  }
+  return chosen.digest;
+}
+
 /** Resolves `reference` (tag or digest) to the single-platform manifest for `platform`. */
 export async function resolveRemoteImage(client: RegistryClient, ref: RepositoryRef, reference: string, platform: Platform): Promise<RemoteImage> {
   let m = await fetchManifest(client, ref, reference);
-  let indexDigest: Digest | undefined;
+  let index: { digest: Digest; bytes: Buffer } | undefined;
   if (INDEX_TYPES.has(m.mediaType)) {
-    const index = JSON.parse(m.bytes.toString('utf8')) as { manifests: Descriptor[] };
-    const chosen = index.manifests[selectPlatform(index.manifests.map((d) => d.platform), platform)];
-    if (!chosen) {
-      const have = index.manifests.map((d) => formatPlatform(d.platform)).join(', ');
-      throw new TsbuildError('ERR_TSBUILD_REGISTRY_NO_PLATFORM', `${ref.registry}/${ref.repository}:${reference} has no image for ${formatPlatform(platform)} (has: ${have})`);
-    }
-    indexDigest = m.digest;
-    m = await fetchManifest(client, ref, chosen.digest);
+    const chosen = chooseFromIndex(m.bytes, platform, `${ref.registry}/${ref.repository}:${reference}`);
+    index = { digest: m.digest, bytes: m.bytes };
+    m = await fetchManifest(client, ref, chosen);
   }
   const manifest = JSON.parse(m.bytes.toString('utf8')) as ImageManifest;
   if (!manifest.config || !Array.isArray(manifest.layers)) {
     throw new TsbuildError('ERR_TSBUILD_IMAGE_FORMAT', `${ref.registry}/${ref.repository}:${reference}: unsupported manifest type ${m.mediaType}`);
   }
-  return { ref, manifestDigest: m.digest, manifestMediaType: m.mediaType, manifest, manifestBytes: m.bytes, ...(indexDigest ? { indexDigest } : {}) };
+  return { ref, manifestDigest: m.digest, manifestMediaType: m.mediaType, manifest, manifestBytes: m.bytes, ...(index ? { indexDigest: index.digest, indexBytes: index.bytes } : {}) };
 }
 
 /** Thrown inside a download when the registry answers a Range request with the whole blob. */
@@ -165,6 +176,8 @@ function fetchBlobOnce(client: RegistryClient, ref: RepositoryRef, desc: { diges
 export async function pullImage(ctx: BuildContext, client: RegistryClient, image: RemoteImage, store: ContentStore, options: { concurrency?: number; layers?: boolean } = {}): Promise<number> {
   const limit = pLimit(options.concurrency ?? 4);
   const sources = createBlobSources(store.root);
+  // The index too: a later build pinned to its digest then resolves without the registry.
+  if (image.indexDigest && image.indexBytes) await store.writeBytes(image.indexBytes, { digest: image.indexDigest });
   await store.writeBytes(image.manifestBytes, { digest: image.manifestDigest });
   const blobs = [image.manifest.config, ...(options.layers === false ? [] : image.manifest.layers)];
   const sizes = await Promise.all(

@@ -76,8 +76,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   return {
     host: `${listen}:${port}`,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      // Idempotent: a test may stop the registry early and teardown stops it again (a killed
+      // child has a signalCode, not an exitCode).
+      const exited = () => child.exitCode !== null || child.signalCode !== null;
+      if (!exited()) child.kill('SIGTERM');
+      await new Promise((r) => (exited() ? r(null) : child.once('exit', r)));
       await rm(dir, { recursive: true, force: true });
     },
   };

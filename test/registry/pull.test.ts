@@ -113,7 +113,7 @@ test('an OCI index and a Docker manifest list resolve to linux/amd64 by default,
   }
 });
 
-test('FROM name@digest and name:tag@digest: the digest decides, an index digest still resolves the platform', async (t) => {
+test('FROM name@digest and name:tag@digest: the digest decides, an index digest still resolves the platform, and pinned bases rebuild without the registry', async (t) => {
   const reg = await registry(t);
   const h = await createHarness(t, { busybox: false });
   const name = `${reg.host}/pinned/img`;
@@ -132,6 +132,19 @@ test('FROM name@digest and name:tag@digest: the digest decides, an index digest 
   const r = h.run(['--debug', 'build', unknown]);
   t.not(r.status, 0);
   t.is(codeOf(r.stderr), 'ERR_TSBUILD_REGISTRY_NOT_FOUND', r.stderr);
+
+  // With the registry gone, pinned digests whose blobs are all in the store still build; a tag
+  // is always resolved against the registry (as BuildKit does), so it cannot.
+  await reg.stop();
+  const offline = h.run(['build', '--progress=plain', '--no-cache', '-o', `type=local,dest=${path.join(h.tmp, 'offline')}`, byIndex]);
+  t.is(offline.status, 0, offline.stderr);
+  t.regex(offline.stderr, /all blobs in the store/);
+  t.is(await readFile(path.join(h.tmp, 'offline', 'seen'), 'utf8'), 'amd64\n');
+  t.is(await buildTo(t, h, byManifest, ['--no-cache'])('arch'), 'arm64\n');
+  const byTag = await project(h, 'by-tag', `FROM ${name}:latest\n`);
+  const tagged = h.run(['--debug', 'build', byTag]);
+  t.not(tagged.status, 0);
+  t.is(codeOf(tagged.stderr), 'ERR_TSBUILD_REGISTRY_HTTP', tagged.stderr);
 });
 
 test('layers download concurrently and a layer shared by two base images is fetched and stored once', async (t) => {
