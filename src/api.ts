@@ -200,8 +200,10 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
     const imageFor = async (e: ResolvedExporter): Promise<AssembledImage> => {
       const target = { compression: e.compression, level: e.compressionLevel, force: e.forceCompression };
-      if (e.type === 'local' || e.type === 'tar' || !needsConversion(solved.target.layers, target)) return image;
-      return assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch, (ls) => converter.convert(ctx, ls, target));
+      if (e.type === 'local' || e.type === 'tar') return image;
+      const convert = needsConversion(solved.target.layers, target) ? (ls: StoredLayerRef[]) => converter.convert(ctx, ls, target) : undefined;
+      if (!convert && e.ociMediaTypes) return image;
+      return assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch, convert, e.ociMediaTypes ? 'oci' : 'docker');
     };
     let resultImage = image;
     for (const exporter of exporters) {
@@ -245,6 +247,7 @@ async function assembleFromSolve(
   baseResult: { layers: LayerRef[]; image: ResolvedBaseImage } | undefined,
   sourceDateEpoch: number | undefined,
   convert?: (layers: StoredLayerRef[]) => Promise<StoredLayerRef[]>,
+  mediaTypes: 'oci' | 'docker' = 'oci',
 ): Promise<AssembledImage> {
   const stage = graph.target;
   const chain = [...(baseResult?.layers ?? []), ...solved.target.layers.slice(baseResult?.layers.length ?? 0)];
@@ -261,6 +264,7 @@ async function assembleFromSolve(
     history: await historyTimes(stage.history, solved, baseConfig?.created as string | undefined),
     config: stage.config,
     ...(sourceDateEpoch !== undefined ? { created: new Date(sourceDateEpoch * 1000) } : {}),
+    mediaTypes,
   });
 }
 

@@ -136,7 +136,7 @@ export async function exportImage(ctx: BuildContext, exporter: ResolvedExporter,
     case 'image': {
       // push=true was handled by the caller (registry/ is the only network code).
       for (const name of exporter.names) {
-        await input.images.put({ name: normalizeReference(name), digest: input.image.manifest.digest, mediaType: MediaTypes.ociManifest, updated: new Date().toISOString() });
+        await input.images.put({ name: normalizeReference(name), digest: input.image.manifest.digest, mediaType: input.image.manifest.mediaType, updated: new Date().toISOString() });
       }
       break;
     }

@@ -79,13 +79,14 @@ export function resolveExporters(outputs: string[], opts: { tags: string[]; push
       compression,
       push: flag('push', registry || (opts.push ?? false)),
       rewriteTimestamp: flag('rewrite-timestamp', false),
-      ociMediaTypes: flag('oci-mediatypes', type !== 'docker'),
+      // BuildKit: OCI types by default only for type=oci; zstd layers exist only as OCI types.
+      ociMediaTypes: compression === 'zstd' || flag('oci-mediatypes', type === 'oci'),
       ...(compressionLevel !== undefined ? { compressionLevel } : {}),
       forceCompression: flag('force-compression', false),
     });
   }
   // `-t` without `-o` stores the image locally, like `docker build -t`.
   if (outputs.length === 0 && opts.push && opts.tags.length === 0) throw bad('--push needs a name to push to (-t NAME)');
-  if (outputs.length === 0 && opts.tags.length > 0) out.push({ type: 'image', names: opts.tags, compression: 'gzip', push: opts.push ?? false, rewriteTimestamp: false, ociMediaTypes: true, forceCompression: false });
+  if (outputs.length === 0 && opts.tags.length > 0) out.push({ type: 'image', names: opts.tags, compression: 'gzip', push: opts.push ?? false, rewriteTimestamp: false, ociMediaTypes: false, forceCompression: false });
   return out;
 }

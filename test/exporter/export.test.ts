@@ -126,7 +126,12 @@ test('exporter options are validated before a build, with codes', (t) => {
   t.is(code(['type=oci,dest=x,compression=gzip,compression-level=10']), 'ERR_TSBUILD_EXPORT_OPTIONS');
   t.is(code(['type=oci,dest=x,oci-mediatypes=yes']), 'ERR_TSBUILD_EXPORT_OPTIONS');
   t.like(resolveExporters(['type=oci,dest=x,compression=zstd,compression-level=19,force-compression=true'], { tags: [] })[0], { compressionLevel: 19, forceCompression: true, ociMediaTypes: true });
-  t.like(docker, { ociMediaTypes: false });
+  // Docker media types by default except for type=oci; zstd exists only as an OCI type (as in BuildKit).
+  t.like(docker, { ociMediaTypes: true });
+  t.like(resolveExporters(['type=docker,dest=x'], { tags: [] })[0], { ociMediaTypes: false });
+  t.like(resolveExporters(['type=oci,dest=x'], { tags: [] })[0], { ociMediaTypes: true });
+  t.like(resolveExporters([], { tags: ['a'] })[0], { ociMediaTypes: false });
+  t.like(resolveExporters(['type=image,name=a,oci-mediatypes=true'], { tags: [] })[0], { ociMediaTypes: true });
   t.deepEqual(resolveExporters([], { tags: [] }), []);
   // --push as in buildx: needs a name, combines only with an image output; type=registry pushes.
   const push = (outputs: string[], tags: string[]) => (t.throws(() => resolveExporters(outputs, { tags, push: true })) as { code?: string } | undefined)?.code;
