@@ -89,6 +89,8 @@ export function createIgnoreMatcher(patterns: string[]): IgnoreMatcher {
   const compiled = patterns.map(compile);
   const exceptions = compiled.filter((p) => p.exclusion).map((p) => `${p.source}/`);
   const matches = (relPath: string): boolean => {
+    // No .dockerignore (the common case): nothing to clean or split for each of the context's files.
+    if (compiled.length === 0) return false;
     const file = cleanPath(relPath);
     const parents = file.split('/').slice(0, -1);
     let matched = false;
