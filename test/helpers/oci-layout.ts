@@ -125,11 +125,20 @@ export async function writeLayout(dir: string, tag: string, images: PlatformImag
   return { written, index };
 }
 
-/** `skopeo copy` of a layout to a loopback registry; `format` forces Docker v2s2 or OCI types. */
-export function skopeoPush(layoutDir: string, tag: string, dest: string, options: { format?: 'v2s2' | 'oci'; multiArch?: boolean } = {}): void {
+/** `skopeo copy` of a layout to a loopback registry; `format` forces Docker v2s2 or OCI types, `zstd` recompresses the layers. */
+export function skopeoPush(layoutDir: string, tag: string, dest: string, options: { format?: 'v2s2' | 'oci'; multiArch?: boolean; zstd?: boolean } = {}): void {
   execFileSync(
     'skopeo',
-    ['copy', '--quiet', '--dest-tls-verify=false', ...(options.format ? ['--format', options.format] : []), ...(options.multiArch ? ['--multi-arch', 'all'] : []), `oci:${layoutDir}:${tag}`, `docker://${dest}`],
+    [
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      ...(options.format ? ['--format', options.format] : []),
+      ...(options.multiArch ? ['--multi-arch', 'all'] : []),
+      ...(options.zstd ? ['--dest-compress', '--dest-compress-format', 'zstd'] : []),
+      `oci:${layoutDir}:${tag}`,
+      `docker://${dest}`,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
 }

@@ -19,11 +19,11 @@ async function registry(t: ExecutionContext): Promise<TestRegistry> {
 }
 
 /** Writes `images` as an OCI layout and has skopeo push it to `dest`. */
-async function push(t: ExecutionContext, dest: string, images: PlatformImage[], options: { format?: 'v2s2' | 'oci'; unknownEntry?: boolean } = {}): Promise<void> {
+async function push(t: ExecutionContext, dest: string, images: PlatformImage[], options: { format?: 'v2s2' | 'oci'; unknownEntry?: boolean; zstd?: boolean } = {}): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-layout-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeLayout(dir, 'img', images, options.unknownEntry ? { unknownEntry: true } : {});
-  skopeoPush(dir, 'img', dest, { ...(options.format ? { format: options.format } : {}), multiArch: images.length > 1 });
+  skopeoPush(dir, 'img', dest, { ...(options.format ? { format: options.format } : {}), multiArch: images.length > 1, zstd: options.zstd === true });
 }
 
 const archImage = async (architecture: string, variant?: string): Promise<PlatformImage> => ({
@@ -66,21 +66,24 @@ test('acceptance: `tsbuild .` on FROM 127.0.0.1:PORT/busybox:latest pulls and bu
   t.is(run.stdout, 'built-on-a-pulled-base\n');
 });
 
-test('images skopeo pushed as Docker v2s2 and as OCI serve as bases that build and run', async (t) => {
+test('images skopeo pushed as Docker v2s2, as OCI, and as OCI with zstd layers serve as bases that build and run', async (t) => {
   const reg = await registry(t);
   const h = await createHarness(t, { busybox: false });
-  for (const [format, mediaType] of [
-    ['v2s2', 'application/vnd.docker.distribution.manifest.v2+json'],
-    ['oci', 'application/vnd.oci.image.manifest.v1+json'],
+  for (const [variant, format, mediaType, layerType] of [
+    ['v2s2', 'v2s2', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.image.rootfs.diff.tar.gzip'],
+    ['oci', 'oci', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip'],
+    ['zstd', 'oci', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.layer.v1.tar+zstd'],
   ] as const) {
-    const name = `${reg.host}/base/${format}:1`;
-    await push(t, name, [await archImage('amd64')], { format });
+    // zstd goes to a registry of its own: skopeo reuses blobs a registry already has (the gzip ones).
+    const host = variant === 'zstd' ? (await registry(t)).host : reg.host;
+    const name = `${host}/base/${variant}:1`;
+    await push(t, name, [await archImage('amd64')], { format, zstd: variant === 'zstd' });
     const raw = skopeoRaw(name);
     t.is(raw.mediaType, mediaType);
-    t.true(raw.layers!.every((l) => l.mediaType.includes(format === 'v2s2' ? 'docker' : 'oci')));
-    const dir = await project(h, format, `FROM ${name}\nRUN cat /arch > /seen && echo ${format} >> /seen\n`);
+    t.true(raw.layers!.every((l) => l.mediaType === layerType), JSON.stringify(raw.layers));
+    const dir = await project(h, variant, `FROM ${name}\nRUN cat /arch > /seen && echo ${variant} >> /seen\n`);
     const read = buildTo(t, h, dir);
-    t.is(await read('seen'), `amd64\n${format}\n`);
+    t.is(await read('seen'), `amd64\n${variant}\n`);
   }
 });
 
