@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { digestOf, sha256, type Digest } from '../util/digest.js';
+import { sha256, type Digest } from '../util/digest.js';
 
 /** Decides whether a context-relative path is excluded (.dockerignore). */
 export type ExcludeFn = (relPath: string, isDir: boolean) => boolean;
@@ -111,6 +111,15 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
     return out;
   };
 
+  /** The hash from a previous build when the file's stat is unchanged (no await: most files). */
+  const cachedHash = (entry: ContextEntry): string | undefined => {
+    if (entry.hash || !statCache) return entry.hash;
+    const st = statOf.get(entry.path)!;
+    const hit = statCache.get(entry.path);
+    if (hit && hit.size === Number(st.size) && hit.mtimeNs === String(st.mtimeNs) && hit.ctimeNs === String(st.ctimeNs) && hit.ino === String(st.ino)) entry.hash = hit.hash;
+    return entry.hash;
+  };
+
   const hashFile = async (entry: ContextEntry): Promise<string> => {
     if (entry.hash) return entry.hash;
     const cache = await loadStatCache();
@@ -138,17 +147,20 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
     entries,
     async checksum(patterns) {
       const all = await entries();
+      await loadStatCache();
       const selected = selectEntries(all, patterns);
       const parts: unknown[] = [];
       let bytes = 0;
       for (const e of selected) {
-        const content = e.type === 'file' ? await hashFile(e) : e.type === 'symlink' ? e.linkTarget : undefined;
+        const content = e.type === 'file' ? (cachedHash(e) ?? (await hashFile(e))) : e.type === 'symlink' ? e.linkTarget : undefined;
         if (e.type === 'file') bytes += e.size;
         // No uid/gid: COPY from the context resets ownership (to 0:0 or --chown), and owners
         // differ between checkouts, so they would only keep another machine's cache from matching.
         parts.push([e.path, e.type, e.mode, content ?? null]);
       }
-      return { digest: digestOf({ v: 2, patterns, parts }), files: selected.length, bytes };
+      // Exactly digestOf({ v: 2, patterns, parts }) (canonical JSON: keys sorted, and arrays of
+      // primitives are already canonical), without copying 2,000 arrays to sort their keys.
+      return { digest: sha256(`{"parts":${JSON.stringify(parts)},"patterns":${JSON.stringify(patterns)},"v":2}`), files: selected.length, bytes };
     },
     async save() {
       if (!dirty || !options.statCacheFile || !statCache) return;

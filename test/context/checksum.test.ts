@@ -1,0 +1,44 @@
+/**
+ * Context checksums: the digest is the canonical JSON digest of (path, type, mode, content) per
+ * selected entry, stable across runs through the stat cache; touch changes nothing, an edit
+ * changes it.
+ */
+import test from 'ava';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createContextHasher, selectEntries } from '../../src/context/checksum.js';
+import { digestOf, sha256 } from '../../src/util/digest.js';
+
+test('digest = digestOf({v: 2, patterns, parts}); the stat cache gives the same digest; touch keeps it, an edit changes it', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-checksum-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const ctx = path.join(dir, 'ctx');
+  await mkdir(path.join(ctx, 'src/sub'), { recursive: true });
+  await writeFile(path.join(ctx, 'src/a.txt'), 'a');
+  await writeFile(path.join(ctx, 'src/sub/b.txt'), 'bb', { mode: 0o755 });
+  await writeFile(path.join(ctx, 'top "quoted".txt'), 'q');
+  await symlink('src/a.txt', path.join(ctx, 'link'));
+  const statCacheFile = path.join(dir, 'stat-cache.json');
+  const patterns = ['.', 'src/'];
+
+  const first = createContextHasher({ contextDir: ctx, statCacheFile });
+  const all = await first.entries();
+  const r1 = await first.checksum(patterns);
+  const parts = selectEntries(all, patterns).map((e) => [e.path, e.type, e.mode, e.type === 'file' ? e.hash : e.type === 'symlink' ? e.linkTarget : null]);
+  t.is(parts.find((p) => p[0] === 'src/a.txt')![3], sha256('a').slice(7));
+  t.is(r1.digest, digestOf({ v: 2, patterns, parts }));
+  await first.save();
+
+  const second = createContextHasher({ contextDir: ctx, statCacheFile });
+  t.is((await second.checksum(patterns)).digest, r1.digest);
+
+  const later = new Date(Date.now() + 5000);
+  await utimes(path.join(ctx, 'src/a.txt'), later, later);
+  const touched = createContextHasher({ contextDir: ctx, statCacheFile });
+  t.is((await touched.checksum(patterns)).digest, r1.digest);
+
+  await writeFile(path.join(ctx, 'src/a.txt'), 'A');
+  const edited = createContextHasher({ contextDir: ctx, statCacheFile });
+  t.not((await edited.checksum(patterns)).digest, r1.digest);
+});
