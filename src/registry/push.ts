@@ -53,13 +53,21 @@ export async function blobExists(client: RegistryClient, ref: RepositoryRef, dig
 async function startUpload(client: RegistryClient, ref: RepositoryRef, digest: Digest, mountFrom: string[]): Promise<{ mounted: true } | { mounted: false; location: URL; minChunk: number }> {
   const candidates = mountFrom.filter((from, i) => from !== ref.repository && mountFrom.indexOf(from) === i);
   for (const [i, from] of candidates.entries()) {
-    const res = await client.request(ref, `/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
-      method: 'POST',
-      actions: 'push,pull',
-      extraScopes: [`repository:${from}:pull`],
-      headers: { 'content-length': '0' },
-      ok: [202],
-    });
+    let res: Response;
+    try {
+      res = await client.request(ref, `/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
+        method: 'POST',
+        actions: 'push,pull',
+        extraScopes: [`repository:${from}:pull`],
+        headers: { 'content-length': '0' },
+        ok: [202],
+      });
+    } catch (err) {
+      // No pull access to the source (some token services refuse the whole request then), or
+      // no mount support: a mount is only an optimisation, so upload instead.
+      if (err instanceof RegistryError && (err.code === 'ERR_TSBUILD_REGISTRY_UNAUTHORIZED' || err.code === 'ERR_TSBUILD_REGISTRY_NOT_FOUND')) break;
+      throw err;
+    }
     await res.body?.cancel();
     if (res.status === 201) return { mounted: true };
     const location = resolveLocation(client, ref, res.headers.get('location'));

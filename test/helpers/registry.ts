@@ -92,9 +92,10 @@ function b64url(data: Buffer | string): string {
 
 /**
  * A token server for the Bearer flow: issues RS256 JWTs signed by a throwaway key whose
- * self-signed certificate the registry trusts. Checks Basic credentials when given.
+ * self-signed certificate the registry trusts. Checks Basic credentials when given; refuses
+ * requests asking for a scope that `deny` matches.
  */
-export async function startTokenServer(options: { user?: string; password?: string } = {}): Promise<{
+export async function startTokenServer(options: { user?: string; password?: string; deny?: RegExp } = {}): Promise<{
   realm: string;
   service: string;
   issuer: string;
@@ -120,6 +121,11 @@ export async function startTokenServer(options: { user?: string; password?: stri
         res.writeHead(401).end();
         return;
       }
+    }
+    // Like token services that refuse a whole request when one scope is not granted.
+    if (options.deny && url.searchParams.getAll('scope').some((s) => options.deny!.test(s))) {
+      res.writeHead(401).end();
+      return;
     }
     const access = url.searchParams.getAll('scope').map((s) => {
       const [type, name, actions] = [s.slice(0, s.indexOf(':')), s.slice(s.indexOf(':') + 1, s.lastIndexOf(':')), s.slice(s.lastIndexOf(':') + 1)];

@@ -11,7 +11,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startFaultProxy, startRegistry } from '../helpers/registry.js';
+import { createContentStore } from '../../src/cache/index.js';
+import { createDockerCredentialStore } from '../../src/registry/auth.js';
+import { createRegistryClient } from '../../src/registry/client.js';
+import { pushBlob } from '../../src/registry/push.js';
+import { startFaultProxy, startRegistry, startTokenServer } from '../helpers/registry.js';
 import { createHarness } from '../helpers/tsbuild.js';
 
 function skopeoCopies(t: ExecutionContext, ref: string): Promise<void> {
@@ -74,4 +78,24 @@ test('-o type=image,name=…,push=true and -o type=registry,name=… push like -
   // Same registry, same image, a later run: the blobs are mounted from where the first push put them.
   t.regex(registry.stderr, /pushed \S+\/outputs\/registry:3: 0 blobs uploaded \(0 bytes\), 3 mounted/);
   for (const ref of ['outputs/image:2', 'outputs/registry:3']) await skopeoCopies(t, `${reg.host}/${ref}`);
+});
+
+test('a mount whose source scope the token service refuses falls back to an upload', async (t) => {
+  const tokens = await startTokenServer({ user: 'robot', password: 'pw', deny: /^repository:secret\// });
+  t.teardown(() => tokens.stop());
+  const reg = await startRegistry({ token: tokens });
+  t.teardown(() => reg.stop());
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-mount-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'config.json'), JSON.stringify({ auths: { [reg.host]: { username: 'robot', password: 'pw' } } }));
+  const client = createRegistryClient({ credentials: createDockerCredentialStore({ configDir: dir }) });
+  const store = createContentStore(path.join(dir, 'state'));
+  const blob = await store.writeBytes(`blob for a refused mount ${Date.now()}`);
+  const ctx = { signal: new AbortController().signal, progress: { emit() {} } };
+  const stats = { uploaded: 0, skipped: 0, mounted: 0, bytes: 0 };
+  await pushBlob(ctx, client, { registry: reg.host, repository: 'team/app' }, store, blob, { mountFrom: ['secret/base'] }, stats);
+  t.like(stats, { uploaded: 1, mounted: 0 });
+  t.true(tokens.requests.some((q) => q.includes('secret')), 'the mount was tried');
+  const head = await client.request({ registry: reg.host, repository: 'team/app' }, `/blobs/${blob.digest}`, { method: 'HEAD' });
+  t.is(head.status, 200);
 });
