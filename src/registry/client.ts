@@ -175,7 +175,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
           continue;
         }
         // Network-level failure (reset, refused, dropped): retry.
-        lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${networkReason(err)}`, { url: shownUrl }, { cause: err });
+        lastError = new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${networkReason(err)}`, { url: shownUrl }, { cause: err, ...tlsHint(url, err, ref.registry) });
       }
     }
     throw lastError;
@@ -204,4 +204,11 @@ export function networkReason(err: unknown): string {
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   const detail = e.cause?.code ?? e.cause?.message;
   return detail ? `${e.message ?? 'network error'} (${detail})` : (e.message ?? String(err));
+}
+
+/** A TLS handshake that fails on the first record usually means the registry speaks plain HTTP. */
+function tlsHint(url: string, err: unknown, registry: string): { hint?: string } {
+  const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
+  if (!url.startsWith('https:') || !/SSL|TLS|EPROTO|CERT/.test(code)) return {};
+  return { hint: `TLS with ${registry} failed (${code}). If it serves plain HTTP, pass --insecure-registry ${registry} (or set TSBUILD_INSECURE_REGISTRIES).` };
 }

@@ -137,6 +137,7 @@ const address = externalAddress();
   t.not(secure.status, 0);
   t.is(codeOf(secure.stderr), 'ERR_TSBUILD_REGISTRY_HTTP', secure.stderr);
   t.regex(secure.stderr, new RegExp(`https://${reg.host.replace(/\./g, '\\.')}/v2/`));
+  t.true(secure.stderr.includes(`hint: TLS with ${reg.host} failed`) && secure.stderr.includes(`--insecure-registry ${reg.host}`), secure.stderr);
 
   const flagged = h.run(['build', '--progress=plain', '--insecure-registry', reg.host, dir]);
   t.is(flagged.status, 0, flagged.stderr);
