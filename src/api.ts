@@ -130,7 +130,8 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   let planned: BuildGraph | undefined;
   // Plain-HTTP registries besides loopback: --insecure-registry, or TSBUILD_INSECURE_REGISTRIES=host[:port],...
   const insecureRegistries = [...(options.insecureRegistries ?? []), ...(env.TSBUILD_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean)];
-  const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }), insecureRegistries });
+  // The build's signal: Ctrl-C stops downloads and uploads at once, not after the current blob.
+  const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }), insecureRegistries, signal: ctx.signal });
   // New layers take the first image exporter's compression and level; existing ones keep theirs unless force-compression.
   const imageExporter = exporters.find((e) => e.type !== 'local' && e.type !== 'tar');
   const compression = imageExporter?.compression ?? 'gzip';

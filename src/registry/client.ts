@@ -21,6 +21,8 @@ export interface RegistryClientOptions {
   /** Base backoff in ms; doubles each attempt. */
   backoffMs?: number;
   userAgent?: string;
+  /** Cancels every request, body and backoff wait of this client (the build's signal). */
+  signal?: AbortSignal;
 }
 
 export interface RequestOptions {
@@ -39,6 +41,8 @@ export interface RequestOptions {
 }
 
 export interface RegistryClient {
+  /** The signal given at creation: long loops over bodies check it too. */
+  readonly signal?: AbortSignal;
   baseUrl(registry: string): string;
   request(ref: RepositoryRef, path: string, options?: RequestOptions): Promise<Response>;
 }
@@ -71,7 +75,30 @@ function retryable(err: TsbuildError): boolean {
   return err instanceof RegistryError && err.code === 'ERR_TSBUILD_REGISTRY_HTTP' && (err.status === undefined || err.status === 429 || err.status >= 500);
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Throws ERR_TSBUILD_CANCELLED once `signal` has fired. */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'registry transfer cancelled', { cause: signal.reason });
+}
+
+/** Waits `ms`, or rejects with ERR_TSBUILD_CANCELLED as soon as `signal` fires. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  throwIfCancelled(signal);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      try {
+        throwIfCancelled(signal);
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
 
@@ -101,7 +128,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     for (const scope of [`repository:${ref.repository}:${actions}`, ...extra]) url.searchParams.append('scope', scope);
     const shown = `${url.origin}${url.pathname}`;
-    const res = await fetch(url, { headers: creds ? { authorization: basicHeader(creds) } : {} }).catch((cause) => {
+    const res = await fetch(url, { headers: creds ? { authorization: basicHeader(creds) } : {}, ...(options.signal ? { signal: options.signal } : {}) }).catch((cause) => {
       throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `token request to ${shown}: ${networkReason(cause)}`, { url: shown }, { cause });
     });
     if (res.status === 429 || res.status >= 500) {
@@ -132,7 +159,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const attempts = ro.retry === false ? 1 : retries;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(retryDelay(lastError, attempt, backoff));
+      if (attempt > 0) await sleep(retryDelay(lastError, attempt, backoff), options.signal);
+      throwIfCancelled(options.signal);
       try {
         const sent = tokens.get(key);
         let res = await send(url, ro, sent);
@@ -169,6 +197,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         }
         throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${res.status} ${res.statusText}`, { status: res.status, url: shownUrl });
       } catch (err) {
+        throwIfCancelled(options.signal);
         if (err instanceof TsbuildError && !retryable(err)) throw err;
         if (err instanceof TsbuildError) {
           lastError = err;
@@ -185,7 +214,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const headers: Record<string, string> = { 'user-agent': options.userAgent ?? 'tsbuild/0.1', ...(ro.headers ?? {}) };
     if (auth) headers.authorization = auth;
     let body = typeof ro.body === 'function' ? ro.body() : ro.body;
-    const init: RequestInit & { duplex?: 'half' } = { method: ro.method ?? 'GET', headers, redirect: ro.redirect ?? 'follow' };
+    const init: RequestInit & { duplex?: 'half' } = { method: ro.method ?? 'GET', headers, redirect: ro.redirect ?? 'follow', ...(options.signal ? { signal: options.signal } : {}) };
     if (body !== undefined) {
       if (body instanceof Readable) {
         init.body = Readable.toWeb(body) as unknown as ReadableStream;
@@ -196,7 +225,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     return fetch(url, init);
   };
 
-  return { baseUrl, request };
+  return { ...(options.signal ? { signal: options.signal } : {}), baseUrl, request };
 }
 
 /** `fetch failed (ECONNREFUSED)` rather than undici's bare `fetch failed`. */

@@ -11,7 +11,7 @@ import type { BuildContext } from '../progress/index.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { formatPlatform, selectPlatform } from './platform.js';
 import { createBlobSources } from './sources.js';
-import { networkReason, retryDelay, sleep, type RegistryClient, type RepositoryRef } from './client.js';
+import { networkReason, retryDelay, sleep, throwIfCancelled, type RegistryClient, type RepositoryRef } from './client.js';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
@@ -133,9 +133,10 @@ export async function fetchBlob(
         }
         return;
       } catch (err) {
+        throwIfCancelled(client.signal);
         lastError = err;
         if (++breaks >= attempts) throw err;
-        await sleep(retryDelay(err, breaks, backoffMs));
+        await sleep(retryDelay(err, breaks, backoffMs), client.signal);
         if (received >= desc.size) return;
       }
     }
@@ -148,7 +149,7 @@ export async function fetchBlob(
       if (err instanceof TsbuildError && err.code !== 'ERR_TSBUILD_STORE_DIGEST_MISMATCH') throw err;
       if (!(err instanceof RangeIgnored)) lastError = err;
       if (breaks >= attempts || ++breaks >= attempts) break;
-      await sleep(retryDelay(err, breaks, backoffMs));
+      await sleep(retryDelay(err, breaks, backoffMs), client.signal);
     }
   }
   if (lastError instanceof TsbuildError) throw lastError;

@@ -116,7 +116,7 @@ export async function pushBlob(
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
     ctx.signal.throwIfAborted();
-    if (attempt > 0) await sleep(retryDelay(lastError, attempt, options.backoffMs ?? 200));
+    if (attempt > 0) await sleep(retryDelay(lastError, attempt, options.backoffMs ?? 200), ctx.signal);
     try {
       const session = await startUpload(client, ref, desc.digest, mountFrom);
       if (session.mounted) {

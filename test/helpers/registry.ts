@@ -188,6 +188,7 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<F
   const log: FaultProxy['log'] = [];
   const match = faults.match ?? /./;
   let blobGets = 0;
+  const timers = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     const url = req.url ?? '';
     const entry: FaultProxy['log'][number] = { method: req.method ?? 'GET', url, time: Date.now(), ...(req.headers.range ? { range: req.headers.range } : {}) };
@@ -259,8 +260,13 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<F
     blobGets++;
     hits.maxConcurrentBlobGets = Math.max(hits.maxConcurrentBlobGets, blobGets);
     res.on('close', () => blobGets--);
-    if (faults.latencyMs) setTimeout(forward, faults.latencyMs);
-    else forward();
+    if (faults.latencyMs) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        forward();
+      }, faults.latencyMs);
+      timers.add(timer);
+    } else forward();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as net.AddressInfo;
@@ -269,6 +275,7 @@ export async function startFaultProxy(target: string, faults: Faults): Promise<F
     hits,
     log,
     async stop() {
+      for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     },

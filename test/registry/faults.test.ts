@@ -5,14 +5,14 @@
  * leave nothing partial in the content store or the registry.
  */
 import test, { type ExecutionContext } from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openStateRoot } from '../../src/cache/index.js';
 import { busyboxLayer, randomFile, skopeoPush, skopeoRaw, tarOf, writeLayout } from '../helpers/oci-layout.js';
 import { startFaultProxy, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { createHarness, type Harness } from '../helpers/tsbuild.js';
+import { createHarness, repo, type Harness } from '../helpers/tsbuild.js';
 
 const codeOf = (stderr: string): string | undefined => /code: (ERR_TSBUILD_\w+)/.exec(stderr)?.[1];
 
@@ -158,5 +158,33 @@ test('push that keeps failing fails with a code and leaves no manifest behind', 
   t.false(proxy.log.some((e) => e.method === 'PUT' && e.url.includes('/manifests/')), 'no manifest is put after a failed blob');
   const inspect = spawnSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/faults/never:v1`], { encoding: 'utf8' });
   t.not(inspect.status, 0);
+  await storeIsClean(t, h);
+});
+
+test('Ctrl-C while blobs download stops the build at once (exit 130, ERR_TSBUILD_CANCELLED) and leaves nothing partial', async (t) => {
+  const { reg } = await registryWithBase(t);
+  // Blob downloads answer only after 30 s: without cancellation the CLI would sit there.
+  const proxy = await startFaultProxy(reg.host, { latencyMs: 30_000 });
+  t.teardown(() => proxy.stop());
+  const h = await createHarness(t, { busybox: false });
+  const dir = await project(h, 'app', { Dockerfile: `FROM ${proxy.host}/faults/base:1\nRUN true\n` });
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), '--debug', 'build', '--progress=plain', dir], {
+    env: { ...process.env, TSBUILD_ROOT: h.root },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.teardown(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // Wait until the downloads are in flight, then interrupt.
+  const deadline = Date.now() + 20_000;
+  while (!proxy.log.some((e) => e.url.includes('/blobs/')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.true(proxy.log.some((e) => e.url.includes('/blobs/')), 'downloads started');
+  const interrupted = Date.now();
+  child.kill('SIGINT');
+  const status = await exited;
+  t.true(Date.now() - interrupted < 10_000, `exited ${Date.now() - interrupted} ms after SIGINT`);
+  t.is(status, 130, stderr);
+  t.is(codeOf(stderr), 'ERR_TSBUILD_CANCELLED', stderr);
   await storeIsClean(t, h);
 });
