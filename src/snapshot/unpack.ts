@@ -8,19 +8,18 @@
  * recording them the way overlayfs expects (`overlay`: a 0/0 character device for a deleted
  * entry, the `trusted.overlay.opaque` xattr for an opaque directory).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, link, lchown, lstat, lutimes, mkdir, readlink, rm, symlink, open } from 'node:fs/promises';
+import { chmodSync, closeSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { extract, type Header } from 'tar-stream';
 import { TsbuildError } from '../errors/index.js';
 import type { Digest } from '../util/digest.js';
-
-const run = promisify(execFile);
+import { hostCommand } from '../util/host-command.js';
 
 export type UnpackMode = 'merge' | 'overlay';
 
@@ -62,16 +61,16 @@ export async function resolveInRoot(root: string, rel: string, entry: string): P
       continue;
     }
     const host = path.join(root, ...resolved, part);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch {
+    // Synchronous metadata calls: unpacking makes thousands of them, and an awaited call pays a
+    // thread-pool round trip each.
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    if (!st) {
       resolved.push(part, ...parts);
       break;
     }
     if (st.isSymbolicLink()) {
       if (++hops > 40) throw unsafe(entry, 'has too many levels of symbolic links');
-      const target = await readlink(host);
+      const target = readlinkSync(host);
       if (target.startsWith('/')) resolved.length = 0;
       parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
       continue;
@@ -157,12 +156,12 @@ export async function* decompressed(source: AsyncIterable<Uint8Array>, wanted: L
 }
 
 async function mknod(file: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
-  if (type === 'p') await run('mkfifo', [file]);
-  else await run('mknod', [file, type, String(major), String(minor)]);
+  if (type === 'p') await hostCommand('mkfifo', [file]);
+  else await hostCommand('mknod', [file, type, String(major), String(minor)]);
 }
 
-async function removeTree(p: string): Promise<void> {
-  await rm(p, { recursive: true, force: true });
+function removeTree(p: string): void {
+  rmSync(p, { recursive: true, force: true });
 }
 
 export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: string, options: { mode?: UnpackMode; compression?: LayerCompression } = {}): Promise<UnpackResult> {
@@ -196,17 +195,16 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
     const dirRel = path.posix.dirname(rel);
     const base = path.posix.basename(rel);
     const parent = dirRel === '.' ? root : await resolveInRoot(root, dirRel, h.name);
-    await mkdir(parent, { recursive: true });
+    mkdirSync(parent, { recursive: true });
     const target = path.join(parent, base);
 
     if (base === OPAQUE) {
       stream.resume();
       if (mode === 'merge') {
         // Opaque: the directory's lower content disappears.
-        const { readdir } = await import('node:fs/promises');
-        for (const n of await readdir(parent)) if (!written.has(path.join(parent, n))) await removeTree(path.join(parent, n));
+        for (const n of readdirSync(parent)) if (!written.has(path.join(parent, n))) removeTree(path.join(parent, n));
       } else {
-        await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', parent]);
+        await hostCommand('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', parent]);
       }
       return;
     }
@@ -216,33 +214,36 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
       // `.wh.` / `.wh..` / `.wh...` would name the parent or grandparent: deleting those is an escape.
       if (name === '' || name === '.' || name === '..') throw unsafe(h.name, 'is a whiteout that names its own or a parent directory');
       const victim = path.join(parent, name);
-      await removeTree(victim);
+      removeTree(victim);
       if (mode === 'overlay') await mknod(victim, 'c', 0, 0);
       return;
     }
     // Replace whatever is there unless both are directories (a dir entry updates metadata).
     written.add(target);
-    const existing = await lstat(target).catch(() => undefined);
-    if (existing && !(existing.isDirectory() && h.type === 'directory')) await removeTree(target);
+    const existing = lstatSync(target, { throwIfNoEntry: false });
+    if (existing && !(existing.isDirectory() && h.type === 'directory')) removeTree(target);
 
     switch (h.type) {
       case 'directory':
-        await mkdir(target, { recursive: true });
+        mkdirSync(target, { recursive: true });
         stream.resume();
         break;
       case 'file':
       case 'contiguous-file': {
-        const fh = await open(target, 'wx', 0o600);
+        const fd = openSync(target, 'wx', 0o600);
         try {
-          for await (const chunk of stream) await fh.write(chunk as Buffer);
+          for await (const chunk of stream) {
+            const b = chunk as Buffer;
+            for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+          }
         } finally {
-          await fh.close();
+          closeSync(fd);
         }
         break;
       }
       case 'symlink':
         stream.resume();
-        await symlink(h.linkname ?? '', target);
+        symlinkSync(h.linkname ?? '', target);
         break;
       case 'link': {
         stream.resume();
@@ -253,7 +254,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
         const linkDir = path.posix.dirname(linkRel);
         const src = path.join(linkDir === '.' ? root : await resolveInRoot(root, linkDir, h.name), path.posix.basename(linkRel));
         if (!src.startsWith(root + path.sep)) throw unsafe(h.name, 'hard-links to outside the root');
-        await link(src, target);
+        linkSync(src, target);
         return;
       }
       case 'character-device':
@@ -270,21 +271,21 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
         stream.resume();
         return;
     }
-    await lchown(target, h.uid ?? 0, h.gid ?? 0);
-    if (h.type !== 'symlink') await chmod(target, (h.mode ?? 0o644) & 0o7777);
+    lchownSync(target, h.uid ?? 0, h.gid ?? 0);
+    if (h.type !== 'symlink') chmodSync(target, (h.mode ?? 0o644) & 0o7777);
     const xattrs = Object.entries((h.pax ?? {}) as Record<string, string>)
       // overlayfs's own xattrs would let a layer steer the overlay (redirects, origins): whiteouts
       // and opaque dirs come only from .wh. entries.
       .filter(([k]) => k.startsWith('SCHILY.xattr.') && !k.startsWith('SCHILY.xattr.trusted.overlay.'));
     for (const [k, v] of xattrs) {
-      const set = run('setfattr', ['-h', '-n', k.slice('SCHILY.xattr.'.length), '-v', `0x${Buffer.from(v, 'latin1').toString('hex')}`, target]);
+      const set = hostCommand('setfattr', ['-h', '-n', k.slice('SCHILY.xattr.'.length), '-v', `0x${Buffer.from(v, 'latin1').toString('hex')}`, target]);
       // Linux refuses user.* xattrs on symlinks; layers made elsewhere sometimes carry them anyway.
       if (h.type === 'symlink') await set.catch(() => {});
       else await set;
     }
     const mtime = h.mtime ?? new Date(0);
     if (h.type === 'directory') dirTimes.push([target, mtime]);
-    else await lutimes(target, mtime, mtime);
+    else lutimesSync(target, mtime, mtime);
   };
 
   const counter = new Transform({
@@ -301,6 +302,12 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
     throw new TsbuildError('ERR_TSBUILD_LAYER_FORMAT', `layer is not a valid tar stream: ${(err as Error).message}`, { cause: err });
   }
   // Directory mtimes last: writing children would have bumped them.
-  for (const [d, t] of dirTimes.reverse()) await lutimes(d, t, t).catch(() => {});
+  for (const [d, t] of dirTimes.reverse()) {
+    try {
+      lutimesSync(d, t, t);
+    } catch {
+      // a directory a later whiteout removed
+    }
+  }
   return { diffId: `sha256:${hash.digest('hex')}`, size, entries };
 }
