@@ -11,6 +11,11 @@ import path from 'node:path';
 export interface Credentials {
   username: string;
   password: string;
+  /**
+   * An OAuth2 refresh token (`identitytoken` in config.json, or a helper answering with the
+   * username `<token>`): exchanged at the token realm with a POST, as the docker CLI does.
+   */
+  identityToken?: string;
 }
 
 export interface Challenge {
@@ -65,6 +70,7 @@ export function createDockerCredentialStore(options: { configDir?: string; env?:
       for (const k of keys) {
         const a = cfg.auths?.[k];
         if (!a) continue;
+        if (a.identitytoken) return { username: a.username ?? '', password: '', identityToken: a.identitytoken };
         if (a.username !== undefined && a.password !== undefined) return { username: a.username, password: a.password };
         if (a.auth) {
           const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
@@ -84,6 +90,7 @@ function runCredentialHelper(helper: string, server: string): Promise<Credential
       if (err) return reject(err);
       try {
         const out = JSON.parse(stdout) as { Username?: string; Secret?: string };
+        if (out.Username === '<token>' && out.Secret) return resolve({ username: '', password: '', identityToken: out.Secret });
         resolve(out.Username !== undefined && out.Secret !== undefined ? { username: out.Username, password: out.Secret } : undefined);
       } catch (e) {
         reject(e);

@@ -121,14 +121,24 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const authorize = async (ref: RepositoryRef, challenge: ReturnType<typeof parseChallenge>, actions: string, extra: string[]): Promise<string | undefined> => {
     if (!challenge) return undefined;
     const creds = await options.credentials?.get(ref.registry);
-    if (challenge.scheme === 'basic') return creds ? basicHeader(creds) : undefined;
+    if (challenge.scheme === 'basic') return creds && !creds.identityToken ? basicHeader(creds) : undefined;
     const realm = challenge.params.realm;
     if (!realm) return undefined;
     const url = new URL(realm);
-    if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-    for (const scope of [`repository:${ref.repository}:${actions}`, ...extra]) url.searchParams.append('scope', scope);
+    const scopes = [`repository:${ref.repository}:${actions}`, ...extra];
     const shown = `${url.origin}${url.pathname}`;
-    const res = await fetch(url, { headers: creds ? { authorization: basicHeader(creds) } : {}, ...(options.signal ? { signal: options.signal } : {}) }).catch((cause) => {
+    const init: RequestInit = options.signal ? { signal: options.signal } : {};
+    if (creds?.identityToken) {
+      // OAuth2 refresh-token grant, as the docker CLI sends an identity token (form POST).
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'tsbuild', scope: scopes.join(' ') });
+      if (challenge.params.service) form.set('service', challenge.params.service);
+      Object.assign(init, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    } else {
+      if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+      for (const scope of scopes) url.searchParams.append('scope', scope);
+      if (creds) init.headers = { authorization: basicHeader(creds) };
+    }
+    const res = await fetch(url, init).catch((cause) => {
       throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `token request to ${shown}: ${networkReason(cause)}`, { url: shown }, { cause });
     });
     if (res.status === 429 || res.status >= 500) {

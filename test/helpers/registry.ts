@@ -92,10 +92,11 @@ function b64url(data: Buffer | string): string {
 
 /**
  * A token server for the Bearer flow: issues RS256 JWTs signed by a throwaway key whose
- * self-signed certificate the registry trusts. Checks Basic credentials when given; refuses
- * requests asking for a scope that `deny` matches.
+ * self-signed certificate the registry trusts. Checks Basic credentials when given (GET), or
+ * the OAuth2 refresh token (POST, for identity tokens); refuses requests asking for a scope
+ * that `deny` matches.
  */
-export async function startTokenServer(options: { user?: string; password?: string; deny?: RegExp } = {}): Promise<{
+export async function startTokenServer(options: { user?: string; password?: string; deny?: RegExp; refreshToken?: string } = {}): Promise<{
   realm: string;
   service: string;
   issuer: string;
@@ -112,10 +113,23 @@ export async function startTokenServer(options: { user?: string; password?: stri
   const service = 'tsbuild-test-registry';
   const issuer = 'tsbuild-test-issuer';
   const requests: string[] = [];
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    requests.push(url.search);
-    if (options.user !== undefined) {
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant: the form's fields stand in for the query parameters.
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const form = new URLSearchParams(body);
+      requests.push(`POST ${body}`);
+      if (form.get('grant_type') !== 'refresh_token' || options.refreshToken === undefined || form.get('refresh_token') !== options.refreshToken) {
+        res.writeHead(401).end();
+        return;
+      }
+      for (const scope of (form.get('scope') ?? '').split(' ').filter(Boolean)) url.searchParams.append('scope', scope);
+    } else {
+      requests.push(url.search);
+    }
+    if (options.user !== undefined && req.method !== 'POST') {
       const expected = `Basic ${Buffer.from(`${options.user}:${options.password}`).toString('base64')}`;
       if (req.headers.authorization !== expected) {
         res.writeHead(401).end();
@@ -136,7 +150,8 @@ export async function startTokenServer(options: { user?: string; password?: stri
     const claims = { iss: issuer, sub: options.user ?? 'anonymous', aud: service, exp: now + 600, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const signature = createSign('RSA-SHA256').update(input).sign(keyPem);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${input}.${b64url(signature)}` }));
+    const token = `${input}.${b64url(signature)}`;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.method === 'POST' ? { access_token: token } : { token }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as net.AddressInfo;

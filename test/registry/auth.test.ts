@@ -111,3 +111,35 @@ test('Bearer: a token service answering 500 is retried (not taken as a refusal),
   // The two 500s, then one token fetch served all four requests.
   t.is(tokens.requests.length, 1);
 });
+
+test('identity tokens (config.json identitytoken, or a helper answering <token>) go through the OAuth2 refresh-token POST', async (t) => {
+  const tokens = await startTokenServer({ refreshToken: 'refresh-Xy9-secret' });
+  t.teardown(() => tokens.stop());
+  const reg = await startRegistry({ token: tokens });
+  t.teardown(() => reg.stop());
+
+  const cfg = await dockerConfig({ [reg.host]: { identitytoken: 'refresh-Xy9-secret' } });
+  t.teardown(() => cfg.cleanup());
+  const client = createRegistryClient({ credentials: createDockerCredentialStore({ configDir: cfg.dir }) });
+  const res = await client.request(repo(reg.host), '/tags/list', { actions: 'push,pull', ok: [404] });
+  t.is(res.status, 404);
+  await res.body?.cancel();
+  t.true(tokens.requests.some((q) => q.startsWith('POST ') && q.includes('grant_type=refresh_token') && q.includes('scope=repository%3Atsbuild%2Fauth-test%3Apush%2Cpull')));
+
+  // A credential helper that answers with the username "<token>" hands over an identity token.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-helper-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'config.json'), JSON.stringify({ credsStore: 'tsbtoken' }));
+  await writeFile(path.join(dir, 'docker-credential-tsbtoken'), '#!/bin/sh\nread -r s\nprintf \'{"ServerURL":"%s","Username":"<token>","Secret":"refresh-Xy9-secret"}\' "$s"\n', { mode: 0o755 });
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${dir}:${oldPath}`;
+  t.teardown(() => void (process.env.PATH = oldPath));
+  t.deepEqual(await createDockerCredentialStore({ configDir: dir }).get(reg.host), { username: '', password: '', identityToken: 'refresh-Xy9-secret' });
+
+  const wrong = await dockerConfig({ [reg.host]: { identitytoken: 'refresh-wrong-secret' } });
+  t.teardown(() => wrong.cleanup());
+  const refused = createRegistryClient({ credentials: createDockerCredentialStore({ configDir: wrong.dir }) });
+  const err = await t.throwsAsync(refused.request(repo(reg.host), '/tags/list'));
+  t.is((err as { code?: string }).code, 'ERR_TSBUILD_REGISTRY_UNAUTHORIZED');
+  t.false(err!.message.includes('refresh-wrong-secret'));
+});
