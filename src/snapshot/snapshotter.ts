@@ -114,6 +114,19 @@ export async function unmount(target: string): Promise<void> {
   }
 }
 
+/**
+ * Marks the dirs that receive each step's new files (snapshot upper dirs, unpack work dirs) as
+ * tops of directory hierarchies for ext4's Orlov allocator (`chattr +T`), so each snapshot is
+ * placed in a lightly used block group instead of its parent's. On ext4 without a journal the
+ * inode allocator skips every inode freed in the last minutes (`recently_deleted`): in a group
+ * where other programs churn files (a busy /tmp) creating 2,000 files took 100-900 ms instead of
+ * ~40 ms, a quarter of the CPU of a one-file-edit rebuild. Other filesystems refuse the flag;
+ * nothing depends on it.
+ */
+async function spreadSubdirs(dirs: string[]): Promise<void> {
+  await hostCommand('chattr', ['+T', ...dirs]).catch(() => undefined);
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -140,7 +153,9 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   const pending = new Map<string, Promise<string>>();
   let ready: Promise<unknown> | undefined;
   const init = () =>
-    (ready ??= Promise.all([layers, tmp, active, empty].map((d) => mkdir(d, { recursive: true }))).then(() => removeOrphans(tmp)));
+    (ready ??= Promise.all([layers, tmp, active, empty].map((d) => mkdir(d, { recursive: true })))
+      .then(() => spreadSubdirs([active, tmp]))
+      .then(() => removeOrphans(tmp)));
   const layerDir = (d: Digest) => path.join(layers, digestHex(d));
 
   const mountOverlay = async (options: string, target: string): Promise<() => Promise<void>> => {
