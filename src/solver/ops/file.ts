@@ -55,6 +55,12 @@ export async function runFile(
     });
     stats.contextBytes = read.bytesRead;
     stats.contextFiles = read.filesRead;
+    // The filtered context views (a link per file) are no longer read: remove them while the
+    // layer is committed and later steps run, not at the end of the build; close() waits.
+    for (const d of isLocal) {
+      const removing = rm(dirs.get(d)!, { recursive: true, force: true }).catch(() => {});
+      env.onCleanup(() => removing);
+    }
     for (const release of releases.splice(0).reverse()) await release();
     const layer = await env.commitLayer(ctx, active, stats);
     stats.layer = layer;
