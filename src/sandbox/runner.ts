@@ -86,8 +86,12 @@ async function existsIn(p: string): Promise<boolean> {
   );
 }
 
+function throwIfCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'step cancelled', { cause: signal.reason });
+}
+
 export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: SandboxIo = {}): Promise<SandboxResult> {
-  ctx.signal.throwIfAborted();
+  throwIfCancelled(ctx.signal);
   const runc = await runcGlobalArgs();
   if (runc.length > 0) spec = { ...spec, rootless: true };
   const id = `${ID_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -128,6 +132,8 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     await writeFile(files.hostname, `${spec.hostname}\n`);
     await writeFile(path.join(bundle, 'config.json'), JSON.stringify(toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`)));
 
+    // Setup can outlast a cancel (a loaded machine): an already-aborted signal never fires 'abort'.
+    throwIfCancelled(ctx.signal);
     return await new Promise<SandboxResult>((resolve, reject) => {
       const cpu0 = childCpuMs();
       const child = spawn('runc', [...runc, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -139,6 +145,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
         child.kill('SIGKILL');
       };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
+      if (ctx.signal.aborted) onAbort();
       child.on('error', (err) => {
         ctx.signal.removeEventListener('abort', onAbort);
         reject(new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `cannot start runc: ${err.message}`, { cause: err }));

@@ -127,6 +127,29 @@ test('cancel kills every process of the step and leaves no mount or process behi
   t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
 });
 
+test('a cancel that lands while the sandbox is still being set up never starts the step', async (t) => {
+  const root = await rootfs(t);
+  const mountsBefore = await readFile('/proc/self/mountinfo', 'utf8');
+  const spec = createSandboxSpec({ rootfs: { kind: 'dir', path: root }, args: ['/bin/sh', '-c', 'sleep 1002'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' });
+  // Abort from inside the setup: the first write of the bundle's files happens after the listener-free phase began.
+  const ac = new AbortController();
+  const signal = new Proxy(ac.signal, {
+    get(target, prop) {
+      // Abort as soon as the runner first asks whether it was cancelled after setup started.
+      if (prop === 'aborted' && !ac.signal.aborted && (setupChecks += 1) === 2) ac.abort(new Error('cancel'));
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  let setupChecks = 0;
+  const started = Date.now();
+  const err = await t.throwsAsync(runSandbox({ signal, progress: nullProgress }, spec));
+  t.is((err as { code?: string }).code, 'ERR_TSBUILD_CANCELLED');
+  t.true(Date.now() - started < 5000);
+  t.false(/sleep 1002/.test(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })), 'the step never ran');
+  t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+});
+
 test('CLI: SIGINT during a long RUN leaves the mount table and process table as before', async (t) => {
   const { createHarness } = await import('../helpers/tsbuild.js');
   const h = await createHarness(t);
