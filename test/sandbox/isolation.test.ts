@@ -11,6 +11,7 @@ import path from 'node:path';
 import { nullProgress } from '../../src/progress/index.js';
 import { createSandboxSpec, runSandbox, type SandboxInput } from '../../src/sandbox/index.js';
 import { busyboxTar } from '../helpers/tsbuild.js';
+import { mountsMatching } from '../helpers/mounts.js';
 
 async function rootfs(t: import('ava').ExecutionContext): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-sbx-'));
@@ -114,7 +115,8 @@ test('a chroot escape by root inside the RUN stays inside the rootfs', async (t)
 
 test('cancel kills every process of the step and leaves no mount or process behind', async (t) => {
   const root = await rootfs(t);
-  const mountsBefore = await readFile('/proc/self/mountinfo', 'utf8');
+  const ours = () => mountsMatching(`tsbuild-run-${process.pid}-`, root);
+  const mountsBefore = ours();
   const ac = new AbortController();
   const spec = createSandboxSpec({ rootfs: { kind: 'dir', path: root }, args: ['/bin/sh', '-c', 'sleep 1000 & sleep 1001'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' });
   const started = Date.now();
@@ -124,12 +126,13 @@ test('cancel kills every process of the step and leaves no mount or process behi
   t.true(Date.now() - started < 5000);
   const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
   t.false(/sleep 100[01]/.test(ps), 'no sleep left');
-  t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+  t.deepEqual(ours(), mountsBefore);
 });
 
 test('a cancel that lands while the sandbox is still being set up never starts the step', async (t) => {
   const root = await rootfs(t);
-  const mountsBefore = await readFile('/proc/self/mountinfo', 'utf8');
+  const ours = () => mountsMatching(`tsbuild-run-${process.pid}-`, root);
+  const mountsBefore = ours();
   const spec = createSandboxSpec({ rootfs: { kind: 'dir', path: root }, args: ['/bin/sh', '-c', 'sleep 1002'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' });
   // Abort from inside the setup: the first write of the bundle's files happens after the listener-free phase began.
   const ac = new AbortController();
@@ -147,7 +150,7 @@ test('a cancel that lands while the sandbox is still being set up never starts t
   t.is((err as { code?: string }).code, 'ERR_TSBUILD_CANCELLED');
   t.true(Date.now() - started < 5000);
   t.false(/sleep 1002/.test(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })), 'the step never ran');
-  t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+  t.deepEqual(ours(), mountsBefore);
 });
 
 test('CLI: SIGINT during a long RUN leaves the mount table and process table as before', async (t) => {
@@ -156,8 +159,10 @@ test('CLI: SIGINT during a long RUN leaves the mount table and process table as 
   const dir = path.join(h.tmp, 'long');
   execFileSync('mkdir', ['-p', dir]);
   await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN sleep 987\n');
-  const mountsBefore = await readFile('/proc/self/mountinfo', 'utf8');
   const child = spawn(process.execPath, [path.resolve('bin/tsbuild.js'), 'build', '--progress=rawjson', dir], { env: { ...process.env, TSBUILD_ROOT: h.root } });
+  // Every mount of this build names its bundle or a dir of its state root (overlay lower/upper).
+  const ours = () => mountsMatching(`tsbuild-run-${child.pid}-`, h.tmp);
+  t.deepEqual(ours(), []);
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -166,9 +171,10 @@ test('CLI: SIGINT during a long RUN leaves the mount table and process table as 
   const running = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes('sleep 987');
   for (let i = 0; i < 300 && !running() && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
   t.true(running(), 'the RUN step started');
+  t.true(ours().length > 0, 'the step runs on an overlay mount');
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', r));
   t.is(code, 130);
   t.false(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes('sleep 987'));
-  t.is(await readFile('/proc/self/mountinfo', 'utf8'), mountsBefore);
+  t.deepEqual(ours(), []);
 });
