@@ -1,12 +1,12 @@
 /**
- * Short host commands (mount, umount, getfattr) run by one long-lived /bin/sh instead of one
- * spawn each. Node forks its whole address space for every child: with a build's ~150 MB heap a
- * spawn costs 7-20 ms, and a build makes 30-60 of them (a mount and an umount per step, a
- * getfattr per layer); a small shell forks in about 1 ms. Commands run one at a time, in call
- * order, with stdin from /dev/null; each is followed by a marker line carrying its exit status on
- * stdout and one on stderr, so outputs are split exactly. Results and errors look like
+ * Short host commands (mount, umount, getfattr) run by long-lived /bin/sh processes instead of
+ * one spawn each. Node forks its whole address space for every child: with a build's ~150 MB heap
+ * a spawn costs 7-20 ms, and a build makes 30-60 of them (a mount and an umount per step, a
+ * getfattr per layer); a small shell forks in about 1 ms. Each shell runs its commands one at a
+ * time, in order, with stdin from /dev/null; each is followed by a marker line carrying its exit
+ * status on stdout and one on stderr, so outputs are split exactly. Results and errors look like
  * promisify(execFile)'s: `{stdout, stderr}`, or an Error with `code` (exit status), `stdout`
- * and `stderr`. When the shell cannot be started, execFile is used.
+ * and `stderr`. When a shell cannot be started, execFile is used.
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -53,7 +53,7 @@ class Stream {
 
 class Shell {
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly queue: Request[] = [];
+  readonly queue: Request[] = [];
   private readonly token = randomBytes(6).toString('hex');
   dead = false;
 
@@ -119,15 +119,34 @@ class Shell {
   }
 }
 
-let shell: Shell | undefined;
+/**
+ * At most this many shells: a slow command (an umount that syncs the filesystem) must not hold
+ * up an unrelated one (the getfattr of the layer being committed meanwhile).
+ */
+const MAX_SHELLS = 2;
+let shells: Shell[] = [];
 let shellBroken = false;
 
-/** Runs `file args...` on the host (PATH lookup, no shell expansion of the arguments). */
+function pickShell(): Shell {
+  shells = shells.filter((s) => !s.dead);
+  const idle = shells.find((s) => s.queue.length === 0);
+  if (idle) return idle;
+  if (shells.length < MAX_SHELLS) {
+    const s = new Shell();
+    shells.push(s);
+    return s;
+  }
+  return shells.reduce((a, b) => (b.queue.length < a.queue.length ? b : a));
+}
+
+/**
+ * Runs `file args...` on the host (PATH lookup, no shell expansion of the arguments). Calls made
+ * one after another (each awaited) run in that order; concurrent calls may run side by side.
+ */
 export async function hostCommand(file: string, args: string[]): Promise<HostCommandResult> {
-  if (!shellBroken && (!shell || shell.dead)) shell = new Shell();
-  if (shellBroken || !shell) return execFileAsync(file, args, { maxBuffer: 256 * 1024 * 1024 });
+  if (shellBroken) return execFileAsync(file, args, { maxBuffer: 256 * 1024 * 1024 });
   try {
-    return await shell.run(file, args);
+    return await pickShell().run(file, args);
   } catch (err) {
     if (!(err as { shellDied?: boolean }).shellDied) throw err;
     // The shell itself failed (cannot start, killed): this and later commands spawn directly.
