@@ -102,7 +102,9 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
   );
 
   try {
-    const target = await scheduler.solve(graph.target.root);
+    // Steps of a --no-cache-filter stage run even when a later step's cache hit means nothing
+    // needs their result (BuildKit re-runs the named stage; its consumers may still hit).
+    const [target] = await Promise.all([scheduler.solve(graph.target.root), ...forcedSteps(graph).map((d) => scheduler.solve(d))]);
     const createdOf = async (d: Digest): Promise<string | undefined> => results.get(d)?.created ?? (graph.vertices[d] ? (await index.get(await keys.keyOf(d)))?.created : undefined);
     return { target, results, steps, createdOf, keyOf: keys.keyOf };
   } catch (err) {
@@ -111,4 +113,21 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
     }
     throw err;
   }
+}
+
+/** Layer steps marked ignoreCache that the target depends on. */
+function forcedSteps(graph: BuildGraph): Digest[] {
+  const seen = new Set<Digest>();
+  const forced: Digest[] = [];
+  const stack: Digest[] = [graph.target.root];
+  while (stack.length) {
+    const d = stack.pop()!;
+    if (seen.has(d)) continue;
+    seen.add(d);
+    const v = graph.vertices[d];
+    if (!v) continue;
+    if (v.meta.ignoreCache && (v.op.kind === 'exec' || v.op.kind === 'file')) forced.push(d);
+    stack.push(...v.inputs);
+  }
+  return forced;
 }
