@@ -28,10 +28,6 @@ import { expandWildcards, hasWildcard, unescapeGo } from './match.js';
 import { climbsAbove, cleanRooted, resolveInRoot } from './paths.js';
 import { extractArchive, isArchive } from './archive.js';
 import { readXattrs } from './xattr.js';
-import pLimit from 'p-limit';
-
-/** Concurrent file operations per copy: enough to keep libuv's pool busy on small files. */
-const COPY_CONCURRENCY = 16;
 
 /** Where a FileOp reads and writes. */
 export interface FileOpEnv {
@@ -137,7 +133,6 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     mode: parseChmod(a.chmod),
     excluded: exclude ? (rel) => exclude.matches(rel) : undefined,
     inodes: new Map(),
-    limit: pLimit(COPY_CONCURRENCY),
     bytesRead: 0,
     filesRead: 0,
     signal: ctx.signal,

@@ -4,8 +4,8 @@
  * merged into existing ones. Copied entries keep their source mtime; ownership is the --chown
  * user, else the source's (reset to 0:0 for the local context, as BuildKit's file transfer does).
  */
-import { chown, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, link, chmod, utimes } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmod, chown, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { ModeFn } from './chmod.js';
@@ -27,9 +27,7 @@ export interface CopyRun {
   /** Excludes a path relative to the copy source ("" for the source itself). */
   excluded?: (rel: string) => boolean;
   /** Hardlink tracking: source inode -> first destination path (once copied). */
-  inodes: Map<string, Promise<string>>;
-  /** Bounds concurrent filesystem work. */
-  limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  inodes: Map<string, string>;
   /** Extended attributes of the sources, keyed by host path (see xattr.ts). */
   xattrs?: XattrMap;
   bytesRead: number;
@@ -74,30 +72,26 @@ function ownerFor(run: CopyRun, st: Stats): Owner {
  * permission bits (copyFile fchmods the file it creates), so only a --chmod, or set-id bits that
  * chown clears, need another chmod: 2,000 fewer calls for a 2,000-file COPY.
  */
-async function applyMeta(run: CopyRun, st: Stats, target: string, modeKept = false): Promise<void> {
+function applyMeta(run: CopyRun, st: Stats, target: string, modeKept = false): void {
   const o = ownerFor(run, st);
   if (st.isSymbolicLink()) {
-    await lchown(target, o.uid, o.gid);
-    await lutimes(target, st.atime, st.mtime);
+    lchownSync(target, o.uid, o.gid);
+    lutimesSync(target, st.atime, st.mtime);
     return;
   }
-  await chown(target, o.uid, o.gid);
+  chownSync(target, o.uid, o.gid);
   const perm = st.mode & 0o7777;
   // chmod after chown: chown clears set-id bits.
-  if (run.mode || !modeKept || (perm & 0o6000) !== 0) await chmod(target, run.mode ? run.mode(perm, st.isDirectory()) : perm);
-  await utimes(target, st.atime, st.mtime);
+  if (run.mode || !modeKept || (perm & 0o6000) !== 0) chmodSync(target, run.mode ? run.mode(perm, st.isDirectory()) : perm);
+  utimesSync(target, st.atime, st.mtime);
 }
 
 /** Makes room for a non-directory at target: an existing dir is an error, anything else goes. */
-async function clearForFile(target: string): Promise<void> {
-  let st: Stats;
-  try {
-    st = await lstat(target);
-  } catch {
-    return;
-  }
+function clearForFile(target: string): void {
+  const st = lstatSync(target, { throwIfNoEntry: false });
+  if (!st) return;
   if (st.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `cannot replace directory ${target} with a file`);
-  await rm(target, { force: true });
+  rmSync(target, { force: true });
 }
 
 /**
@@ -105,81 +99,63 @@ async function clearForFile(target: string): Promise<void> {
  * source used for --exclude. `isTop` marks the source itself: a top directory merges into the
  * target without taking its mode or owner (BuildKit creates it as a plain 0755 parent).
  * `fresh` says the target's parent was just created, so nothing can be in the way.
- * Entries of a directory are copied concurrently (bounded by run.limit): on small-file trees
- * the cost is syscall latency, not bandwidth.
+ * Filesystem calls are synchronous on purpose: a small-file tree costs per-call latency, and an
+ * awaited call pays a thread-pool round trip and a promise each (six per file). Only rare entries
+ * (xattrs, devices) await a child process.
  */
 export async function copyEntry(run: CopyRun, src: string, target: string, rel: string, isTop: boolean, fresh = false): Promise<void> {
   if (run.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'copy cancelled');
   if (rel !== '' && run.excluded?.(rel)) return;
-  const st = await run.limit(() => lstat(src));
+  const st = lstatSync(src);
   if (st.isDirectory()) {
     let created = false;
     if (fresh) {
-      await mkdir(target);
+      mkdirSync(target);
       created = true;
     } else {
-      try {
-        const t = await lstat(target);
-        if (!t.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `cannot copy directory onto non-directory ${target}`);
-      } catch (e) {
-        if (e instanceof TsbuildError) throw e;
-        await mkdir(target);
+      const t = lstatSync(target, { throwIfNoEntry: false });
+      if (t && !t.isDirectory()) throw new TsbuildError('ERR_TSBUILD_COPY_CONFLICT', `cannot copy directory onto non-directory ${target}`);
+      if (!t) {
+        mkdirSync(target);
         created = true;
       }
     }
-    const names = (await readdir(src)).sort();
-    const results = await Promise.allSettled(
-      names.map((name) => copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false, created)),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    for (const name of readdirSync(src).sort()) await copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false, created);
     if (created && !isTop) {
-      await applyMeta(run, st, target);
+      applyMeta(run, st, target);
       await copyXattrs(run, src, target);
-    } else if (isTop) await utimes(target, st.atime, st.mtime);
+    } else if (isTop) utimesSync(target, st.atime, st.mtime);
     return;
   }
   // Hardlinked sources: the first copy is made, later names link to it.
-  const key = `${st.dev}:${st.ino}`;
   if (st.isFile() && st.nlink > 1) {
+    const key = `${st.dev}:${st.ino}`;
     const first = run.inodes.get(key);
-    if (first) {
-      const firstTarget = await first;
-      await run.limit(async () => {
-        if (!fresh) await clearForFile(target);
-        await link(firstTarget, target);
-      });
+    if (first !== undefined) {
+      if (!fresh) clearForFile(target);
+      linkSync(first, target);
       return;
     }
-    let settle!: { ok: (t: string) => void; fail: (e: unknown) => void };
-    const p = new Promise<string>((ok, fail) => (settle = { ok, fail }));
-    p.catch(() => undefined);
-    run.inodes.set(key, p);
-    try {
-      await run.limit(() => copyLeaf(run, st, src, target, fresh));
-      settle.ok(target);
-    } catch (e) {
-      settle.fail(e);
-      throw e;
-    }
+    await copyLeaf(run, st, src, target, fresh);
+    run.inodes.set(key, target);
     return;
   }
-  await run.limit(() => copyLeaf(run, st, src, target, fresh));
+  await copyLeaf(run, st, src, target, fresh);
 }
 
 async function copyLeaf(run: CopyRun, st: Stats, src: string, target: string, fresh: boolean): Promise<void> {
-  if (!fresh) await clearForFile(target);
+  if (!fresh) clearForFile(target);
   if (st.isSymbolicLink()) {
-    await symlink(await readlink(src), target);
+    symlinkSync(readlinkSync(src), target);
   } else if (st.isFile()) {
-    await copyFile(src, target);
+    copyFileSync(src, target);
     run.bytesRead += st.size;
     run.filesRead++;
   } else {
     // Devices, fifos and sockets: BuildKit recreates them with mknod; node has no mknod.
     await mknodLike(src, target, st);
   }
-  await applyMeta(run, st, target, st.isFile());
+  applyMeta(run, st, target, st.isFile());
   await copyXattrs(run, src, target);
 }
 
