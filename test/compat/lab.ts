@@ -1,0 +1,66 @@
+/**
+ * The peer lab (../shared/peers/README.md) as seen from a test: is it up, build a context with
+ * BuildKit (Docker 26) and with tsbuild into image tarballs. Children are spawned asynchronously
+ * so several cases' builds can overlap.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const repo = path.resolve(import.meta.dirname, '..', '..');
+const DOCKER = '/usr/bin/docker';
+export const LAB_REGISTRY = '127.0.0.1:5000';
+
+/** Why the lab cannot be used here, or undefined when it can. */
+export async function labUnavailable(): Promise<string | undefined> {
+  if (!existsSync('/var/run/docker.sock')) return 'no /var/run/docker.sock (the peer lab is not running on this machine)';
+  if (!existsSync(DOCKER)) return `no ${DOCKER}`;
+  try {
+    await run(DOCKER, ['version', '--format', '{{.Server.Version}}'], { timeout: 10_000 });
+  } catch (e) {
+    return `dockerd does not answer: ${(e as Error).message.split('\n')[0]}`;
+  }
+  try {
+    const res = await fetch(`http://${LAB_REGISTRY}/v2/busybox/tags/list`, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return `lab registry answered ${res.status}`;
+  } catch (e) {
+    return `lab registry ${LAB_REGISTRY} is down: ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
+/** The config of an image in the lab registry (to know how much of a built config is the base's). */
+export async function labImageConfig(repoName: string, tag: string): Promise<Record<string, any>> {
+  const accept = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
+  const m = (await (await fetch(`http://${LAB_REGISTRY}/v2/${repoName}/manifests/${tag}`, { headers: { accept } })).json()) as { config: { digest: string } };
+  return (await (await fetch(`http://${LAB_REGISTRY}/v2/${repoName}/blobs/${m.config.digest}`)).json()) as Record<string, any>;
+}
+
+/** `docker build` (BuildKit) then `docker save` (an OCI layout + manifest.json in Docker 26). The image is removed afterwards. */
+export async function buildWithBuildKit(context: string, tag: string, out: string): Promise<void> {
+  const env = { ...process.env, DOCKER_BUILDKIT: '1' };
+  try {
+    await run(DOCKER, ['build', '--network=none', '-q', '-t', tag, context], { env, maxBuffer: 16 << 20 });
+    await run(DOCKER, ['save', '-o', out, tag], { env });
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    throw new Error(`docker build of ${context} failed: ${err.stderr ?? err.message}`);
+  } finally {
+    await run(DOCKER, ['rmi', '-f', tag], { env }).catch(() => undefined);
+  }
+}
+
+/** `tsbuild build -o type=oci` with a shared state root (so the base is pulled once). */
+export async function buildWithTsbuild(context: string, root: string, out: string): Promise<void> {
+  try {
+    await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=plain', '-o', `type=oci,dest=${out}`, context], {
+      env: { ...process.env, TSBUILD_ROOT: root },
+      maxBuffer: 16 << 20,
+    });
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    throw new Error(`tsbuild build of ${context} failed: ${err.stderr ?? err.message}`);
+  }
+}
