@@ -38,7 +38,8 @@ function cleanRunConfig(c: ImageRunConfig): Record<string, unknown> {
   for (const k of keys) {
     const v = c[k];
     if (v === undefined || v === null || v === '') continue;
-    if (Array.isArray(v) && v.length === 0 && k !== 'Cmd' && k !== 'Entrypoint') continue;
+    // Every field is `omitempty` in BuildKit's image struct: `CMD []`/`ENTRYPOINT []` leave no key.
+    if (Array.isArray(v) && v.length === 0) continue;
     out[k] = k === 'ExposedPorts' || k === 'Volumes' || k === 'Labels' ? sortObject(v as Record<string, unknown>) : v;
   }
   return out;

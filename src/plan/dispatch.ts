@@ -148,8 +148,9 @@ export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Ins
       return metaHistory(stage, formatHealthcheckHistory(stage.config.Healthcheck!));
     }
     case 'onbuild':
+      // BuildKit records the trigger in the config only: ONBUILD adds no history entry.
       stage.config.OnBuild = [...(stage.config.OnBuild ?? []), ins.trigger];
-      return metaHistory(stage, `ONBUILD ${ins.trigger}`);
+      return;
     case 'maintainer':
       return metaHistory(stage, `MAINTAINER ${ins.name}`);
     case 'copy':
@@ -164,17 +165,20 @@ function dispatchArg(ctx: DispatchContext, stage: StageState, ins: Ins<'arg'>): 
   const shown: string[] = [];
   for (const { key, value } of ins.args) {
     let v: string | undefined;
+    const declared = value !== undefined ? word(ctx, stage, ins, value) : undefined;
     if (Object.hasOwn(ctx.buildArgs, key)) {
       v = ctx.buildArgs[key];
       ctx.usedBuildArgs.add(key);
-    } else if (value !== undefined) v = word(ctx, stage, ins, value);
+    } else if (declared !== undefined) v = declared;
     else if (ctx.globalArgs.has(key)) v = ctx.globalArgs.get(key);
     else if (stage.args.has(key)) v = stage.args.get(key);
     else if (ctx.builtinArgs.has(key)) v = ctx.builtinArgs.get(key);
     stage.args.set(key, v);
-    shown.push(v === undefined ? key : `${key}=${v}`);
+    shown.push(declared === undefined ? key : `${key}=${declared}`);
   }
-  // BuildKit records every ARG in history with the value it resolved to.
+  // BuildKit records every ARG in history as declared: the key, plus `=default` (expanded) when the
+  // instruction has one. Values from --build-arg or a global ARG never show (BuildKit 0.13 lab:
+  // `ARG G` with a global default and `ARG BD=x` with --build-arg BD=bd give `ARG G`, `ARG BD=x`).
   metaHistory(stage, `ARG ${shown.join(' ')}`);
 }
 
@@ -184,7 +188,7 @@ function dispatchPairs(ctx: DispatchContext, stage: StageState, ins: Ins<'env' |
   if (ins.kind === 'env') {
     for (const [k, v] of expanded) {
       if (k === '') throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', 'ENV names can not be blank');
-      stage.env.delete(k);
+      // Re-setting a variable keeps its place in Env, as BuildKit's addEnv replaces in place.
       stage.env.set(k, v);
     }
     syncEnv(stage);
@@ -204,6 +208,8 @@ function dispatchCommand(stage: StageState, ins: Ins<'cmd' | 'entrypoint'>): voi
     stage.config.Entrypoint = args;
     if (!stage.cmdSet) stage.config.Cmd = null;
   }
+  // BuildKit marks every CMD/ENTRYPOINT as escaped (Docker's backward-compatible field), even on Linux.
+  stage.config.ArgsEscaped = true;
   metaHistory(stage, `${ins.kind.toUpperCase()} [${args.map(goQuote).join(' ')}]`);
 }
 

@@ -168,3 +168,17 @@ test('assemble: docker media types on request; run config in BuildKit key order;
   t.true(await state.content.has(oci.manifest.digest));
   t.true(await state.content.has(oci.config.digest));
 });
+
+test('assemble: empty Cmd/Entrypoint/Env arrays leave no key, as BuildKit omits empty fields (`ENTRYPOINT []`)', async (t) => {
+  const tmp = await tmpdir(t);
+  const state = await openStateRoot({ root: path.join(tmp, 'state') });
+  const image = await assembleImage(state.content, {
+    platform: { os: 'linux', architecture: 'amd64' },
+    layers: [],
+    history: [{ created_by: 'ENTRYPOINT []', empty_layer: true }],
+    config: { Entrypoint: [], Cmd: [], Env: ['PATH=/bin'], OnBuild: [], ArgsEscaped: true },
+    created: CREATED,
+  });
+  const c = JSON.parse(image.configBytes.toString()) as { config: Record<string, unknown> };
+  t.deepEqual(c.config, { Env: ['PATH=/bin'], ArgsEscaped: true });
+});

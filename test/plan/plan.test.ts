@@ -120,6 +120,17 @@ test('base image config feeds the stage: env, workdir, user; ONBUILD triggers ru
   t.is(g.target.config.OnBuild, null);
 });
 
+test('re-setting an ENV keeps its place in Env (BuildKit replaces in place)', async (t) => {
+  const g = await plan('FROM busybox\nENV A=1 B=2\nENV C=3\nENV A=changed\n');
+  t.deepEqual(g.target.config.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=changed', 'B=2', 'C=3']);
+});
+
+test('CMD and ENTRYPOINT set ArgsEscaped, as BuildKit does on every platform', async (t) => {
+  t.is((await plan('FROM busybox\nLABEL a=b\n')).target.config.ArgsEscaped, undefined);
+  t.is((await plan('FROM busybox\nCMD ["a"]\n')).target.config.ArgsEscaped, true);
+  t.is((await plan('FROM busybox\nENTRYPOINT echo\n')).target.config.ArgsEscaped, true);
+});
+
 test('ONBUILD records triggers in the config', async (t) => {
   const g = await plan('FROM busybox\nONBUILD RUN make\nONBUILD COPY . /src\n');
   t.deepEqual(g.target.config.OnBuild, ['RUN make', 'COPY . /src']);
