@@ -35,7 +35,15 @@ export function countChanges(items: ChangeItem[], lower: string[]): { added: num
 /** The type of `rel` in the topmost lower dir that has it; a whiteout there means absent. */
 function lowerType(lower: string[], rel: string): 'dir' | 'other' | undefined {
   for (const dir of lower) {
-    const st = lstatSync(path.join(dir, rel), { throwIfNoEntry: false });
+    let st;
+    try {
+      st = lstatSync(path.join(dir, rel), { throwIfNoEntry: false });
+    } catch (err) {
+      // A parent is a file in this layer (a RUN replaced a file by a directory above it): the
+      // path cannot exist here, and this layer hides every one below. throwIfNoEntry covers ENOENT only.
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw err;
+    }
     if (!st) continue;
     if (st.isCharacterDevice() && st.rdev === 0) return undefined;
     return st.isDirectory() ? 'dir' : 'other';
