@@ -138,16 +138,22 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     signal: ctx.signal,
   };
 
-  // Destination parents: the dest itself when it names a directory, else its parent.
-  const ensure = destIsDir ? dest : path.posix.dirname(dest);
-  const ensureHost = await resolveInRoot(root, ensure, { followLast: true });
-  await mkdirAllOwned(ensureHost, 0o755, owner, root);
-  const destHost = dest === '/' ? root : await resolveInRoot(root, dest, { followLast: true });
+  // Destination parents: the dest itself when it names a directory, else its parent. Made on the
+  // first source that matched: like BuildKit (one copy per source), wildcards that all match
+  // nothing under allowEmptyWildcard leave the destination untouched, not even created.
+  let destReady: string | undefined;
+  const prepareDest = async (): Promise<string> => {
+    if (destReady !== undefined) return destReady;
+    const ensure = destIsDir ? dest : path.posix.dirname(dest);
+    await mkdirAllOwned(await resolveInRoot(root, ensure, { followLast: true }), 0o755, owner, root);
+    destReady = dest === '/' ? root : await resolveInRoot(root, dest, { followLast: true });
+    return destReady;
+  };
 
   for (const rawSrc of a.src) {
     if (climbsAbove(rawSrc)) throw new TsbuildError('ERR_TSBUILD_COPY_OUTSIDE_CONTEXT', `source ${rawSrc} is outside the build context`);
     if (a.parents) {
-      await copyWithParents(a, run, inputRoot, rawSrc, destHost, root);
+      await copyWithParents(a, run, inputRoot, rawSrc, await prepareDest(), root);
       continue;
     }
     const wild = a.allowWildcard && hasWildcard(rawSrc);
@@ -164,6 +170,7 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     } else matches = [a.allowWildcard ? unescapeGo(rawSrc) : rawSrc];
 
     for (const m of matches) {
+      const destHost = await prepareDest();
       const srcHost = await resolveInRoot(inputRoot, m, { followLast: true, escapeError: 'ERR_TSBUILD_COPY_OUTSIDE_CONTEXT' });
       const srcSt = await lstat(srcHost).catch(() => undefined);
       if (!srcSt) throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `${m}: not found`);

@@ -37,7 +37,8 @@ export async function dispatchCopy(ctx: DispatchContext, stage: StageState, ins:
   const exclude = ins.exclude.map(expand);
   const heredocNames = new Map<string, Heredoc>(ins.heredocs.map((h) => [h.name, h]));
   const actions: FileAction[] = [];
-  const common = { ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}), link: ins.link, exclude, parents: ins.parents, allowWildcard: true, allowEmptyWildcard: false };
+  // A wildcard that matches nothing copies nothing, as in BuildKit's dockerfile frontend (AllowEmptyWildcard).
+  const common = { ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}), link: ins.link, exclude, parents: ins.parents, allowWildcard: true, allowEmptyWildcard: true };
 
   const fromStage = ins.kind === 'copy' && ins.from !== undefined ? await ctx.resolveFrom(expand(ins.from), stage, ins) : undefined;
   const localSources: string[] = [];
@@ -47,6 +48,10 @@ export async function dispatchCopy(ctx: DispatchContext, stage: StageState, ins:
     if (h) {
       const content = h.expand ? wrapExpand(ctx, ins, () => expandHeredoc(h.content, scope, ctx.escape)) : h.content;
       const file = dest.endsWith('/') ? path.posix.join(dest, h.name) : dest;
+      // BuildKit copies heredoc files like any source (CreateDestPath): missing destination dirs
+      // are made, owned by --chown or root, before the first file (`COPY <<A <<B /new/dir/`).
+      const dir = path.posix.dirname(file);
+      if (shownHeredocs.length === 0 && dir !== '/') actions.push({ action: 'mkdir', path: dir, mode: 0o755, parents: true, chown: chown ?? { user: '0', group: '0' } });
       actions.push({ action: 'mkfile', path: file, mode: typeof chmod === 'number' ? chmod : 0o644, data: content, ...(chown ? { chown } : {}) });
       shownHeredocs.push(`<<${h.name}`);
       continue;

@@ -150,8 +150,24 @@ test('RUN mounts: cache, bind from a stage, secret, tmpfs', async (t) => {
 test('heredoc RUN and COPY follow BuildKit semantics', async (t) => {
   const g = await plan('FROM busybox\nRUN <<EOF\necho one\necho two\nEOF\nCOPY <<conf.txt /etc/\nvalue=$HOME\nconf.txt\n');
   t.is(execs(g)[0]!.args.at(-1), 'echo one\necho two\n');
-  const file = Object.values(g.vertices).map((v) => v.op).find((o): o is FileOp => o.kind === 'file' && o.actions[0]!.action === 'mkfile')!;
-  t.like(file.actions[0], { action: 'mkfile', path: '/etc/conf.txt', data: 'value=\n' });
+  const file = Object.values(g.vertices).map((v) => v.op).find((o): o is FileOp => o.kind === 'file' && o.actions.some((a) => a.action === 'mkfile'))!;
+  t.like(file.actions[1], { action: 'mkfile', path: '/etc/conf.txt', data: 'value=\n' });
+});
+
+const fileOps = (g: BuildGraph) => Object.values(g.vertices).map((v) => v.op).filter((o): o is FileOp => o.kind === 'file');
+
+test('COPY heredocs make their destination dir first (BuildKit creates it), owned by --chown or root', async (t) => {
+  const g = await plan('FROM busybox\nUSER nobody\nCOPY <<A <<B /new/dir/\na\nA\nb\nB\nCOPY --chown=7:8 <<C /other/f\nc\nC\n');
+  const multi = fileOps(g).find((o) => o.actions.length === 3);
+  const owned = fileOps(g).find((o) => o.actions.length === 2);
+  t.deepEqual(multi!.actions.map((a) => [a.action, 'path' in a ? a.path : a.dest]), [['mkdir', '/new/dir'], ['mkfile', '/new/dir/A'], ['mkfile', '/new/dir/B']]);
+  t.like(multi!.actions[0], { parents: true, mode: 0o755, chown: { user: '0', group: '0' } });
+  t.like(owned!.actions[0], { action: 'mkdir', path: '/other', chown: { user: '7', group: '8' } });
+});
+
+test('COPY/ADD wildcards may match nothing (BuildKit AllowEmptyWildcard)', async (t) => {
+  const g = await plan('FROM busybox\nCOPY nothing-* /x/\nADD *.tar /y/\n');
+  t.deepEqual(fileOps(g).map((o) => (o.actions[0] as { allowEmptyWildcard?: boolean }).allowEmptyWildcard), [true, true]);
 });
 
 const ERRORS: Array<[string, string, string, number]> = [
