@@ -73,10 +73,13 @@ export function resolveUserFrom(passwd: string | undefined, group: string | unde
     else if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
     else throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `unable to find group ${groupPart}: no matching entries in group file`);
   } else if (name !== undefined) {
-    // As containerd computes them for BuildKit: groups listing the user as a member, plus the
-    // group named like the user.
-    additionalGids = groups.filter((g) => g.members.includes(name!) || g.name === name).map((g) => g.gid);
+    // Without an explicit group: the groups that list the user as a member (a group merely named
+    // like the user does not count).
+    additionalGids = groups.filter((g) => g.members.includes(name!)).map((g) => g.gid);
   }
+  // The primary gid is always a supplementary group too, as runc sets them up under BuildKit
+  // (Docker 26 lab: `USER nobody` -> Groups 65534, `USER 1234:2345` -> 2345, `USER 4242` -> 0).
+  if (!additionalGids.includes(gid)) additionalGids.unshift(gid);
   return { uid, gid, additionalGids, ...(home ? { home } : {}) };
 }
 

@@ -1,18 +1,21 @@
 import test from 'ava';
 import { resolveUserFrom } from '../../src/util/passwd.js';
 
-const passwd = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n';
-const group = 'root:x:0:\napp:x:1000:\nstaff:x:50:app,web\nwww:x:33:\n';
+const passwd = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nweb:x:33:33::/var/www:/bin/false\nnob:x:65534:65534::/:/bin/false\n';
+const group = 'root:x:0:\napp:x:1000:\nstaff:x:50:app,web,nob\nwww:x:33:\nnob:x:777:\n';
 
 const CASES: Array<[string, { uid: number; gid: number; additionalGids: number[] }]> = [
   ['root', { uid: 0, gid: 0, additionalGids: [0] }],
   ['app', { uid: 1000, gid: 1000, additionalGids: [1000, 50] }],
   ['1000', { uid: 1000, gid: 1000, additionalGids: [1000, 50] }],
-  ['app:staff', { uid: 1000, gid: 50, additionalGids: [] }],
-  ['app:33', { uid: 1000, gid: 33, additionalGids: [] }],
-  ['4242', { uid: 4242, gid: 0, additionalGids: [] }],
-  ['4242:4243', { uid: 4242, gid: 4243, additionalGids: [] }],
-  ['web', { uid: 33, gid: 33, additionalGids: [50] }],
+  // The primary gid is always among the groups; an explicit group drops the memberships (Docker 26 lab).
+  ['app:staff', { uid: 1000, gid: 50, additionalGids: [50] }],
+  ['app:33', { uid: 1000, gid: 33, additionalGids: [33] }],
+  ['4242', { uid: 4242, gid: 0, additionalGids: [0] }],
+  ['4242:4243', { uid: 4242, gid: 4243, additionalGids: [4243] }],
+  ['web', { uid: 33, gid: 33, additionalGids: [33, 50] }],
+  // A group named like the user is not a membership (lab: `nobody` with a `nobody:x:777:` group -> 50 65534).
+  ['nob', { uid: 65534, gid: 65534, additionalGids: [65534, 50] }],
 ];
 for (const [spec, want] of CASES) {
   test(`resolves ${spec}`, (t) => t.like(resolveUserFrom(passwd, group, spec), want));
