@@ -213,20 +213,34 @@ function dispatchCommand(stage: StageState, ins: Ins<'cmd' | 'entrypoint'>): voi
   metaHistory(stage, `${ins.kind.toUpperCase()} [${args.map(goQuote).join(' ')}]`);
 }
 
-/** RUN's argv: exec form as is; shell form through the stage's SHELL; heredocs as BuildKit runs them. */
-function runArgv(stage: StageState, ins: Ins<'run'>): string[] {
-  if (ins.json) return ins.command;
+/** Where BuildKit mounts the script of a `RUN <<EOF` whose body starts with `#!`. */
+const HEREDOC_PIPES = '/dev/pipes';
+
+/** RUN's argv (and any mount it needs): exec form as is; shell form through the stage's SHELL; heredocs as BuildKit runs them. */
+function runArgv(ctx: DispatchContext, stage: StageState, ins: Ins<'run'>): { args: string[]; mounts: ExecMount[] } {
+  if (ins.json) return { args: ins.command, mounts: [] };
   const text = ins.command[0] ?? '';
   const h = ins.heredocs;
   if (h.length === 1 && new RegExp(`^\\d*<<-?\\s*['"]?${escapeRe(h[0]!.name)}['"]?$`).test(text.trim())) {
+    const doc = h[0]!;
+    if (doc.content.startsWith('#!')) {
+      // A script with a shebang is run as a file, so its interpreter is honoured: BuildKit writes
+      // it (0755) into a scratch layer mounted read-only at /dev/pipes and runs that path.
+      const file = ctx.graph.add(
+        { kind: 'file', actions: [{ action: 'mkfile', path: `/${doc.name}`, mode: 0o755, data: doc.content }], user: '', platform: stage.platform },
+        { name: 'preparing inline document', stage: stage.label },
+      );
+      return { args: [...stage.shell, `${HEREDOC_PIPES}/${doc.name}`], mounts: [{ type: 'bind', target: HEREDOC_PIPES, input: file, source: '/', readonly: true }] };
+    }
     // `RUN <<EOF` alone: the body is the script.
-    return [...stage.shell, h[0]!.content];
+    return { args: [...stage.shell, doc.content], mounts: [] };
   }
   if (h.length > 0) {
-    // The shell reads the heredocs itself: pass the command with its bodies attached.
-    return [...stage.shell, `${text}\n${h.map((d) => `${d.content}${d.name}\n`).join('')}`];
+    // The shell reads the heredocs itself: pass the command with its bodies attached, each
+    // body followed by its terminator and nothing after the last (BuildKit's exact text).
+    return { args: [...stage.shell, `${text}${h.map((d) => `\n${d.content}${d.name}`).join('')}`], mounts: [] };
   }
-  return [...stage.shell, text];
+  return { args: [...stage.shell, text], mounts: [] };
 }
 
 function escapeRe(s: string): string {
@@ -234,12 +248,12 @@ function escapeRe(s: string): string {
 }
 
 async function dispatchRun(ctx: DispatchContext, stage: StageState, ins: Ins<'run'>): Promise<void> {
-  const args = runArgv(stage, ins);
+  const { args, mounts: heredocMounts } = runArgv(ctx, stage, ins);
   const valued = runArgs(stage);
   const env = [...stage.env].map(([k, v]) => `${k}=${v}`);
   if (!stage.env.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
   for (const [k, v] of valued) env.push(`${k}=${v}`);
-  const mounts: ExecMount[] = [];
+  const mounts: ExecMount[] = [...heredocMounts];
   for (const raw of ins.mounts) {
     let spec;
     try {

@@ -29,3 +29,12 @@ test('ONBUILD adds a trigger to the config but no history entry (as in BuildKit)
   const h = await history('FROM busybox\nONBUILD RUN make\nENV A=1\n');
   t.deepEqual(h, [['ENV A=1', true]]);
 });
+
+test('RUN heredocs: history text as BuildKit writes it (no newline after the last terminator; a #! script runs from /dev/pipes)', async (t) => {
+  const h = await history("FROM busybox\nRUN <<EOT sh -c 'cat > /f'\nbody\nEOT\nRUN <<'EOT'\n#!/bin/sh\necho hi\nEOT\nRUN <<EOT\necho plain\nEOT\n");
+  t.deepEqual(h, [
+    ["RUN /bin/sh -c <<EOT sh -c 'cat > /f'\nbody\nEOT # buildkit", false],
+    ['RUN /bin/sh -c /dev/pipes/EOT # buildkit', false],
+    ['RUN /bin/sh -c echo plain\n # buildkit', false],
+  ]);
+});

@@ -255,3 +255,14 @@ test('WORKDIR makes a mkdir layer as BuildKit does, except for / which only sets
   t.deepEqual(wd.map((h) => [h.created_by, h.empty_layer === true]), [['WORKDIR /a', false], ['WORKDIR /a/b', false], ['WORKDIR /', true]]);
   t.is(g.target.config.WorkingDir, '/');
 });
+
+test('RUN <<EOF with a #! body: the script is a 0755 file in a scratch layer, mounted read-only at /dev/pipes (as BuildKit)', async (t) => {
+  const g = await plan("FROM busybox\nRUN <<'EOT'\n#!/bin/sh\necho \"$0\"\nEOT\n");
+  const run = execs(g)[0]!;
+  t.deepEqual(run.args, ['/bin/sh', '-c', '/dev/pipes/EOT']);
+  t.is(run.mounts.length, 1);
+  t.like(run.mounts[0], { type: 'bind', target: '/dev/pipes', source: '/', readonly: true });
+  const script = g.vertices[(run.mounts[0] as { input: `sha256:${string}` }).input]!.op as FileOp;
+  t.is(script.root, undefined);
+  t.deepEqual(script.actions, [{ action: 'mkfile', path: '/EOT', mode: 0o755, data: '#!/bin/sh\necho "$0"\n' }]);
+});
