@@ -66,8 +66,12 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Options for an overlay mount of `lower` (top first); throws a clear error past the kernel's limit. */
-export function overlayMountOptions(lower: string[], upper?: string, work?: string): string {
+export function overlayMountOptions(lowerTopFirst: string[], upper?: string, work?: string): string {
   const rw = upper !== undefined && work !== undefined ? `,upperdir=${upper},workdir=${work}` : '';
+  // Two steps with the same diff (two `RUN true`, a WORKDIR that exists) share one layer dir, and
+  // overlayfs refuses a lowerdir listed twice (ELOOP). Only the topmost copy is kept, which gives
+  // the same view: the lower copy holds exactly what the upper one already provides above it.
+  const lower = lowerTopFirst.filter((d, i) => lowerTopFirst.indexOf(d) === i);
   const options = `lowerdir=${lower.join(':')}${rw},index=off,redirect_dir=off,metacopy=off`;
   if (options.length > MAX_OVERLAY_OPTIONS) {
     throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `too many layers for one overlay mount: ${lower.length} lower dirs need ${options.length} bytes of mount options (limit ${MAX_OVERLAY_OPTIONS}); squash the base image`);

@@ -120,6 +120,34 @@ test('whiteouts: RUN-style deletes and a replaced directory on a real overlay gi
   await active.dispose();
 });
 
+test('a layer dir listed twice (two steps with the same diff) still mounts, read-write and read-only', async (t) => {
+  const root = await tmp(t);
+  const snaps = createSnapshotter(root);
+  const store = createContentStore(root);
+  const emptyTar = await tarOf([]);
+  const baseTar = await tarOf([{ name: 'a/', type: 'directory' }, { name: 'a/f', body: 'base' }]);
+  const [e, b] = [await store.writeBytes(emptyTar), await store.writeBytes(baseTar)];
+  const emptyDir = await snaps.ensureLayer((await unpackLayer(from(emptyTar), path.join(root, 'p1'))).diffId, () => store.openRead(e.digest));
+  const baseDir = await snaps.ensureLayer((await unpackLayer(from(baseTar), path.join(root, 'p2'))).diffId, () => store.openRead(b.digest));
+  // base, then `RUN true`, then `RUN true` again: the empty layer twice (overlayfs said ELOOP).
+  const active = await snaps.prepare([emptyDir, emptyDir, baseDir], 'overlay');
+  const merged = path.join(active.dir, 'merged');
+  const unmount = await snaps.mount(active, merged);
+  try {
+    t.is(await readFile(path.join(merged, 'a/f'), 'utf8'), 'base');
+  } finally {
+    await unmount();
+  }
+  await active.dispose();
+  const ro = path.join(root, 'ro');
+  const release = await snaps.mountReadOnly([emptyDir, baseDir, emptyDir], ro);
+  try {
+    t.is(await readFile(path.join(ro, 'a/f'), 'utf8'), 'base');
+  } finally {
+    await release();
+  }
+});
+
 test('round trip keeps modes, owners, symlinks, hardlinks, fifos and devices; bytes are deterministic', async (t) => {
   const root = await tmp(t);
   const src = path.join(root, 'src');
