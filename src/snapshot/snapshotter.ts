@@ -221,7 +221,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
       const dir = path.join(active, randomBytes(8).toString('hex'));
       const upper = path.join(dir, 'upper');
       const work = path.join(dir, 'work');
-      const lower = lowerTopFirst.length > 0 ? lowerTopFirst : [empty];
+      // Listed once each (see overlayMountOptions): the sandbox mounts `lower` itself.
+      const lower = lowerTopFirst.length > 0 ? lowerTopFirst.filter((d, i) => lowerTopFirst.indexOf(d) === i) : [empty];
       const dispose = () => rm(dir, { recursive: true, force: true });
       if (mode === 'copy') {
         const base = path.join(dir, 'base');

@@ -131,6 +131,8 @@ test('a layer dir listed twice (two steps with the same diff) still mounts, read
   const baseDir = await snaps.ensureLayer((await unpackLayer(from(baseTar), path.join(root, 'p2'))).diffId, () => store.openRead(b.digest));
   // base, then `RUN true`, then `RUN true` again: the empty layer twice (overlayfs said ELOOP).
   const active = await snaps.prepare([emptyDir, emptyDir, baseDir], 'overlay');
+  // The sandbox mounts active.lower itself, so it must be free of repeats too.
+  t.deepEqual(active.lower, [emptyDir, baseDir]);
   const merged = path.join(active.dir, 'merged');
   const unmount = await snaps.mount(active, merged);
   try {
