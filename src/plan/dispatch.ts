@@ -43,9 +43,14 @@ export function located(ctx: DispatchContext, ins: Instruction, code: ErrorCode,
   return new DockerfileError(code, message, { file: ctx.file, startLine: ins.range.startLine, endLine: ins.range.endLine }, { source: ins.original });
 }
 
-/** Lookup for expansion: ENV wins over ARG of the same name. */
+/** Lookup for expansion: the latest ENV or valued ARG of a name (see StageState.stateEnv). */
 export function scopeOf(stage: StageState): ExpandEnv {
-  return (name) => stage.env.get(name) ?? stage.args.get(name);
+  return (name) => stage.stateEnv.get(name) ?? stage.args.get(name);
+}
+
+function setStateEnv(stage: StageState, key: string, value: string): void {
+  stage.stateEnv.delete(key);
+  stage.stateEnv.set(key, value);
 }
 
 export function wrapExpand<T>(ctx: DispatchContext, ins: Instruction, fn: () => T): T {
@@ -87,11 +92,13 @@ export function metaFor(ctx: DispatchContext, stage: StageState, ins: Instructio
   };
 }
 
-/** ARG values in scope for RUN, as BuildKit passes them: declared, valued, not shadowed by ENV. */
-function runArgs(stage: StageState): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const [k, v] of stage.args) if (v !== undefined && !stage.env.has(k) && !PROXY_ARGS.has(k)) out.push([k, v]);
-  return out;
+/**
+ * RUN's history prefix (`|N K=V ...`) as BuildKit 0.13 writes it: one entry per ARG instruction
+ * of the stage, repeats included, each with the name's current value (state env first, so an
+ * ENV set later shows its value; a valueless ARG shows `K=`).
+ */
+function runArgsShown(stage: StageState): string[] {
+  return stage.argDecls.map((k) => `${k}=${stage.stateEnv.get(k) ?? stage.args.get(k) ?? ''}`);
 }
 
 export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Instruction): Promise<void> {
@@ -174,6 +181,9 @@ function dispatchArg(ctx: DispatchContext, stage: StageState, ins: Ins<'arg'>): 
     else if (stage.args.has(key)) v = stage.args.get(key);
     else if (ctx.builtinArgs.has(key)) v = ctx.builtinArgs.get(key);
     stage.args.set(key, v);
+    stage.argDecls.push(key);
+    // Proxy args reach RUN through the proxy env (kept out of cache keys), not the state env.
+    if (v !== undefined && !PROXY_ARGS.has(key)) setStateEnv(stage, key, v);
     shown.push(declared === undefined ? key : `${key}=${declared}`);
   }
   // BuildKit records every ARG in history as declared: the key, plus `=default` (expanded) when the
@@ -190,6 +200,7 @@ function dispatchPairs(ctx: DispatchContext, stage: StageState, ins: Ins<'env' |
       if (k === '') throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', 'ENV names can not be blank');
       // Re-setting a variable keeps its place in Env, as BuildKit's addEnv replaces in place.
       stage.env.set(k, v);
+      setStateEnv(stage, k, v);
     }
     syncEnv(stage);
     return metaHistory(stage, `ENV ${expanded.map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -249,10 +260,9 @@ function escapeRe(s: string): string {
 
 async function dispatchRun(ctx: DispatchContext, stage: StageState, ins: Ins<'run'>): Promise<void> {
   const { args, mounts: heredocMounts } = runArgv(ctx, stage, ins);
-  const valued = runArgs(stage);
-  const env = [...stage.env].map(([k, v]) => `${k}=${v}`);
-  if (!stage.env.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
-  for (const [k, v] of valued) env.push(`${k}=${v}`);
+  const shownArgs = runArgsShown(stage);
+  const env = [...stage.stateEnv].map(([k, v]) => `${k}=${v}`);
+  if (!stage.stateEnv.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
   const mounts: ExecMount[] = [...heredocMounts];
   for (const raw of ins.mounts) {
     let spec;
@@ -282,7 +292,7 @@ async function dispatchRun(ctx: DispatchContext, stage: StageState, ins: Ins<'ru
     metaFor(ctx, stage, ins),
   );
   stage.root = digest;
-  const prefix = valued.length > 0 ? `|${valued.length} ${valued.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
+  const prefix = shownArgs.length > 0 ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : '';
   layerHistory(stage, `RUN ${prefix}${args.join(' ')} # buildkit`, digest);
 }
 

@@ -222,6 +222,8 @@ export async function planBuild(options: PlanOptions): Promise<BuildGraph> {
         config: structuredClone(p.config),
         env: new Map(p.env),
         args: new Map(),
+        stateEnv: new Map(p.stateEnv),
+        argDecls: [],
         history: [...p.history],
         cmdSet: false,
         step: 1,
@@ -233,6 +235,8 @@ export async function planBuild(options: PlanOptions): Promise<BuildGraph> {
       let base: StageState['base'];
       if (imageName.toLowerCase() === 'scratch') {
         root = graph.add({ kind: 'source.scratch' }, { name: 'scratch' });
+        // BuildKit's empty image config has WorkingDir "/" (and PATH, added below for every stage).
+        config = { WorkingDir: '/' };
       } else {
         let ref: string;
         try {
@@ -264,6 +268,8 @@ export async function planBuild(options: PlanOptions): Promise<BuildGraph> {
         config: { ...c, Env: [...env].map(([k, v]) => `${k}=${v}`) },
         env,
         args: new Map(),
+        stateEnv: new Map(env),
+        argDecls: [],
         history: [],
         shell: c.Shell ?? ['/bin/sh', '-c'],
         workdir: c.WorkingDir || '/',

@@ -40,6 +40,15 @@ export interface StageState {
   env: Map<string, string>;
   /** ARGs declared in this stage: name -> value (undefined = declared without any value). */
   args: Map<string, string | undefined>;
+  /**
+   * What BuildKit 0.13 keeps as the LLB state's env: ENV and valued ARGs, the latest write winning
+   * (a re-set moves to the end). It is what RUN sees and what words expand against, so an ARG
+   * declared after an ENV of the same name overrides it there (never in the image's Env), and a
+   * stage built FROM another stage inherits the parent's ARG values (Docker 26 lab, both).
+   */
+  stateEnv: Map<string, string>;
+  /** Names of this stage's ARG instructions in order, repeats included (RUN's history prefix). */
+  argDecls: string[];
   history: HistoryEntry[];
   shell: string[];
   workdir: string;

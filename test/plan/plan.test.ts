@@ -266,3 +266,32 @@ test('RUN <<EOF with a #! body: the script is a 0755 file in a scratch layer, mo
   t.is(script.root, undefined);
   t.deepEqual(script.actions, [{ action: 'mkfile', path: '/EOT', mode: 0o755, data: '#!/bin/sh\necho "$0"\n' }]);
 });
+
+test('an ARG declared after an ENV of the same name wins in RUN and expansion, not in the image Env (BuildKit 0.13 lab)', async (t) => {
+  const g = await plan('FROM busybox\nARG A=1\nENV A=envA\nENV B=envb\nARG B=b2\nARG C\nENV C=envc\nARG C\nRUN echo\nLABEL a=$A b=$B c=$C\n');
+  t.deepEqual(g.target.config.Labels, { a: 'envA', b: 'b2', c: 'envc' });
+  t.deepEqual(g.target.config.Env!.slice(1), ['A=envA', 'B=envb', 'C=envc']);
+  const env = execs(g)[0]!.env;
+  t.true(env.includes('B=b2') && env.includes('A=envA') && env.includes('C=envc') && !env.includes('B=envb'));
+});
+
+test('a stage built FROM another stage sees the parent stage\'s ARG values (BuildKit 0.13 lab), but its RUN prefix lists only its own ARGs', async (t) => {
+  const g = await plan('FROM busybox AS p\nARG P=parent\nFROM p\nARG C=c\nRUN echo\nLABEL p=x$P\n');
+  t.is(g.target.config.Labels!['p'], 'xparent');
+  t.true(execs(g).every((e) => e.env.includes('P=parent')));
+  t.is(g.target.history.at(-2)!.created_by, 'RUN |1 C=c /bin/sh -c echo # buildkit');
+});
+
+test('RUN history prefix: every ARG instruction of the stage, repeats included, with current values (BuildKit 0.13 lab)', async (t) => {
+  const g = await plan('FROM busybox\nARG A=1\nARG B=b\nRUN true\nARG A=2\nENV B=envb\nARG V\nARG http_proxy=http://p:3128\nRUN true 2\n');
+  const runs = g.target.history.filter((h) => h.created_by.startsWith('RUN')).map((h) => h.created_by);
+  t.deepEqual(runs, ['RUN |2 A=1 B=b /bin/sh -c true # buildkit', 'RUN |5 A=2 B=envb A=2 V= http_proxy=http://p:3128 /bin/sh -c true 2 # buildkit']);
+  // Proxy args stay out of the step's env (and so its cache key), as before.
+  t.false(execs(g).some((e) => e.env.some((kv) => kv.startsWith('http_proxy='))));
+});
+
+test('FROM scratch: the config has WorkingDir / and the default PATH, as BuildKit\'s empty image', async (t) => {
+  const g = await plan('FROM scratch\nCOPY a /\n');
+  t.is(g.target.config.WorkingDir, '/');
+  t.deepEqual(g.target.config.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+});
