@@ -24,6 +24,18 @@ export function normalizeConfig(config: Record<string, any>, baseHistory: number
   return sortKeys(c);
 }
 
+/**
+ * How much of an image built by BuildKit is its base image: the leading history entries not
+ * written by BuildKit's Dockerfile frontend (every entry it writes carries the comment
+ * `buildkit.dockerfile.v0`; the lab's bases were made by buildah/debootstrap), and their layers.
+ */
+export function baseOf(config: Record<string, any>): { history: number; layers: number } {
+  const history = (config.history ?? []) as Array<{ comment?: string; empty_layer?: boolean }>;
+  let n = 0;
+  while (n < history.length && history[n]!.comment !== 'buildkit.dockerfile.v0') n++;
+  return { history: n, layers: history.slice(0, n).filter((h) => !h.empty_layer).length };
+}
+
 function sortKeys(v: any): any {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v && typeof v === 'object') {

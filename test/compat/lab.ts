@@ -31,13 +31,6 @@ export async function labUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
-/** The config of an image in the lab registry (to know how much of a built config is the base's). */
-export async function labImageConfig(repoName: string, tag: string): Promise<Record<string, any>> {
-  const accept = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
-  const m = (await (await fetch(`http://${LAB_REGISTRY}/v2/${repoName}/manifests/${tag}`, { headers: { accept } })).json()) as { config: { digest: string } };
-  return (await (await fetch(`http://${LAB_REGISTRY}/v2/${repoName}/blobs/${m.config.digest}`)).json()) as Record<string, any>;
-}
-
 /** `docker build` (BuildKit) then `docker save` (an OCI layout + manifest.json in Docker 26). The image is removed afterwards. */
 export async function buildWithBuildKit(context: string, tag: string, out: string): Promise<void> {
   const env = { ...process.env, DOCKER_BUILDKIT: '1' };
