@@ -186,6 +186,43 @@ export function statCacheFileFor(stateRoot: string, contextDir: string): string 
 export function selectEntries(all: ContextEntry[], patterns: string[]): ContextEntry[] {
   const cleaned = patterns.map(cleanPattern);
   if (cleaned.some((p) => p === '')) return all;
+  const selected = selectWith(all, cleaned);
+  // A source that is itself a symlink is followed by COPY, so its target is read too (chains
+  // included), as BuildKit's context transfer adds link targets to its followed paths. Links
+  // further down a copied directory stay links and need nothing more.
+  const byPath = new Map(all.map((e) => [e.path, e]));
+  const seen = new Set(cleaned);
+  const extra: string[] = [];
+  let frontier = all.filter((e) => e.type === 'symlink' && isDirectSource(e.path, cleaned));
+  while (frontier.length > 0 && seen.size < 4096) {
+    const next: ContextEntry[] = [];
+    for (const link of frontier) {
+      const target = link.linkTarget ?? '';
+      const resolved = cleanPattern(target.startsWith('/') ? target : path.posix.join(path.posix.dirname(link.path), target));
+      if (resolved === '' || resolved.startsWith('..') || seen.has(resolved)) continue;
+      seen.add(resolved);
+      extra.push(resolved);
+      const hit = byPath.get(resolved);
+      if (hit?.type === 'symlink') next.push(hit);
+    }
+    frontier = next;
+  }
+  if (extra.length === 0) return selected;
+  const keep = new Set([...selected, ...selectWith(all, extra)]);
+  return all.filter((e) => keep.has(e));
+}
+
+/** Whether `entryPath` is what a pattern names itself (not something below it). */
+function isDirectSource(entryPath: string, cleaned: string[]): boolean {
+  const comps = entryPath.split('/');
+  return cleaned.some((p) => {
+    if (!/[*?[\\]/.test(p)) return entryPath === p;
+    const parts = p.split('/');
+    return parts.length === comps.length && parts.every((part, i) => componentRegex(part).test(comps[i]!));
+  });
+}
+
+function selectWith(all: ContextEntry[], cleaned: string[]): ContextEntry[] {
   const matchers = cleaned.map((p) => {
     const parts = p.split('/');
     const wild = /[*?[\\]/.test(p);

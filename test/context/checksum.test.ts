@@ -42,3 +42,24 @@ test('digest = digestOf({v: 2, patterns, parts}); the stat cache gives the same 
   const edited = createContextHasher({ contextDir: ctx, statCacheFile });
   t.not((await edited.checksum(patterns)).digest, r1.digest);
 });
+
+test('a source that is a symlink selects its target too (chains, dirs), so COPY can follow it and its cache key sees the target; links inside a copied dir do not', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-checksum-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'real'), { recursive: true });
+  await writeFile(path.join(dir, 'real/in'), 'in');
+  await writeFile(path.join(dir, 'target.txt'), 't');
+  await writeFile(path.join(dir, 'other.txt'), 'o');
+  await symlink('target.txt', path.join(dir, 'ctx-link'));
+  await symlink('ctx-link', path.join(dir, 'chain'));
+  await symlink('/real', path.join(dir, 'abs-dir-link'));
+  await mkdir(path.join(dir, 'pkg'));
+  await symlink('../other.txt', path.join(dir, 'pkg/inner-link'));
+  const all = await createContextHasher({ contextDir: dir, statCacheFile: path.join(os.tmpdir(), `unused-${process.pid}`) }).entries();
+  const sel = (patterns: string[]) => selectEntries(all, patterns).map((e) => e.path).sort();
+  t.deepEqual(sel(['ctx-link']), ['ctx-link', 'target.txt']);
+  t.deepEqual(sel(['chain']), ['chain', 'ctx-link', 'target.txt']);
+  t.deepEqual(sel(['abs-dir-link']), ['abs-dir-link', 'real', 'real/in']);
+  t.deepEqual(sel(['ctx-*']), ['ctx-link', 'target.txt']);
+  t.deepEqual(sel(['pkg']), ['pkg', 'pkg/inner-link']);
+});
