@@ -264,6 +264,7 @@ async function assembleFromSolve(
     layers: added.map((l) => ({ descriptor: { mediaType: l.mediaType, digest: l.blob, size: l.size }, diffId: l.diffId })),
     history: await historyTimes(stage.history, solved, baseConfig?.created as string | undefined),
     config: stage.config,
+    ...(stage.author !== undefined ? { author: stage.author } : {}),
     ...(sourceDateEpoch !== undefined ? { created: new Date(sourceDateEpoch * 1000) } : {}),
     mediaTypes,
   });

@@ -16,6 +16,8 @@ export interface AssembleInput {
   /** The stage's history; entries without empty_layer match `layers` one to one. */
   history: Array<HistoryEntry & { created?: Date }>;
   config: ImageRunConfig;
+  /** MAINTAINER; when absent the base image's `author` carries over, as BuildKit clones the base config. */
+  author?: string;
   created?: Date;
   /** Manifest/config/layer media types: OCI (default) or Docker schema 2. */
   mediaTypes?: 'oci' | 'docker';
@@ -78,9 +80,11 @@ export async function assembleImage(store: ContentStore, input: AssembleInput): 
   ];
   // The image is as new as its newest step: a fully cached rebuild yields the same image.
   const created = history.map((h) => h.created ?? '').reduce((a, b) => (b > a ? b : a), input.created ? iso(input.created) : '') || iso(fallback);
+  const author = input.author ?? (typeof base?.['author'] === 'string' ? base['author'] : undefined);
   // BuildKit re-marshals the config through a Go map, so its top-level keys come out sorted.
   const config: ImageConfig = {
     architecture: input.platform.architecture,
+    ...(author ? { author } : {}),
     config: cleanRunConfig(input.config),
     created,
     history,

@@ -273,6 +273,8 @@ export interface StageResult {
   config: ImageRunConfig;
   /** History for the layers this stage adds on top of its base (base history comes from the base). */
   history: HistoryEntry[];
+  /** MAINTAINER: the image's top-level `author` (else the base image's). */
+  author?: string;
 }
 
 /** The planner's output and the solver's input. */

@@ -159,6 +159,8 @@ export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Ins
       stage.config.OnBuild = [...(stage.config.OnBuild ?? []), ins.trigger];
       return;
     case 'maintainer':
+      // BuildKit puts it in the image's top-level `author` field.
+      stage.author = ins.name;
       return metaHistory(stage, `MAINTAINER ${ins.name}`);
     case 'copy':
     case 'add':

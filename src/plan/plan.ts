@@ -307,6 +307,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildGraph> {
     platform: s.platform,
     config: s.config,
     history: s.history,
+    ...(s.author !== undefined ? { author: s.author } : {}),
   });
   const unused = Object.keys(buildArgs).filter((k) => !usedBuildArgs.has(k) && !PROXY_ARGS.has(k) && !builtins.has(k));
   return {

@@ -53,6 +53,8 @@ export interface StageState {
   shell: string[];
   workdir: string;
   user: string;
+  /** MAINTAINER's value: the image config's top-level `author`. */
+  author?: string;
   /** Whether CMD was set in this stage (ENTRYPOINT resets an inherited CMD only). */
   cmdSet: boolean;
   step: number;

@@ -182,3 +182,15 @@ test('assemble: empty Cmd/Entrypoint/Env arrays leave no key, as BuildKit omits 
   const c = JSON.parse(image.configBytes.toString()) as { config: Record<string, unknown> };
   t.deepEqual(c.config, { Env: ['PATH=/bin'], ArgsEscaped: true });
 });
+
+test('assemble: `author` from MAINTAINER, else the base image\'s, in sorted key position', async (t) => {
+  const tmp = await tmpdir(t);
+  const state = await openStateRoot({ root: path.join(tmp, 'state') });
+  const input = { platform: { os: 'linux', architecture: 'amd64' }, layers: [], history: [], config: {}, created: CREATED };
+  const own = JSON.parse((await assembleImage(state.content, { ...input, author: 'Jane' })).configBytes.toString()) as Record<string, unknown>;
+  t.is(own['author'], 'Jane');
+  t.deepEqual(Object.keys(own).slice(0, 3), ['architecture', 'author', 'config']);
+  const base = { config: { author: 'Base Author', rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [] };
+  t.is(JSON.parse((await assembleImage(state.content, { ...input, base })).configBytes.toString()).author, 'Base Author');
+  t.is(JSON.parse((await assembleImage(state.content, input)).configBytes.toString()).author, undefined);
+});

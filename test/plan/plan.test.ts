@@ -295,3 +295,9 @@ test('FROM scratch: the config has WorkingDir / and the default PATH, as BuildKi
   t.is(g.target.config.WorkingDir, '/');
   t.deepEqual(g.target.config.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
 });
+
+test('MAINTAINER sets the image author (BuildKit\'s top-level `author`), inherited by a child stage', async (t) => {
+  const g = await plan('FROM busybox AS a\nMAINTAINER Jane <j@example.com>\nFROM a\nRUN true\n');
+  t.is(g.target.author, 'Jane <j@example.com>');
+  t.is((await plan('FROM busybox\nRUN true\n')).target.author, undefined);
+});
