@@ -110,7 +110,8 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   checkStdoutOutputs(exporters, options.stdout);
   const cacheSpecs = resolveBuildCache(options.cacheTo ?? [], options.cacheFrom ?? []);
   const secrets = await loadSecrets(options.secrets ?? [], env);
-  const sourceDateEpoch = parseEpoch(env.SOURCE_DATE_EPOCH);
+  // BuildKit takes SOURCE_DATE_EPOCH as a build arg (buildx forwards the env variable that way).
+  const sourceDateEpoch = parseEpoch(options.buildArgs?.['SOURCE_DATE_EPOCH'] ?? env.SOURCE_DATE_EPOCH);
 
   const ast = parseDockerfile(text, { file: path.relative(process.cwd(), dockerfilePath) || dockerfilePath });
   const { patterns: ignore } = await readDockerignore(contextDir, dockerfilePath);

@@ -79,7 +79,8 @@ export async function assembleImage(store: ContentStore, input: AssembleInput): 
     })),
   ];
   // The image is as new as its newest step: a fully cached rebuild yields the same image.
-  const created = history.map((h) => h.created ?? '').reduce((a, b) => (b > a ? b : a), input.created ? iso(input.created) : '') || iso(fallback);
+  // With SOURCE_DATE_EPOCH the image is exactly that old, even when the base's history is newer (as BuildKit).
+  const created = input.created ? iso(input.created) : history.map((h) => h.created ?? '').reduce((a, b) => (b > a ? b : a), '') || iso(fallback);
   const author = input.author ?? (typeof base?.['author'] === 'string' ? base['author'] : undefined);
   // BuildKit re-marshals the config through a Go map, so its top-level keys come out sorted.
   const config: ImageConfig = {

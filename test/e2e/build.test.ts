@@ -119,6 +119,24 @@ test('reproducible: SOURCE_DATE_EPOCH + rewrite-timestamp give identical tarball
   t.true(bytes[0]!.equals(bytes[1]!));
 });
 
+test('SOURCE_DATE_EPOCH as a build arg (as BuildKit takes it) sets the image and new history times', async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'sde');
+  execFileSync('mkdir', ['-p', dir]);
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nARG SOURCE_DATE_EPOCH\nRUN echo $SOURCE_DATE_EPOCH > /sde\nENV X=1\n');
+  const out = path.join(h.tmp, 'sde.tar');
+  h.ok(['build', '--progress=quiet', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', '-o', `type=oci,dest=${out}`, dir], { env: { SOURCE_DATE_EPOCH: '' } });
+  const x = path.join(h.tmp, 'sde-x');
+  execFileSync('mkdir', ['-p', x]);
+  execFileSync('tar', ['-C', x, '-xf', out]);
+  const blob = async (d: string) => JSON.parse(await readFile(path.join(x, 'blobs', 'sha256', d.slice(7)), 'utf8'));
+  const index = JSON.parse(await readFile(path.join(x, 'index.json'), 'utf8'));
+  const config = await blob((await blob(index.manifests[0].digest)).config.digest);
+  t.is(config.created, '2023-11-14T22:13:20Z');
+  // Docker 26 lab: every entry the build adds (ARG, RUN, ENV) has the epoch; the base's keep theirs.
+  t.deepEqual(config.history.slice(-3).map((e: { created: string }) => e.created), Array(3).fill('2023-11-14T22:13:20Z'));
+});
+
 test('parallel stages overlap in time (from progress events)', async (t) => {
   const h = await createHarness(t);
   const dir = path.join(h.tmp, 'par');

@@ -194,3 +194,12 @@ test('assemble: `author` from MAINTAINER, else the base image\'s, in sorted key 
   t.is(JSON.parse((await assembleImage(state.content, { ...input, base })).configBytes.toString()).author, 'Base Author');
   t.is(JSON.parse((await assembleImage(state.content, input)).configBytes.toString()).author, undefined);
 });
+
+test('assemble: with SOURCE_DATE_EPOCH the image `created` is the epoch even when the base history is newer (as BuildKit)', async (t) => {
+  const tmp = await tmpdir(t);
+  const state = await openStateRoot({ root: path.join(tmp, 'state') });
+  const base = { config: { rootfs: { type: 'layers', diff_ids: [] }, history: [{ created: '2026-01-01T00:00:00Z', created_by: 'base' }] }, layers: [] };
+  const c = JSON.parse((await assembleImage(state.content, { platform: { os: 'linux', architecture: 'amd64' }, base, layers: [], history: [{ created_by: 'ENV A=1', empty_layer: true }], config: {}, created: new Date(1700000000 * 1000) })).configBytes.toString());
+  t.is(c.created, '2023-11-14T22:13:20Z');
+  t.deepEqual(c.history.map((h: { created: string }) => h.created), ['2026-01-01T00:00:00Z', '2023-11-14T22:13:20Z']);
+});
