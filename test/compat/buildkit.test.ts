@@ -4,14 +4,15 @@
  * (a) the config (normalised only as compare.ts explains), (b) the final filesystem (path, type,
  * mode, owner, size, content hash, link target; no mtimes), (c) each layer's entries, whiteouts
  * and opaque markers included. A case's `setup.sh` (run in the copied context) makes what git
- * cannot store: hard links, setuid/sticky modes, empty dirs, tarballs.
+ * cannot store: hard links, setuid/sticky modes, empty dirs, tarballs; its `build-args` (KEY=VALUE
+ * lines) go to both builders.
  *
  * Needs the peer lab (../shared/peers/setup.sh); skips with a log line where it is absent.
  * Run: `npm run build && npx ava test/compat/buildkit.test.ts`.
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,15 +68,21 @@ for (const name of cases) {
       execFileSync('sh', ['setup.sh'], { cwd: ctx });
       await rm(path.join(ctx, 'setup.sh'));
     }
+    let buildArgs: string[] = [];
+    if (existsSync(path.join(ctx, 'build-args'))) {
+      buildArgs = readFileSync(path.join(ctx, 'build-args'), 'utf8').split('\n').filter((l) => l.trim() !== '');
+      await rm(path.join(ctx, 'build-args'));
+    }
     const bkTar = path.join(work, 'buildkit.tar');
     const tsTar = path.join(work, 'tsbuild.tar');
-    await limit(() => Promise.all([buildWithBuildKit(ctx, `tsbuild-compat/${name}:${process.pid}`, bkTar), buildWithTsbuild(ctx, root, tsTar)]));
+    await limit(() => Promise.all([buildWithBuildKit(ctx, `tsbuild-compat/${name}:${process.pid}`, bkTar, buildArgs), buildWithTsbuild(ctx, root, tsTar, buildArgs)]));
     const [bk, ts] = await Promise.all([readImage(bkTar), readImage(tsTar)]);
 
     // The final stage's base image (if any) is the shared prefix: its history and layers must be identical.
     const { history: nHist, layers: nLayers } = baseOf(bk.config);
+    const keepCreated = buildArgs.some((a) => a.startsWith('SOURCE_DATE_EPOCH='));
     const problems = [
-      check(name, 'config', configLines(normalizeConfig(bk.config, nHist, nLayers)), configLines(normalizeConfig(ts.config, nHist, nLayers))),
+      check(name, 'config', configLines(normalizeConfig(bk.config, nHist, nLayers, { keepCreated })), configLines(normalizeConfig(ts.config, nHist, nLayers, { keepCreated }))),
       check(name, 'fs', fsLines(bk), fsLines(ts)),
     ];
     // Per-layer lists only where the layer counts agree (a count mismatch already fails the config check).

@@ -6,7 +6,8 @@
 import { describe, flatten, type ImageData, type TarEntry } from './image-tree.js';
 
 /**
- * The image config with only the fields that legitimately differ between two builds removed:
+ * The image config with only the fields that legitimately differ between two builds removed
+ * (a case's `build-args` giving SOURCE_DATE_EPOCH keeps the times):
  * - `created` (top level and each history entry): wall-clock times of the build.
  *   History entries of the base image are kept whole, since both builders copy them
  *   from the same registry manifest — only entries after the base have their `created` dropped.
@@ -16,10 +17,13 @@ import { describe, flatten, type ImageData, type TarEntry } from './image-tree.j
  * Everything else (config.*, history created_by/comment/empty_layer, architecture, os, …) must
  * match byte for byte after JSON round-tripping, key order aside.
  */
-export function normalizeConfig(config: Record<string, any>, baseHistory: number, baseLayers: number): Record<string, any> {
+export function normalizeConfig(config: Record<string, any>, baseHistory: number, baseLayers: number, options: { keepCreated?: boolean } = {}): Record<string, any> {
   const c = structuredClone(config);
-  delete c.created;
-  if (Array.isArray(c.history)) c.history = c.history.map((h: Record<string, unknown>, i: number) => (i < baseHistory ? h : { ...h, created: undefined }));
+  // With SOURCE_DATE_EPOCH both builders must write exactly its time: nothing to drop.
+  if (!options.keepCreated) {
+    delete c.created;
+    if (Array.isArray(c.history)) c.history = c.history.map((h: Record<string, unknown>, i: number) => (i < baseHistory ? h : { ...h, created: undefined }));
+  }
   if (c.rootfs?.diff_ids) c.rootfs = { type: c.rootfs.type, base_diff_ids: c.rootfs.diff_ids.slice(0, baseLayers), layers: c.rootfs.diff_ids.length };
   return sortKeys(c);
 }

@@ -32,10 +32,10 @@ export async function labUnavailable(): Promise<string | undefined> {
 }
 
 /** `docker build` (BuildKit) then `docker save` (an OCI layout + manifest.json in Docker 26). The image is removed afterwards. */
-export async function buildWithBuildKit(context: string, tag: string, out: string): Promise<void> {
+export async function buildWithBuildKit(context: string, tag: string, out: string, buildArgs: string[] = []): Promise<void> {
   const env = { ...process.env, DOCKER_BUILDKIT: '1' };
   try {
-    await run(DOCKER, ['build', '--network=none', '-q', '-t', tag, context], { env, maxBuffer: 16 << 20 });
+    await run(DOCKER, ['build', '--network=none', '-q', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-t', tag, context], { env, maxBuffer: 16 << 20 });
     await run(DOCKER, ['save', '-o', out, tag], { env });
   } catch (e) {
     const err = e as Error & { stderr?: string };
@@ -46,10 +46,11 @@ export async function buildWithBuildKit(context: string, tag: string, out: strin
 }
 
 /** `tsbuild build -o type=oci` with a shared state root (so the base is pulled once). */
-export async function buildWithTsbuild(context: string, root: string, out: string): Promise<void> {
+export async function buildWithTsbuild(context: string, root: string, out: string, buildArgs: string[] = []): Promise<void> {
   try {
-    await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=plain', '-o', `type=oci,dest=${out}`, context], {
-      env: { ...process.env, TSBUILD_ROOT: root },
+    await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=plain', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-o', `type=oci,dest=${out}`, context], {
+      // No SOURCE_DATE_EPOCH from the caller's environment: docker build does not read it either.
+      env: { ...process.env, TSBUILD_ROOT: root, SOURCE_DATE_EPOCH: '' },
       maxBuffer: 16 << 20,
     });
   } catch (e) {
