@@ -4,10 +4,10 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import { createGzip } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import type { ContentStore } from '../cache/types.js';
 import type { Digest } from '../util/digest.js';
+import { createParallelGzip } from './parallel-gzip.js';
 
 export type Compression = 'gzip' | 'zstd' | 'uncompressed';
 
@@ -28,7 +28,8 @@ export interface StoredLayer {
 
 /** `level` is the exporter's compression-level (gzip 0-9, zstd 0-22); unset means gzip 6, zstd 3. */
 function compressor(c: Compression, level?: number): Transform | undefined {
-  if (c === 'gzip') return createGzip({ level: level ?? 6 });
+  // Deflate spread over the thread pool (parallel-gzip.ts): one gzip member, reproducible bytes.
+  if (c === 'gzip') return createParallelGzip(level ?? 6);
   if (c === 'zstd') {
     // zstd's CLI reads -0 as its default level; BuildKit maps 0 to its fastest setting, so do we.
     const lv = level === undefined ? 3 : Math.max(level, 1);
