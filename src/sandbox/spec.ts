@@ -74,7 +74,9 @@ export function createSandboxSpec(input: SandboxInput): SandboxSpec {
     network: input.network,
     mounts: input.mounts ?? [],
     capabilities: DEFAULT_CAPABILITIES,
-    noNewPrivileges: true,
+    // BuildKit (and docker run) leave no_new_privs off, so setuid programs (su, ping) work in RUN
+    // as they do there; Docker 26 lab: NoNewPrivs 0.
+    noNewPrivileges: false,
     hosts: `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
     resolvConf: input.network === 'none' ? '' : (input.hostResolvConf ?? ''),
     rootless: input.rootless ?? false,

@@ -39,6 +39,12 @@ test('runs a command: output, exit code, environment, working dir created for th
   t.is((await sh(t, root, 'echo $PATH')).out, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
 });
 
+test('no_new_privs is off and the capabilities are BuildKit\'s default set (Docker 26 lab: NoNewPrivs 0, CapEff a80425fb)', async (t) => {
+  const root = await rootfs(t);
+  const r = await sh(t, root, "grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status");
+  t.is(r.out, 'CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t0\n');
+});
+
 test('sees no host file, no host process and not the host name', async (t) => {
   const root = await rootfs(t);
   const marker = path.join(os.tmpdir(), `tsbuild-host-marker-${process.pid}`);
