@@ -26,6 +26,8 @@ export interface ContextEntry {
   gid: number;
   size: number;
   linkTarget?: string;
+  /** Modification time (ns): never part of a checksum, but a filtered view carries it over. */
+  mtimeNs?: bigint;
   /** Filled lazily for files. */
   hash?: string;
 }
@@ -100,6 +102,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
           uid: Number(st.uid),
           gid: Number(st.gid),
           size: Number(st.size),
+          mtimeNs: st.mtimeNs,
         };
         if (entry.type === 'symlink') entry.linkTarget = readlinkSync(path.join(root, childRel));
         if (!excluded) out.push(entry);

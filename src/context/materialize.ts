@@ -6,7 +6,7 @@
  * Synchronous on purpose: thousands of tiny metadata calls, each cheaper than an event-loop
  * round trip through the thread pool.
  */
-import { chmodSync, constants, copyFileSync, lchownSync, linkSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lutimesSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { ContextEntry } from './checksum.js';
 
@@ -31,8 +31,13 @@ export async function materializeEntries(contextDir: string, entries: ContextEnt
     mkdirSync(d, { recursive: true });
     made.add(d);
   };
+  // Directories and symlinks are made anew here, copied files too: they take the context's mtimes
+  // (as BuildKit's context transfer keeps them), set at the end since adding children changes a
+  // directory's mtime. Hard-linked files share the source inode and its time already.
+  const timed: Array<[string, ContextEntry]> = [];
   for (const e of entries) {
     const to = path.join(dest, e.path);
+    if (e.type === 'dir' || e.type === 'symlink' || (e.type === 'file' && options.copy)) timed.push([to, e]);
     ensureDir(path.dirname(to));
     if (e.type === 'dir') {
       ensureDir(to);
@@ -53,7 +58,13 @@ export async function materializeEntries(contextDir: string, entries: ContextEnt
         linkSync(from, to);
       } catch {
         copyFileSync(from, to);
+        timed.push([to, e]);
       }
     }
+  }
+  for (const [to, e] of timed) {
+    if (e.mtimeNs === undefined) continue;
+    const t = Number(e.mtimeNs / 1000n) / 1e6;
+    lutimesSync(to, t, t);
   }
 }

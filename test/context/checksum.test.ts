@@ -63,3 +63,22 @@ test('a source that is a symlink selects its target too (chains, dirs), so COPY 
   t.deepEqual(sel(['ctx-*']), ['ctx-link', 'target.txt']);
   t.deepEqual(sel(['pkg']), ['pkg', 'pkg/inner-link']);
 });
+
+test('a filtered context view keeps the mtimes of directories, symlinks and copied files (as BuildKit\'s context transfer; COPY carries them over)', async (t) => {
+  const { lstat, lutimes } = await import('node:fs/promises');
+  const { materializeEntries } = await import('../../src/context/materialize.js');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-view-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const ctx = path.join(dir, 'ctx');
+  await mkdir(path.join(ctx, 'tree/sub'), { recursive: true });
+  await writeFile(path.join(ctx, 'tree/sub/f'), 'f');
+  await symlink('sub/f', path.join(ctx, 'tree/link'));
+  const old = new Date(1234567890 * 1000);
+  for (const p of ['tree/sub/f', 'tree/link', 'tree/sub', 'tree']) await lutimes(path.join(ctx, p), old, old);
+  const all = await createContextHasher({ contextDir: ctx, statCacheFile: path.join(dir, 'stat-cache.json') }).entries();
+  for (const copy of [false, true]) {
+    const view = path.join(dir, `view-${copy}`);
+    await materializeEntries(ctx, selectEntries(all, ['tree']), view, { copy });
+    for (const p of ['tree', 'tree/sub', 'tree/link', 'tree/sub/f']) t.is((await lstat(path.join(view, p))).mtimeMs, old.getTime(), `${p} (copy=${copy})`);
+  }
+});
