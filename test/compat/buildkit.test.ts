@@ -17,14 +17,18 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { baseOf, configLines, fsLines, layerLines, lineDiff, normalizeConfig } from './compare.js';
+import { baseOf, configLines, fsLines, layerLines, lineDiff, mtimeLines, normalizeConfig } from './compare.js';
 import { readImage } from './image-tree.js';
 import { buildWithBuildKit, buildWithTsbuild, labUnavailable } from './lab.js';
 
 const fixtures = path.resolve(import.meta.dirname, '..', '..', 'fixtures', 'compat');
 const cases = readdirSync(fixtures).sort();
+/** 2009-02-13T23:31:30Z, given to every context entry. */
+const CONTEXT_MTIME = 1234567890;
+/** 2024-01-01: the lab's bases are stamped with it; nothing a 2026 build creates is this old. */
+const INPUTS_UP_TO = 1704067200;
 
-type Aspect = 'config' | 'fs' | `layer${number}`;
+type Aspect = 'config' | 'fs' | 'mtimes' | `layer${number}`;
 
 /**
  * Divergences we know about and have not fixed yet, listed line by line (`-` BuildKit only,
@@ -79,7 +83,11 @@ for (const name of cases) {
     }
     const bkTar = path.join(work, 'buildkit.tar');
     const tsTar = path.join(work, 'tsbuild.tar');
-    await limit(() => Promise.all([buildWithBuildKit(ctx, `tsbuild-compat/${name}:${process.pid}`, bkTar, buildArgs), buildWithTsbuild(ctx, root, tsTar, buildArgs)]));
+    // Every context entry gets one old, recognisable time (mtimes are compared where inherited).
+    execFileSync('sh', ['-c', `find . -exec touch -h -d @${CONTEXT_MTIME} {} +`], { cwd: ctx });
+    await limit(() => {
+      return Promise.all([buildWithBuildKit(ctx, `tsbuild-compat/${name}:${process.pid}`, bkTar, buildArgs), buildWithTsbuild(ctx, root, tsTar, buildArgs)]);
+    });
     const [bk, ts] = await Promise.all([readImage(bkTar), readImage(tsTar)]);
 
     // The final stage's base image (if any) is the shared prefix: its history and layers must be identical.
@@ -88,6 +96,7 @@ for (const name of cases) {
     const problems = [
       check(name, 'config', configLines(normalizeConfig(bk.config, nHist, nLayers, { keepCreated })), configLines(normalizeConfig(ts.config, nHist, nLayers, { keepCreated }))),
       check(name, 'fs', fsLines(bk), fsLines(ts)),
+      check(name, 'mtimes', ...mtimeLines(bk, ts, INPUTS_UP_TO)),
     ];
     // Per-layer lists only where the layer counts agree (a count mismatch already fails the config check).
     if (bk.layers.length === ts.layers.length)

@@ -66,6 +66,21 @@ export function fsLines(image: ImageData): string[] {
   return [...fs.values()].map((e) => describe(e, fs)).sort();
 }
 
+/**
+ * Modification times carried over from inputs, which both builders must keep: every path that
+ * either builder gives an mtime at or before `inputsUpTo`. The test pins the context's times to
+ * one old instant and the lab's bases and the fixtures' tarballs are older still, while anything
+ * a build creates is stamped with the build's clock (or, for BuildKit, the clock of a cached
+ * earlier run) and can never match, so it is left out.
+ */
+export function mtimeLines(a: ImageData, b: ImageData, inputsUpTo: number): [string[], string[]] {
+  const fa = flatten(a.layers);
+  const fb = flatten(b.layers);
+  const paths = [...fa.keys()].filter((p) => fb.has(p) && (fa.get(p)!.mtime <= inputsUpTo || fb.get(p)!.mtime <= inputsUpTo));
+  const line = (e: TarEntry) => `${e.path || '/'} mtime=${e.mtime}`;
+  return [paths.map((p) => line(fa.get(p)!)), paths.map((p) => line(fb.get(p)!))];
+}
+
 /** Per layer: entry names (whiteouts and opaque markers included) with type, mode and owner. */
 export function layerLines(layer: TarEntry[]): string[] {
   return layer.map((e) => describe(e)).sort();

@@ -35,7 +35,9 @@ export async function labUnavailable(): Promise<string | undefined> {
 export async function buildWithBuildKit(context: string, tag: string, out: string, buildArgs: string[] = []): Promise<void> {
   const env = { ...process.env, DOCKER_BUILDKIT: '1' };
   try {
-    await run(DOCKER, ['build', '--network=none', '-q', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-t', tag, context], { env, maxBuffer: 16 << 20 });
+    // --no-cache: a cached result would carry the mtimes of an earlier run's context (BuildKit's
+    // cache keys ignore mtimes), and mtimes carried over from inputs are compared.
+    await run(DOCKER, ['build', '--no-cache', '--network=none', '-q', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-t', tag, context], { env, maxBuffer: 16 << 20 });
     await run(DOCKER, ['save', '-o', out, tag], { env });
   } catch (e) {
     const err = e as Error & { stderr?: string };
