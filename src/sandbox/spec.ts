@@ -1,10 +1,12 @@
 /**
  * The sandbox description as pure data, and its translation into an OCI runtime spec. No I/O
  * here: runner.ts turns a SandboxSpec into processes and mounts. Privileges follow BuildKit's
- * default RUN (Docker's default capability set, no CAP_SYS_ADMIN, no_new_privs, a device
- * cgroup that allows only the minimal /dev), networking follows its OCI worker without CNI:
- * the host's network by default, a fresh empty network namespace for `none`.
+ * default RUN (Docker's default capability set, no CAP_SYS_ADMIN, no_new_privs off, a seccomp
+ * filter from seccomp.ts, a device cgroup that allows only the minimal /dev), networking
+ * follows its OCI worker without CNI: the host's network by default, a fresh empty network
+ * namespace for `none`.
  */
+import { seccompProfile } from './seccomp.js';
 
 export interface SandboxUser {
   uid: number;
@@ -143,6 +145,7 @@ export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { h
               devices: [{ allow: false, access: 'rwm' }, ...ALLOWED_DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }))],
             },
           }),
+      seccomp: seccompProfile(process.arch),
       maskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },

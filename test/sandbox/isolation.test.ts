@@ -45,6 +45,14 @@ test('no_new_privs is off and the capabilities are BuildKit\'s default set (Dock
   t.is(r.out, 'CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t0\n');
 });
 
+test('a seccomp filter as under BuildKit: Seccomp 2, no new user namespace (allowed to unprivileged users on this kernel), child processes still work', async (t) => {
+  const root = await rootfs(t);
+  // busybox unshare -U asks for a user namespace (unshare(2)); ps/sh need clone for processes.
+  const r = await sh(t, root, "grep '^Seccomp:' /proc/self/status; unshare -U true 2>/dev/null && echo userns || echo no-userns; (sleep 0 &) ; wait; echo child-ok");
+  t.is(r.exitCode, 0);
+  t.is(r.out, 'Seccomp:\t2\nno-userns\nchild-ok\n');
+});
+
 test('sees no host file, no host process and not the host name', async (t) => {
   const root = await rootfs(t);
   const marker = path.join(os.tmpdir(), `tsbuild-host-marker-${process.pid}`);
