@@ -188,3 +188,19 @@ test('RUN --mount=type=bind of the context: ignored files stay out, owners read 
   t.is(await readFile(path.join(dir, 'x', 'x.txt'), 'utf8'), 'original\n');
   t.deepEqual(await readdir(path.join(dir, 'x')), ['x.txt']);
 });
+
+test('RUN --mount=type=bind from a stage with rw: writes succeed (as BuildKit) and reach neither the image nor the stage', async (t) => {
+  const h = await createHarness(t);
+  const dir = await project(
+    h,
+    'stagerw',
+    'FROM busybox AS src\nRUN mkdir /out && echo from-stage > /out/s.txt\n' +
+      'FROM busybox\nRUN --mount=type=bind,from=src,source=/out,target=/m,rw sh -c "echo changed > /m/s.txt && echo new > /m/new && ls /m" > /rw-seen\n' +
+      'RUN --mount=type=bind,from=src,source=/out,target=/m ls /m > /after && cat /m/s.txt >> /after\n',
+  );
+  const out = path.join(h.tmp, 'out');
+  build(h, ['-o', `type=local,dest=${out}`, dir]);
+  t.is(await readFile(path.join(out, 'rw-seen'), 'utf8'), 'new\ns.txt\n');
+  t.is(await readFile(path.join(out, 'after'), 'utf8'), 's.txt\nfrom-stage\n');
+  t.deepEqual(await readdir(path.join(out, 'm')).catch(() => []), []);
+});

@@ -46,6 +46,17 @@ export async function runExec(
             const view = await env.filteredContext(from.op.name, [m.source], { copy: true });
             releases.push(() => rm(view, { recursive: true, force: true }));
             base = view;
+          } else if (base === undefined && !m.readonly) {
+            // `rw`: the step may write into the mount; the writes land in a throwaway snapshot
+            // over the input and are dropped afterwards, as BuildKit does.
+            const scratch = await env.prepareSnapshot(await env.layerDirs(ctx, input.layers));
+            const dir = path.join(scratch.upper, '..', 'rw-bind');
+            const unmount = await env.mountSnapshot(scratch, dir);
+            releases.push(async () => {
+              await unmount();
+              await scratch.dispose();
+            });
+            base = dir;
           } else if (base === undefined) {
             const ro = await env.mountReadOnly(ctx, input.layers);
             releases.push(ro.release);
