@@ -46,7 +46,8 @@ const entry = fc
   .record({
     name,
     type: fc.constantFrom(...types),
-    mode: fc.constantFrom(0, 0o644, 0o755, 0o4755, 0o2711, 0o1777, 0o600),
+    // Not 0: tar-stream rewrites it to 0644/0755, we keep it (tested below).
+    mode: fc.constantFrom(0o644, 0o755, 0o4755, 0o2711, 0o1777, 0o600, 0o400),
     uid: fc.constantFrom(0, 1000, 65534, 3000000),
     gid: fc.constantFrom(0, 1000, 65534),
     mtime: fc.integer({ min: 0, max: 4_000_000_000 }).map((s) => new Date(s * 1000 + 123)),
@@ -85,10 +86,23 @@ test('edge cases: 100/101-char names, a name that cannot be split, long link tar
     { header: { ...base, name: `${'d'.repeat(156)}/f`, type: 'file', size: 0 }, body: Buffer.alloc(0) },
     { header: { ...base, name: 'l', type: 'symlink', linkname: 't'.repeat(100) } },
     { header: { ...base, name: 'l2', type: 'symlink', linkname: 't'.repeat(101) } },
-    { header: { ...base, name: 'dir/', type: 'directory', mode: 0 } },
-    { header: { ...base, name: 'z', type: 'file', mode: 0, size: 0 }, body: Buffer.alloc(0) },
     { header: { ...base, name: 'big-uid', type: 'file', uid: 0o7777777 + 1, size: 0 }, body: Buffer.alloc(0) },
   ];
   t.deepEqual(viaWriter(entries, 1 << 20), await viaTarStream(entries));
   t.deepEqual(Buffer.concat(encodeTarHeader(entries[5]!.header)), (await viaTarStream([entries[5]!])).subarray(0, 1536));
+});
+
+test('a zero mode stays 0000 (tar-stream would write 0644/0755; BuildKit keeps 0000)', async (t) => {
+  const base = { mode: 0, uid: 0, gid: 0, mtime: new Date(1_700_000_000_000), uname: '', gname: '' };
+  const tar = viaWriter([{ header: { ...base, name: 'dir/', type: 'directory' } }, { header: { ...base, name: 'z', type: 'file', size: 1 }, body: Buffer.from('z') }], 1 << 20);
+  const { extract } = await import('tar-stream');
+  const { Readable } = await import('node:stream');
+  const modes: Array<[string, number | undefined]> = [];
+  const ex = extract();
+  Readable.from([tar]).pipe(ex);
+  for await (const e of ex) {
+    modes.push([e.header.name, e.header.mode]);
+    e.resume();
+  }
+  t.deepEqual(modes, [['dir/', 0], ['z', 0]]);
 });
