@@ -28,6 +28,8 @@ export interface ContextEntry {
   linkTarget?: string;
   /** Modification time (ns): never part of a checksum, but a filtered view carries it over. */
   mtimeNs?: bigint;
+  /** An `other` entry that is a named pipe (BuildKit's context transfer sends those). */
+  fifo?: boolean;
   /** Filled lazily for files. */
   hash?: string;
 }
@@ -105,6 +107,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
           mtimeNs: st.mtimeNs,
         };
         if (entry.type === 'symlink') entry.linkTarget = readlinkSync(path.join(root, childRel));
+        if (entry.type === 'other' && st.isFIFO()) entry.fifo = true;
         if (!excluded) out.push(entry);
         if (isDir) visit(childRel);
         if (entry.type === 'file') statOf.set(childRel, st);

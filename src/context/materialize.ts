@@ -6,6 +6,7 @@
  * Synchronous on purpose: thousands of tiny metadata calls, each cheaper than an event-loop
  * round trip through the thread pool.
  */
+import { execFileSync } from 'node:child_process';
 import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lutimesSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { ContextEntry } from './checksum.js';
@@ -37,7 +38,7 @@ export async function materializeEntries(contextDir: string, entries: ContextEnt
   const timed: Array<[string, ContextEntry]> = [];
   for (const e of entries) {
     const to = path.join(dest, e.path);
-    if (e.type === 'dir' || e.type === 'symlink' || (e.type === 'file' && options.copy)) timed.push([to, e]);
+    if (e.type === 'dir' || e.type === 'symlink' || e.fifo || (e.type === 'file' && options.copy)) timed.push([to, e]);
     ensureDir(path.dirname(to));
     if (e.type === 'dir') {
       ensureDir(to);
@@ -46,6 +47,10 @@ export async function materializeEntries(contextDir: string, entries: ContextEnt
     } else if (e.type === 'symlink') {
       symlinkSync(e.linkTarget ?? '', to);
       if (options.copy) lchownSync(to, 0, 0);
+    } else if (e.fifo) {
+      // A named pipe is recreated (node has no mkfifo; they are rare in a context).
+      execFileSync('mkfifo', ['-m', (e.mode & 0o7777).toString(8), to]);
+      lchownSync(to, uid(e), gid(e));
     } else if (e.type === 'file') {
       const from = path.join(contextDir, e.path);
       if (options.copy) {

@@ -82,3 +82,20 @@ test('a filtered context view keeps the mtimes of directories, symlinks and copi
     for (const p of ['tree', 'tree/sub', 'tree/link', 'tree/sub/f']) t.is((await lstat(path.join(view, p))).mtimeMs, old.getTime(), `${p} (copy=${copy})`);
   }
 });
+
+test('a named pipe in the context is recreated in the filtered view (BuildKit sends it; COPY . makes a fifo)', async (t) => {
+  const { lstat } = await import('node:fs/promises');
+  const { execFileSync } = await import('node:child_process');
+  const { materializeEntries } = await import('../../src/context/materialize.js');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-view-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const ctx = path.join(dir, 'ctx');
+  await mkdir(ctx);
+  execFileSync('mkfifo', ['-m', '640', path.join(ctx, 'pipe')]);
+  const all = await createContextHasher({ contextDir: ctx, statCacheFile: path.join(dir, 'stat-cache.json') }).entries();
+  const view = path.join(dir, 'view');
+  await materializeEntries(ctx, selectEntries(all, ['.']), view);
+  const st = await lstat(path.join(view, 'pipe'));
+  t.true(st.isFIFO());
+  t.is(st.mode & 0o7777, 0o640);
+});
