@@ -190,6 +190,9 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
       if (!srcSt.isDirectory() && destSt?.isDirectory()) target = path.join(destHost, base);
       if (srcSt.isDirectory() && !destSt) await mkdirAllOwned(target, 0o755, owner, root);
       run.xattrs = await readXattrs(srcHost);
+      // Hard links are kept within one source (match), never across two: BuildKit copies each
+      // separately, so `COPY a b /d/` of two linked files gives two files.
+      run.inodes = new Map();
       await copyEntry(run, srcHost, target, '', true);
     }
   }
