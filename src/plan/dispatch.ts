@@ -10,6 +10,7 @@ import { expandWord, expandWords, type ExpandEnv } from '../parser/expand.js';
 import { goQuote } from '../parser/index.js';
 import { dispatchCopy } from './copy.js';
 import { formatHealthcheckHistory } from './healthcheck-history.js';
+import { isValidStopSignal } from './signal.js';
 import { parseMount, type Instruction } from '../parser/instructions/index.js';
 import type { Digest } from '../util/digest.js';
 import type { GraphBuilder, StageState } from './types.js';
@@ -136,20 +137,21 @@ export async function dispatch(ctx: DispatchContext, stage: StageState, ins: Ins
     }
     case 'stopsignal': {
       const signal = word(ctx, stage, ins, ins.signal);
-      if (!/^(SIG)?[A-Z0-9+-]+$/.test(signal)) throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', `invalid signal: ${signal}`);
+      if (!isValidStopSignal(signal)) throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_ARGS', `invalid signal: ${signal}`);
       stage.config.StopSignal = signal;
       return metaHistory(stage, `STOPSIGNAL ${signal}`);
     }
     case 'healthcheck': {
       if (ins.none) stage.config.Healthcheck = { Test: ['NONE'] };
       else {
+        // Zero values are left out, as BuildKit's omitempty fields drop them (`--retries=0`).
         stage.config.Healthcheck = {
           Test: ins.test,
-          ...(ins.interval !== undefined ? { Interval: ins.interval } : {}),
-          ...(ins.timeout !== undefined ? { Timeout: ins.timeout } : {}),
-          ...(ins.startPeriod !== undefined ? { StartPeriod: ins.startPeriod } : {}),
-          ...(ins.startInterval !== undefined ? { StartInterval: ins.startInterval } : {}),
-          ...(ins.retries !== undefined ? { Retries: ins.retries } : {}),
+          ...(ins.interval ? { Interval: ins.interval } : {}),
+          ...(ins.timeout ? { Timeout: ins.timeout } : {}),
+          ...(ins.startPeriod ? { StartPeriod: ins.startPeriod } : {}),
+          ...(ins.startInterval ? { StartInterval: ins.startInterval } : {}),
+          ...(ins.retries ? { Retries: ins.retries } : {}),
         };
       }
       return metaHistory(stage, formatHealthcheckHistory(stage.config.Healthcheck!));

@@ -26,3 +26,9 @@ test('HEALTHCHECK history text is what BuildKit writes (Go %q of the config stru
   t.true(g.target.history.every((h) => !h.created_by.startsWith('HEALTHCHECK') || h.empty_layer === true));
   t.is(formatHealthcheckHistory({ Test: ['CMD-SHELL', 'true'], Timeout: 2e9 }), 'HEALTHCHECK &{["CMD-SHELL" "true"] "0s" "2s" "0s" "0s" \'\\x00\'}');
 });
+
+test('HEALTHCHECK zero values are left out of the config, as BuildKit omits them (--retries=0, --interval=0s)', async (t) => {
+  const g = await planBuild({ ast: parseDockerfile('FROM busybox\nHEALTHCHECK --interval=0s --timeout=500ms --retries=0 CMD ["true"]\n', { file: 'D' }) });
+  t.deepEqual(g.target.config.Healthcheck, { Test: ['CMD', 'true'], Timeout: 500e6 });
+  t.is(g.target.history.at(-1)!.created_by, 'HEALTHCHECK &{["CMD" "true"] "0s" "500ms" "0s" "0s" \'\\x00\'}');
+});

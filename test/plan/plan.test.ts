@@ -301,3 +301,13 @@ test('MAINTAINER sets the image author (BuildKit\'s top-level `author`), inherit
   t.is(g.target.author, 'Jane <j@example.com>');
   t.is((await plan('FROM busybox\nRUN true\n')).target.author, undefined);
 });
+
+test('STOPSIGNAL takes names in any case (kept as written) and non-zero numbers; unknown names are errors (BuildKit 0.13 lab)', async (t) => {
+  t.is((await plan('FROM busybox\nSTOPSIGNAL sigkill\n')).target.config.StopSignal, 'sigkill');
+  t.is((await plan('FROM busybox\nSTOPSIGNAL rtmin+3\n')).target.config.StopSignal, 'rtmin+3');
+  t.is((await plan('FROM busybox\nSTOPSIGNAL 99\n')).target.config.StopSignal, '99');
+  for (const bad of ['nosuch', '0', 'SIGRTMIN+16']) {
+    const err = await plan(`FROM busybox\nSTOPSIGNAL ${bad}\n`).catch((e: unknown) => e);
+    t.is((err as { code?: string }).code, 'ERR_TSBUILD_INSTRUCTION_ARGS', bad);
+  }
+});
