@@ -352,15 +352,18 @@ export function localSource(ctx: DispatchContext, include: string[]): Digest {
 function dispatchWorkdir(ctx: DispatchContext, stage: StageState, ins: Ins<'workdir'>): void {
   const p = word(ctx, stage, ins, ins.path);
   stage.workdir = path.posix.resolve(stage.workdir, p);
-  stage.config.WorkingDir = stage.workdir;
+  // BuildKit keeps an absolute path as written (`WORKDIR /app/` stays `/app/` in the config and
+  // history) and joins a relative one onto the current dir, which cleans it.
+  const shown = path.posix.isAbsolute(p) ? p : stage.workdir;
+  stage.config.WorkingDir = shown;
   // BuildKit creates the directory (a layer) for every WORKDIR except `/`, which always exists.
-  if (stage.workdir === '/') return metaHistory(stage, 'WORKDIR /');
+  if (shown === '/') return metaHistory(stage, 'WORKDIR /');
   const digest = ctx.graph.add(
     { kind: 'file', root: stage.root, actions: [{ action: 'mkdir', path: stage.workdir, mode: 0o755, parents: true }], user: stage.user, platform: stage.platform },
     metaFor(ctx, stage, ins),
   );
   stage.root = digest;
-  layerHistory(stage, `WORKDIR ${stage.workdir}`, digest);
+  layerHistory(stage, `WORKDIR ${shown}`, digest);
 }
 
 function dispatchExpose(ctx: DispatchContext, stage: StageState, ins: Ins<'expose'>): void {

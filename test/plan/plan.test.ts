@@ -311,3 +311,12 @@ test('STOPSIGNAL takes names in any case (kept as written) and non-zero numbers;
     t.is((err as { code?: string }).code, 'ERR_TSBUILD_INSTRUCTION_ARGS', bad);
   }
 });
+
+test('WORKDIR keeps an absolute path as written in the config and history (BuildKit: `/app/` stays `/app/`); relative ones are joined and cleaned', async (t) => {
+  const g = await plan('FROM busybox\nWORKDIR /a/b/../c/\nRUN true\nWORKDIR ./d/./e/\n');
+  t.deepEqual(g.target.history.filter((h) => h.created_by.startsWith('WORKDIR')).map((h) => h.created_by), ['WORKDIR /a/b/../c/', 'WORKDIR /a/c/d/e']);
+  t.is(execs(g)[0]!.cwd, '/a/c');
+  const mkdirs = fileOps(g).flatMap((o) => o.actions).filter((a) => a.action === 'mkdir').map((a) => (a as { path: string }).path);
+  t.deepEqual(mkdirs.sort(), ['/a/c', '/a/c/d/e']);
+  t.is((await plan('FROM busybox\nWORKDIR /app/\n')).target.config.WorkingDir, '/app/');
+});
