@@ -85,7 +85,9 @@ async function applyActions(ctx: BuildContext, op: FileOp, env: FileOpEnv, stats
  * number or a name from its /etc/group.
  */
 export async function resolveOwner(rootDir: string, c: Chown | undefined): Promise<Owner | undefined> {
-  if (!c || c.user === '') return undefined;
+  if (!c || (c.user === '' && !c.group)) return undefined;
+  // `--chown=:GROUP`: root's uid with that group (BuildKit, Docker 26 lab: 0:1000).
+  if (c.user === '') c = { ...c, user: '0' };
   const [userPart, groupFromUser] = c.user.includes(':') ? [c.user.slice(0, c.user.indexOf(':')), c.user.slice(c.user.indexOf(':') + 1)] : [c.user, undefined];
   const group = c.group !== undefined && c.group !== '' ? c.group : groupFromUser;
   try {

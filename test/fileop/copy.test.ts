@@ -137,6 +137,7 @@ const cases: Case[] = [
     expect: { w1: 'd 755 1000:1000', 'w1/w2': 'd 755 1000:1000' },
   },
   { name: 'docker: mkdir by user name uses the primary gid', actions: [{ action: 'mkdir', path: '/h', mode: 0o755, parents: true }], user: 'app', expect: { h: 'd 755 1001:1002' } },
+  { name: 'docker: --chown=:GROUP is uid 0 with that group (lab: 0:1000)', actions: [copy(['a.txt'], '/g', { chown: { user: '', group: '1000' } })], expect: { g: 'f 644 0:1000 a' } },
   { name: 'mkdir without parents, explicit chown and mode', actions: [{ action: 'mkdir', path: '/existing/one', mode: 0o700, parents: false, chown: { user: '3', group: '4' } }], expect: { 'existing/one': 'd 700 3:4' } },
   { name: 'mkfile with mode', actions: [{ action: 'mkfile', path: '/heredoc', mode: 0o664, data: 'hello\n' }], expect: { heredoc: 'f 664 0:0 hello\n' } },
   { name: 'rm removes a tree; allowNotFound', actions: [{ action: 'rm', path: '/real', allowNotFound: false }, { action: 'rm', path: '/nope', allowNotFound: true }], expect: {}, absent: ['real', 'real/target'] },
