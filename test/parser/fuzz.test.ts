@@ -62,7 +62,19 @@ function check(t: import('ava').ExecutionContext, input: Uint8Array): void {
     }
   }
   const took = performance.now() - start;
-  if (took > 100) t.fail(`took ${took.toFixed(1)} ms`);
+  // A slow input is timed again: a parser that is really slow on it stays slow every time, while
+  // a GC pause or a descheduled process on a loaded CI machine does not repeat three times.
+  if (took > 100 && Math.min(...[0, 1].map(() => timeParse(input))) > 100) t.fail(`took ${took.toFixed(1)} ms: ${JSON.stringify(Buffer.from(input).toString('latin1').slice(0, 200))}`);
+}
+
+function timeParse(input: Uint8Array): number {
+  const start = performance.now();
+  try {
+    parseDockerfile(input);
+  } catch {
+    // outcome already checked
+  }
+  return performance.now() - start;
 }
 
 test('5,000+ random and mutated Dockerfiles parse or fail cleanly, each within 100 ms', (t) => {
