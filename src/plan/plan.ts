@@ -99,9 +99,10 @@ export async function planBuild(options: PlanOptions): Promise<BuildGraph> {
     const where = { file, startLine: s.from.range.startLine, endLine: s.from.range.endLine };
     if (/^\d+$/.test(key)) throw new DockerfileError('ERR_TSBUILD_STAGE_NAME', `invalid name for build stage: "${s.from.stageName}": a number would be read as a stage index`, where);
     if (!STAGE_NAME.test(key)) {
-      // BuildKit 0.13 rejects these; files in the wild use them and the name stays unambiguous,
-      // so tsbuild accepts them with a warning.
-      warnings.push({ rule: 'InvalidStageName', message: `stage name "${s.from.stageName}" should start with a letter and contain only letters, digits, '-', '_' and '.'`, file, line: s.from.range.startLine });
+      // BuildKit refuses these (checked against Docker 26): a name must start with a letter.
+      throw new DockerfileError('ERR_TSBUILD_STAGE_NAME', `invalid name for build stage: "${s.from.stageName}", name can't start with a number or contain symbols`, where, {
+        hint: "start the name with a letter and use only letters, digits, '-', '_' and '.'",
+      });
     }
     if (key === 'scratch' || key === 'context') throw new DockerfileError('ERR_TSBUILD_STAGE_NAME', `"${key}" is a reserved name and cannot be a stage name`, where);
     if (byKey.has(key)) throw new DockerfileError('ERR_TSBUILD_STAGE_NAME', `duplicate stage name "${s.from.stageName}"`, where);
