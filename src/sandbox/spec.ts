@@ -80,9 +80,19 @@ export function createSandboxSpec(input: SandboxInput): SandboxSpec {
     // as they do there; Docker 26 lab: NoNewPrivs 0.
     noNewPrivileges: false,
     hosts: `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
-    resolvConf: input.network === 'none' ? '' : (input.hostResolvConf ?? ''),
+    // BuildKit gives a `none` step the host's resolv.conf too (lab: the nameserver line is there),
+    // minus loopback resolvers, which a fresh network namespace could never reach.
+    resolvConf: input.network === 'none' ? withoutLoopbackNameservers(input.hostResolvConf ?? '') : (input.hostResolvConf ?? ''),
     rootless: input.rootless ?? false,
   };
+}
+
+/** resolv.conf text without `nameserver` lines that point at the loopback network. */
+export function withoutLoopbackNameservers(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^\s*nameserver\s+(127\.\S*|::1)\s*$/.test(l))
+    .join('\n');
 }
 
 /** Devices a RUN may open: the minimal /dev. Everything else is denied by the device cgroup. */

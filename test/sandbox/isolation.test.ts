@@ -53,6 +53,13 @@ test('a seccomp filter as under BuildKit: Seccomp 2, no new user namespace (allo
   t.is(r.out, 'Seccomp:\t2\nno-userns\nchild-ok\n');
 });
 
+test('--network=none still gets the host\'s resolv.conf, minus loopback resolvers (as BuildKit, Docker 26 lab)', async (t) => {
+  const root = await rootfs(t);
+  const hostResolvConf = 'search example.org\nnameserver 127.0.0.53\nnameserver 10.1.2.3\nnameserver ::1\noptions ndots:2\n';
+  const r = await sh(t, root, 'cat /etc/resolv.conf', { hostResolvConf });
+  t.is(r.out, 'search example.org\nnameserver 10.1.2.3\noptions ndots:2\n');
+});
+
 test('sees no host file, no host process and not the host name', async (t) => {
   const root = await rootfs(t);
   const marker = path.join(os.tmpdir(), `tsbuild-host-marker-${process.pid}`);
