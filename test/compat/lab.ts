@@ -47,10 +47,10 @@ export async function buildWithBuildKit(context: string, tag: string, out: strin
   }
 }
 
-/** `tsbuild build -o type=oci` with a shared state root (so the base is pulled once). */
+/** `tsbuild build -o type=oci` with a shared state root (so the base is pulled once); no network, like the lab's BuildKit. */
 export async function buildWithTsbuild(context: string, root: string, out: string, buildArgs: string[] = []): Promise<void> {
   try {
-    await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=plain', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-o', `type=oci,dest=${out}`, context], {
+    await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=plain', '--network=none', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-o', `type=oci,dest=${out}`, context], {
       // No SOURCE_DATE_EPOCH from the caller's environment: docker build does not read it either.
       env: { ...process.env, TSBUILD_ROOT: root, SOURCE_DATE_EPOCH: '' },
       maxBuffer: 16 << 20,
