@@ -28,6 +28,10 @@ export interface TarEntry {
   sha256?: string;
   /** Symlink target or hard-link target (normalised like path). */
   link?: string;
+  /** Character and block devices: major,minor. */
+  dev?: string;
+  /** Extended attributes (PAX SCHILY.xattr.*): name=sha256 prefix of the value, sorted. */
+  xattrs?: string;
   mtime: number;
 }
 
@@ -69,6 +73,13 @@ export async function readLayer(tar: Buffer): Promise<TarEntry[]> {
     if (type === 'file') e.sha256 = hash.digest('hex');
     if (type === 'symlink') e.link = h.linkname ?? '';
     if (type === 'hardlink') e.link = norm(h.linkname ?? '');
+    if (type === 'char' || type === 'block') e.dev = `${h.devmajor ?? 0},${h.devminor ?? 0}`;
+    const pax = (h as { pax?: Record<string, string> }).pax ?? {};
+    const xattrs = Object.keys(pax)
+      .filter((k) => k.startsWith('SCHILY.xattr.'))
+      .sort()
+      .map((k) => `${k.slice(13)}=${createHash('sha256').update(pax[k]!, 'latin1').digest('hex').slice(0, 12)}`);
+    if (xattrs.length > 0) e.xattrs = xattrs.join(',');
     out.push(e);
   }
   return out;
@@ -142,5 +153,7 @@ export function describe(e: TarEntry, fsMap?: Map<string, TarEntry>): string {
     const target = fsMap?.get(e.link!);
     extra = ` => ${e.link}${target?.sha256 ? ` sha256=${target.sha256.slice(0, 16)}` : ''}`;
   }
+  if (e.dev) extra += ` dev=${e.dev}`;
+  if (e.xattrs) extra += ` xattrs=${e.xattrs}`;
   return `${e.path || '/'} ${e.type} ${mode} ${e.uid}:${e.gid}${extra}`;
 }
