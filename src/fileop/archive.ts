@@ -7,7 +7,8 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, mkdir, lstat, rm, symlink, link, chmod, chown, lchown, utimes, lutimes } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -169,9 +170,9 @@ export async function extractArchive(file: string, destDir: string, signal: Abor
     }
     entry.resume();
     if (h.type === 'symlink') {
+      // Any target is kept, as BuildKit keeps it (`dir/sl -> ../../../outside`): a symlink is only
+      // text here, and later entries resolve their parents inside the destination (above).
       const linkname = h.linkname ?? '';
-      const resolved = linkname.startsWith('/') ? linkname : path.posix.join(path.posix.dirname(clean), linkname);
-      if (climbsAbove(resolved.startsWith('/') ? resolved.slice(1) : resolved)) throw unsafe(`symlink ${clean} -> ${linkname} leaves the destination`);
       await symlink(linkname, target);
       await lchown(target, uid, gid);
       await lutimes(target, mtime, mtime);
@@ -180,8 +181,19 @@ export async function extractArchive(file: string, destDir: string, signal: Abor
       if (climbsAbove(linkname)) throw unsafe(`hardlink ${clean} -> ${linkname} leaves the destination`);
       const src = await resolveInRoot(destDir, linkname, { followLast: false, escapeError: 'ERR_TSBUILD_ADD_ARCHIVE_UNSAFE' });
       await link(src, target);
+      // The link entry's own owner, mode and time are applied to the shared inode, as BuildKit's
+      // unpacker does (a later entry replacing the original leaves the link with these).
+      await chown(target, uid, gid);
+      await chmod(target, mode);
+      await utimes(target, mtime, mtime);
+    } else if (h.type === 'fifo') {
+      // Named pipes are recreated, as BuildKit does (node has no mkfifo).
+      await promisify(execFile)('mkfifo', ['-m', mode.toString(8), target]);
+      await chown(target, uid, gid);
+      await chmod(target, mode);
+      await utimes(target, mtime, mtime);
     } else {
-      // Devices and fifos: Docker's ADD skips devices when not privileged; we skip them too.
+      // Devices: skipped, as Docker's ADD does when not privileged.
     }
   }
   await done;
