@@ -157,7 +157,11 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       await fetchHttpSource(c, { url: op.url, ...(op.checksum ? { checksum: op.checksum } : {}), ...(op.filename ? { filename: op.filename } : {}) }, dir);
     },
     secrets,
-    proxyEnv: PROXY_ARGS.flatMap((k) => [k, k.toLowerCase()]).flatMap((k) => (options.buildArgs?.[k] !== undefined ? [`${k}=${options.buildArgs[k]}`] : [])),
+    // Each proxy arg in either spelling sets both (HTTP_PROXY and http_proxy), as BuildKit does.
+    proxyEnv: PROXY_ARGS.flatMap((k) => {
+      const v = options.buildArgs?.[k] ?? options.buildArgs?.[k.toLowerCase()];
+      return v !== undefined ? [`${k}=${v}`, `${k.toLowerCase()}=${v}`] : [];
+    }),
     network: options.network,
   });
   try {

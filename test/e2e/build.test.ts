@@ -137,6 +137,16 @@ test('SOURCE_DATE_EPOCH as a build arg (as BuildKit takes it) sets the image and
   t.deepEqual(config.history.slice(-3).map((e: { created: string }) => e.created), Array(3).fill('2023-11-14T22:13:20Z'));
 });
 
+test('a proxy build arg in either spelling reaches RUN in both (HTTP_PROXY and http_proxy), as BuildKit sets them', async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'proxy');
+  execFileSync('mkdir', ['-p', dir]);
+  await writeFile(path.join(dir, 'Dockerfile'), "FROM busybox\nRUN env | grep -i -E '^(http|https|no)_proxy=' | sort > /seen\n");
+  const out = path.join(h.tmp, 'proxy-out');
+  h.ok(['build', '--progress=quiet', '--network=none', '--build-arg', 'HTTP_PROXY=http://p:1', '--build-arg', 'no_proxy=localhost', '-o', `type=local,dest=${out}`, dir]);
+  t.is(await readFile(path.join(out, 'seen'), 'utf8'), 'HTTP_PROXY=http://p:1\nNO_PROXY=localhost\nhttp_proxy=http://p:1\nno_proxy=localhost\n');
+});
+
 test('parallel stages overlap in time (from progress events)', async (t) => {
   const h = await createHarness(t);
   const dir = path.join(h.tmp, 'par');
