@@ -219,12 +219,13 @@ function dispatchCommand(stage: StageState, ins: Ins<'cmd' | 'entrypoint'>): voi
   if (ins.kind === 'cmd') {
     stage.config.Cmd = args;
     stage.cmdSet = true;
+    // BuildKit marks every CMD as escaped (Docker's backward-compatible field), even on Linux;
+    // ENTRYPOINT leaves it alone (lab: ENTRYPOINT alone gives no ArgsEscaped).
+    stage.config.ArgsEscaped = true;
   } else {
     stage.config.Entrypoint = args;
     if (!stage.cmdSet) stage.config.Cmd = null;
   }
-  // BuildKit marks every CMD/ENTRYPOINT as escaped (Docker's backward-compatible field), even on Linux.
-  stage.config.ArgsEscaped = true;
   metaHistory(stage, `${ins.kind.toUpperCase()} [${args.map(goQuote).join(' ')}]`);
 }
 

@@ -125,10 +125,12 @@ test('re-setting an ENV keeps its place in Env (BuildKit replaces in place)', as
   t.deepEqual(g.target.config.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=changed', 'B=2', 'C=3']);
 });
 
-test('CMD and ENTRYPOINT set ArgsEscaped, as BuildKit does on every platform', async (t) => {
+test('CMD sets ArgsEscaped, as BuildKit does on every platform; ENTRYPOINT does not (Docker 26 lab)', async (t) => {
   t.is((await plan('FROM busybox\nLABEL a=b\n')).target.config.ArgsEscaped, undefined);
   t.is((await plan('FROM busybox\nCMD ["a"]\n')).target.config.ArgsEscaped, true);
-  t.is((await plan('FROM busybox\nENTRYPOINT echo\n')).target.config.ArgsEscaped, true);
+  t.is((await plan('FROM busybox\nCMD echo\n')).target.config.ArgsEscaped, true);
+  t.is((await plan('FROM busybox\nENTRYPOINT echo\n')).target.config.ArgsEscaped, undefined);
+  t.is((await plan('FROM busybox\nENTRYPOINT ["/bin/echo"]\n')).target.config.ArgsEscaped, undefined);
 });
 
 test('ONBUILD records triggers in the config', async (t) => {
