@@ -5,7 +5,7 @@
  * mode, owner, size, content hash, link target; no mtimes), (c) each layer's entries, whiteouts
  * and opaque markers included. A case's `setup.sh` (run in the copied context) makes what git
  * cannot store: hard links, setuid/sticky modes, empty dirs, tarballs; its `build-args` (KEY=VALUE
- * lines) go to both builders.
+ * lines) and `target` (a stage name) go to both builders.
  *
  * Needs the peer lab (../shared/peers/setup.sh); skips with a log line where it is absent.
  * Run: `npm run build && npx ava test/compat/buildkit.test.ts`.
@@ -77,12 +77,17 @@ for (const name of cases) {
       buildArgs = readFileSync(path.join(ctx, 'build-args'), 'utf8').split('\n').filter((l) => l.trim() !== '');
       await rm(path.join(ctx, 'build-args'));
     }
+    const flags = buildArgs.flatMap((a) => ['--build-arg', a]);
+    if (existsSync(path.join(ctx, 'target'))) {
+      flags.push('--target', readFileSync(path.join(ctx, 'target'), 'utf8').trim());
+      await rm(path.join(ctx, 'target'));
+    }
     const bkTar = path.join(work, 'buildkit.tar');
     const tsTar = path.join(work, 'tsbuild.tar');
     // Every context entry gets one old, recognisable time (mtimes are compared where inherited).
     execFileSync('sh', ['-c', `find . -exec touch -h -d @${CONTEXT_MTIME} {} +`], { cwd: ctx });
     await limit(() => {
-      return Promise.all([buildWithBuildKit(ctx, `tsbuild-compat/${name}:${process.pid}`, bkTar, buildArgs), buildWithTsbuild(ctx, root, tsTar, buildArgs)]);
+      return Promise.all([buildWithBuildKit(ctx, `tsbuild-compat/${name}:${process.pid}`, bkTar, flags), buildWithTsbuild(ctx, root, tsTar, flags)]);
     });
     const [bk, ts] = await Promise.all([readImage(bkTar), readImage(tsTar)]);
 

@@ -32,12 +32,12 @@ export async function labUnavailable(): Promise<string | undefined> {
 }
 
 /** `docker build` (BuildKit) then `docker save` (an OCI layout + manifest.json in Docker 26). The image is removed afterwards. */
-export async function buildWithBuildKit(context: string, tag: string, out: string, buildArgs: string[] = []): Promise<void> {
+export async function buildWithBuildKit(context: string, tag: string, out: string, flags: string[] = []): Promise<void> {
   const env = { ...process.env, DOCKER_BUILDKIT: '1' };
   try {
     // --no-cache: a cached result would carry the mtimes of an earlier run's context (BuildKit's
     // cache keys ignore mtimes), and mtimes carried over from inputs are compared.
-    await run(DOCKER, ['build', '--no-cache', '--network=none', '-q', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-t', tag, context], { env, maxBuffer: 16 << 20 });
+    await run(DOCKER, ['build', '--no-cache', '--network=none', '-q', ...flags, '-t', tag, context], { env, maxBuffer: 16 << 20 });
     await run(DOCKER, ['save', '-o', out, tag], { env });
   } catch (e) {
     const err = e as Error & { stderr?: string };
@@ -48,9 +48,9 @@ export async function buildWithBuildKit(context: string, tag: string, out: strin
 }
 
 /** `tsbuild build -o type=oci` with a shared state root (so the base is pulled once); no network, like the lab's BuildKit. */
-export async function buildWithTsbuild(context: string, root: string, out: string, buildArgs: string[] = []): Promise<void> {
+export async function buildWithTsbuild(context: string, root: string, out: string, flags: string[] = []): Promise<void> {
   try {
-    await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=plain', '--network=none', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-o', `type=oci,dest=${out}`, context], {
+    await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), 'build', '--progress=plain', '--network=none', ...flags, '-o', `type=oci,dest=${out}`, context], {
       // No SOURCE_DATE_EPOCH from the caller's environment: docker build does not read it either.
       env: { ...process.env, TSBUILD_ROOT: root, SOURCE_DATE_EPOCH: '' },
       maxBuffer: 16 << 20,
