@@ -72,7 +72,14 @@ export interface BuildOptions {
 export interface BuildResult {
   graph: BuildGraph;
   solved: SolveResult;
+  /**
+   * The image as the first image exporter (oci, docker, -t, --push) wrote it; without one, the
+   * image as the store holds it (new layers uncompressed): its config digest is the image ID all
+   * the same, but its manifest digest is no exported image's (see `exported`).
+   */
   image: AssembledImage;
+  /** True when an image exporter ran, so image.manifest is the exported manifest. */
+  exported: boolean;
   warnings: string[];
   /** The build record written to <root>/history (undefined if it could not be written). */
   record?: BuildRecord;
@@ -133,7 +140,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   const insecureRegistries = [...(options.insecureRegistries ?? []), ...(env.TSBUILD_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean)];
   // The build's signal: Ctrl-C stops downloads and uploads at once, not after the current blob.
   const registry = createRegistryClient({ credentials: createDockerCredentialStore({ env }), insecureRegistries, signal: ctx.signal });
-  // New layers take the first image exporter's compression and level; existing ones keep theirs unless force-compression.
+  // New layers are stored uncompressed and remember the first image exporter's compression and
+  // level: every export compresses them to that (or to its own with force-compression); existing
+  // layers keep their blobs unless force-compression (exporter/convert-layers.ts).
   const imageExporter = exporters.find((e) => e.type !== 'local' && e.type !== 'tar');
   const compression = imageExporter?.compression ?? 'gzip';
   const solverEnv = await createSolverEnvironment({
@@ -184,7 +193,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
 
     solverEnv.attachGraph(graph);
     for (const w of graph.warnings) ctx.progress.emit({ type: 'warning', time: Date.now(), rule: w.rule, message: w.message, file: w.file, line: w.line });
-    const remoteCache = await openBuildCache(ctx, cacheSpecs, { state, registry });
+    // Exports and the cache export turn uncompressed new layers into blobs in their compression.
+    const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
+    const remoteCache = await openBuildCache(ctx, cacheSpecs, { state, registry, convert: (c, ls) => converter.convert(c, ls, { compression: 'gzip', force: false }) });
     const index = remoteCache.wrapIndex(createCacheIndex(state.root));
     ctx.progress.emit({ type: 'build.start', time: Date.now(), target: graph.target.name, vertices: Object.keys(graph.vertices).length });
     const solved = await solve(ctx, {
@@ -199,11 +210,14 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
 
     // A cache hit high in the chain skips the base image vertex: resolve the base explicitly.
     const base = graph.target.base ? await solverEnv.resolveImage(ctx, graph.target.base.ref, graph.target.platform) : undefined;
+    // The image as this store holds it: new layers uncompressed. Its config (and so the image ID)
+    // is the exported image's; its manifest is reported only when an image exporter ran (as BuildKit
+    // reports no containerimage.digest without one), so a build without outputs compresses nothing.
     const image = await assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch);
     // Layers known only from --cache-from are downloaded now, and only when something is exported.
     if (exporters.length) await remoteCache.ensureOutput(ctx, solved.target.layers);
-    // force-compression=true: this exporter's image has every layer in its compression (exporter/convert-layers.ts).
-    const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
+    // Uncompressed new layers take their compression here; force-compression=true: this exporter's
+    // image has every layer in its compression (exporter/convert-layers.ts).
     const imageFor = async (e: ResolvedExporter): Promise<AssembledImage> => {
       const target = { compression: e.compression, level: e.compressionLevel, force: e.forceCompression };
       if (e.type === 'local' || e.type === 'tar') return image;
@@ -211,7 +225,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       if (!convert && e.ociMediaTypes) return image;
       return assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch, convert, e.ociMediaTypes ? 'oci' : 'docker');
     };
-    let resultImage = image;
+    let resultImage: AssembledImage | undefined;
     for (const exporter of exporters) {
       const exported = await imageFor(exporter);
       if (exporter === imageExporter) resultImage = exported;
@@ -233,10 +247,10 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       });
     }
     const cache = await remoteCache.finish(ctx, graph, solved, index);
-    const record = await recorder.finish({ graph, solved, image: { manifestDigest: resultImage.manifest.digest, configDigest: resultImage.config.digest } });
+    const record = await recorder.finish({ graph, solved, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
     if (options.explain && record) emitExplanations(ctx.progress, record);
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
-    return { graph, solved, image: resultImage, warnings, cache, ...(record ? { record } : {}) };
+    return { graph, solved, image: resultImage ?? image, exported: resultImage !== undefined, warnings, cache, ...(record ? { record } : {}) };
   } catch (err) {
     await recorder.finish({ ...(planned ? { graph: planned } : {}), error: err });
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: false, error: err instanceof Error ? err.message : String(err) });

@@ -57,7 +57,16 @@ export interface BuildCacheSession {
   finish(ctx: BuildContext, graph: BuildGraph, solved: SolveResult, index: CacheIndex): Promise<BuildCacheReport>;
 }
 
-export async function openBuildCache(ctx: BuildContext, resolved: ResolvedBuildCache, deps: { state: StateRoot; registry: RegistryClient }): Promise<BuildCacheSession> {
+export async function openBuildCache(
+  ctx: BuildContext,
+  resolved: ResolvedBuildCache,
+  deps: {
+    state: StateRoot;
+    registry: RegistryClient;
+    /** Gives uncompressed new layers their export blobs (exporter/convert-layers.ts); default: as stored. */
+    convert?: (ctx: BuildContext, layers: LayerRef[]) => Promise<LayerRef[]>;
+  },
+): Promise<BuildCacheSession> {
   const { state, registry } = deps;
   const imported: ImportedCache | undefined = resolved.imports.length ? await importCaches(ctx, resolved.imports, { content: state.content, registry }) : undefined;
   let localIndex: CacheIndex | undefined;
@@ -86,7 +95,16 @@ export async function openBuildCache(ctx: BuildContext, resolved: ResolvedBuildC
       for (const spec of resolved.exports) {
         try {
           const vertices = cacheExportVertices(graph, spec.mode);
-          const records = await collectCacheRecords(vertices, (d) => solved.keyOf(d), (key) => index.get(key));
+          const stored = await collectCacheRecords(vertices, (d) => solved.keyOf(d), (key) => index.get(key));
+          // The cache carries compressed blobs, as an image export would: convert uncompressed new layers.
+          const convert = deps.convert;
+          let records = stored;
+          if (convert) {
+            // One conversion over every chain: a layer shared by records is compressed once.
+            const all = await convert(c, stored.flatMap((r) => r.layers));
+            let at = 0;
+            records = stored.map((r) => ({ ...r, layers: all.slice(at, (at += r.layers.length)) }));
+          }
           // A concurrent build's RUN may be writing a mount: take its lock while it is tarred.
           const mounts = spec.cacheMounts ? cacheMountIds(vertices).map((id) => ({ id, dir: cacheMountPath(state.root, id), hold: () => state.lock(`cache-mount-${cacheMountName(id)}`) })) : [];
           const stats = await exportCache(c, spec, {

@@ -240,6 +240,19 @@ async function readModel(state: Roots): Promise<Model> {
     const st = await lstat(path.join(layersRoot, n)).catch(() => undefined);
     if (st?.isDirectory()) layerDirs.set(n, { bytes: await treeBytes(path.join(layersRoot, n)), changedMs: changedMs(st) });
   }
+  // Compressed variants of a layer (exporter/convert-layers.ts) are held by the records that hold
+  // its diff_id: new layers are stored uncompressed and their export blobs are variants, so pruning
+  // them while the record stays would only cost a recompression on the next export.
+  const variants = new Map<Digest, Digest[]>();
+  try {
+    const raw = JSON.parse(await readFile(path.join(state.root, 'cache', 'compression-variants.json'), 'utf8')) as Record<string, { blob?: unknown }>;
+    for (const [k, v] of Object.entries(raw)) {
+      const diffId = k.split(' ')[0];
+      if (isDigest(diffId) && isDigest(v?.blob)) variants.set(diffId, [...(variants.get(diffId) ?? []), v.blob]);
+    }
+  } catch {
+    // no index (or an unreadable one): no variants to keep
+  }
   const keysDir = path.join(state.root, 'cache', 'keys');
   const records: Model['records'] = [];
   for (const n of await readdir(keysDir).catch(() => [] as string[])) {
@@ -250,8 +263,9 @@ async function readModel(state: Roots): Promise<Model> {
       const rec = JSON.parse(text) as { key?: string; layers?: Array<{ diffId: Digest; blob: Digest; size: number }> };
       const layers = Array.isArray(rec.layers) ? rec.layers.filter((l) => isDigest(l.blob) && isDigest(l.diffId)) : [];
       const top = layers.at(-1);
-      const size = top && !held.blobs.has(top.blob) ? (blobSizes.get(top.blob)?.size ?? 0) + (layerDirs.get(digestHexOf(top.diffId))?.bytes ?? 0) : 0;
-      records.push({ key: rec.key ?? `sha256:${n.slice(0, -5)}`, file, layers, lastUsed: st.mtime, size, reclaimable: true, blobs: layers.map((l) => l.blob), diffIds: layers.map((l) => l.diffId) });
+      const topVariants = top ? (variants.get(top.diffId) ?? []).filter((b) => b !== top.blob && !held.blobs.has(b)) : [];
+      const size = top && !held.blobs.has(top.blob) ? (blobSizes.get(top.blob)?.size ?? 0) + (layerDirs.get(digestHexOf(top.diffId))?.bytes ?? 0) + topVariants.reduce((n, b) => n + (blobSizes.get(b)?.size ?? 0), 0) : 0;
+      records.push({ key: rec.key ?? `sha256:${n.slice(0, -5)}`, file, layers, lastUsed: st.mtime, size, reclaimable: true, blobs: layers.flatMap((l) => [l.blob, ...(variants.get(l.diffId) ?? [])]), diffIds: layers.map((l) => l.diffId) });
     } catch {
       // a record being replaced or unreadable: the index ignores it too
     }

@@ -8,6 +8,13 @@
  * Without force-compression, existing layers (base image layers, layers from the cache made with
  * another compression) are exported as they are; only new layers take the requested compression.
  * That is BuildKit's rule: a layer that already has a blob keeps it unless the export forces.
+ *
+ * Layers a build makes are stored uncompressed (`lazy`, digest = diff_id), as BuildKit keeps a
+ * snapshot's diff uncompressed and makes a compressed blob only when an exporter needs one. Every
+ * export converts them: to the compression and level recorded when the layer was made (the first
+ * image exporter's, gzip by default, so the bytes are those a compress-at-commit build gave), or
+ * to the export's own compression when force-compression=true asks for a different one. The
+ * variants are remembered here like forced ones, so a layer is compressed once per setting.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +33,8 @@ export interface StoredLayerRef {
   blob: Digest;
   mediaType: string;
   size: number;
+  /** A layer this store made, kept uncompressed: exports compress it (see the module comment). */
+  lazy?: { compression: 'gzip' | 'zstd'; level?: number } | undefined;
 }
 
 /** What an export asks of its layers. */
@@ -65,8 +74,21 @@ export function compressionOfMediaType(mediaType: string): Compression {
 
 /** True when an export with `target` must re-encode at least one of `layers`. */
 export function needsConversion(layers: StoredLayerRef[], target: CompressionTarget): boolean {
-  return target.force && layers.some((l) => compressionOfMediaType(l.mediaType) !== target.compression);
+  return layers.some((l) => l.lazy !== undefined) || (target.force && layers.some((l) => compressionOfMediaType(l.mediaType) !== target.compression));
 }
+
+/** The blob encoding a layer gets in an export with `target`; undefined keeps the stored blob. */
+function wantedFor(l: StoredLayerRef, target: CompressionTarget): CompressionTarget | undefined {
+  if (l.lazy) {
+    // force-compression with another compression wins; otherwise the layer's own (level included).
+    if (target.force && target.compression !== l.lazy.compression) return target.compression === 'uncompressed' ? undefined : target;
+    return { compression: l.lazy.compression, level: l.lazy.level, force: false };
+  }
+  if (!target.force || compressionOfMediaType(l.mediaType) === target.compression) return undefined;
+  return target;
+}
+
+const plain = (l: StoredLayerRef): StoredLayerRef => ({ diffId: l.diffId, blob: l.blob, mediaType: l.mediaType, size: l.size });
 
 const variantKey = (diffId: Digest, target: CompressionTarget): string => `${diffId} ${target.compression} ${target.level ?? 'default'}`;
 
@@ -135,7 +157,8 @@ export function createLayerConverter(options: LayerConverterOptions): LayerConve
       const inFlight = new Map<string, Promise<VariantEntry>>();
       // Each conversion is a decompressor and a compressor; more than the cores only thrashes.
       const limit = pLimit(2);
-      const variantOf = (l: StoredLayerRef): Promise<VariantEntry> => {
+      let forced = 0;
+      const variantOf = (l: StoredLayerRef, target: CompressionTarget): Promise<VariantEntry> => {
         const key = variantKey(l.diffId, target);
         let p = inFlight.get(key);
         if (!p) {
@@ -146,6 +169,7 @@ export function createLayerConverter(options: LayerConverterOptions): LayerConve
             const made = await limit(() => reencode(ctx, l, target));
             known.set(key, made);
             added.set(key, made);
+            if (target.force) forced++;
             return made;
           })();
           inFlight.set(key, p);
@@ -154,14 +178,16 @@ export function createLayerConverter(options: LayerConverterOptions): LayerConve
       };
       const out = await Promise.all(
         layers.map(async (l) => {
-          if (compressionOfMediaType(l.mediaType) === target.compression) return l;
-          const v = await variantOf(l);
+          const wanted = wantedFor(l, target);
+          if (!wanted) return l.lazy ? plain(l) : l;
+          const v = await variantOf(l, wanted);
           return { diffId: l.diffId, blob: v.blob, size: v.size, mediaType: v.mediaType };
         }),
       );
       if (added.size > 0) {
         await saveEntries(added);
-        ctx.progress.emit({ type: 'info', time: Date.now(), message: `force-compression: ${added.size} layer(s) re-encoded as ${target.compression}` });
+        if (forced > 0) ctx.progress.emit({ type: 'info', time: Date.now(), message: `force-compression: ${forced} layer(s) re-encoded as ${target.compression}` });
+        if (added.size > forced) ctx.progress.emit({ type: 'info', time: Date.now(), message: `${added.size - forced} new layer(s) compressed for export` });
       }
       return out;
     },

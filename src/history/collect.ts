@@ -41,7 +41,8 @@ export interface BuildRecorderOptions {
 export interface BuildOutcome {
   graph?: BuildGraph;
   solved?: SolveResult;
-  image?: { manifestDigest: Digest; configDigest: Digest };
+  /** manifestDigest: only when an image exporter ran (a build without outputs compresses nothing). */
+  image?: { manifestDigest?: Digest; configDigest: Digest };
   error?: unknown;
 }
 

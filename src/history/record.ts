@@ -37,7 +37,8 @@ export interface BuildRecord {
   /** Names of the --build-arg values given. Values are never stored. */
   buildArgs: string[];
   /** The built image (successful builds). */
-  image?: { manifestDigest: Digest; configDigest: Digest };
+  /** manifestDigest: only when an image exporter ran (a build without outputs compresses nothing). */
+  image?: { manifestDigest?: Digest; configDigest: Digest };
   /**
    * Every layer step the target needs, in graph order (inputs before the steps that read them).
    * Base-image and context sources are not steps.
@@ -147,7 +148,7 @@ export interface LayerInfo {
   diffId: Digest;
   blob: Digest;
   mediaType: string;
-  /** Compressed (stored) size in bytes. */
+  /** Stored size in bytes: the blob in the content store (the tar itself for a new layer, which is stored uncompressed). */
   size: number;
   /** Uncompressed tar size in bytes (executed steps; unknown for cache hits made by older builds). */
   uncompressedSize?: number;

@@ -18,6 +18,12 @@ export interface LayerRef {
   mediaType: string;
   /** Size of the stored blob in bytes. */
   size: number;
+  /**
+   * Set on layers this store made: the blob is the uncompressed tar (digest = diff_id) and an
+   * exporter compresses it to this compression and level (the first image exporter's, as when the
+   * layer was made) unless its force-compression asks for another (exporter/convert-layers.ts).
+   */
+  lazy?: { compression: 'gzip' | 'zstd'; level?: number };
 }
 
 /** What a cache key resolves to: the full layer chain of the op's output filesystem. */

@@ -1,7 +1,7 @@
 /**
  * The real SolverEnvironment: local images from the state root (pulled from a registry when
- * missing), layers unpacked once by the snapshotter, new layers compressed into the content
- * store and adopted as unpacked layers, temp mounts tracked so close() leaves nothing behind.
+ * missing), layers unpacked once by the snapshotter, new layers stored uncompressed in the content
+ * store (exporters compress them) and adopted as unpacked layers, temp mounts tracked so close() leaves nothing behind.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -120,7 +120,8 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       const active = activeLike as ActiveSnapshot;
       let items: ChangeItem[] | undefined;
       const diffOptions = { ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), ...(stats ? { onChanges: (i: ChangeItem[]) => void (items = i) } : {}) };
-      const stored = await writeLayerToStore(state.content, active.diff(diffOptions), options.compression ?? 'gzip', options.compressionLevel);
+      // Stored uncompressed (digest = diff_id): compression happens only when an exporter needs a blob.
+      const stored = await writeLayerToStore(state.content, active.diff(diffOptions), 'uncompressed');
       if (stats) {
         stats.layerSize = stored.diffSize;
         // Before adoptLayer moves the upper dir away.
@@ -128,7 +129,9 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       }
       // An overlay upper dir already is this layer in overlay form: keep it instead of unpacking later.
       if (active.kind === 'overlay') await snaps.adoptLayer(stored.diffId, active.upper);
-      return { diffId: stored.diffId, blob: stored.digest, mediaType: stored.mediaType, size: stored.size };
+      const compression = options.compression ?? 'gzip';
+      const lazy = compression === 'uncompressed' ? undefined : { compression, ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}) };
+      return { diffId: stored.diffId, blob: stored.digest, mediaType: stored.mediaType, size: stored.size, ...(lazy ? { lazy } : {}) };
     },
     contextDirFor(name) {
       if (name !== 'context') throw new TsbuildError('ERR_TSBUILD_CONTEXT_NOT_FOUND', `named context "${name}" is not supported yet`);

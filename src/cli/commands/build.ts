@@ -79,9 +79,10 @@ export const buildCommand: Command = {
       const imageId = result.image.config.digest;
       if (o['metadata-file']) {
         const meta = {
-          'containerimage.digest': result.image.manifest.digest,
+          // Without an image exporter nothing was exported: no manifest digest (as BuildKit), the image ID still.
+          ...(result.exported ? { 'containerimage.digest': result.image.manifest.digest } : {}),
           'containerimage.config.digest': imageId,
-          'containerimage.descriptor': result.image.manifest,
+          ...(result.exported ? { 'containerimage.descriptor': result.image.manifest } : {}),
           ...(result.graph.target.name ? { 'tsbuild.target': result.graph.target.name } : {}),
           ...(result.record ? { 'tsbuild.build': { id: result.record.id, ...result.record.summary } } : {}),
           ...(result.cache.import || result.cache.export.length ? { 'tsbuild.cache': result.cache } : {}),
