@@ -1,7 +1,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { collectGarbage, openStateRoot, parseByteSize, type DiskUsage } from '../../src/cache/index.js';
@@ -213,4 +213,32 @@ test('prune keeps what images hold; prune --all drops every cache record', async
   await writeFile(path.join(child, 'Dockerfile'), 'FROM keep:1\n');
   runs(h, ['-o', `type=oci,dest=${oci2}`, child]);
   t.is((JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${oci2}`], { encoding: 'utf8' })) as { Layers: string[] }).Layers.length, 2);
+});
+
+test('prune keeps a record\'s uncompressed layer blob and the compressed variants exports made of it', async (t) => {
+  const h = await createHarness(t);
+  const one = await project(h, 'one', 100_000);
+  t.is(runs(h, [one]).length, 1);
+  const record = (await readdir(path.join(h.root, 'cache/keys'))).find((n) => n.endsWith('.json'))!;
+  const layer = (JSON.parse(await readFile(path.join(h.root, 'cache/keys', record), 'utf8')) as { layers: Array<{ diffId: string; blob: string; mediaType: string }> }).layers.at(-1)!;
+  t.is(layer.blob, layer.diffId, 'a new layer is stored uncompressed');
+  t.is(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar');
+  const blobPath = (d: string) => path.join(h.root, 'content/blobs/sha256', d.slice('sha256:'.length));
+  const exportOnce = (name: string) => {
+    const r = h.run(['build', '--progress=rawjson', '--metadata-file', path.join(h.tmp, `${name}.json`), '-o', `type=oci,dest=${path.join(h.tmp, `${name}.tar`)}`, one]);
+    t.is(r.status, 0, r.stderr);
+    return r.stderr;
+  };
+  t.regex(exportOnce('a'), /1 new layer\(s\) compressed for export/);
+  const variants = JSON.parse(await readFile(path.join(h.root, 'cache/compression-variants.json'), 'utf8')) as Record<string, { blob: string }>;
+  const gz = variants[`${layer.diffId} gzip default`]!.blob;
+  h.ok(['prune', '--keep-storage', '100GB', '--grace', '0s']);
+  await t.notThrowsAsync(readFile(blobPath(layer.blob)));
+  await t.notThrowsAsync(readFile(blobPath(gz)));
+  t.notRegex(exportOnce('b'), /compressed for export/, 'the variant survived: nothing compressed again');
+  const digest = (n: string) => readFile(path.join(h.tmp, `${n}.json`), 'utf8').then((s) => (JSON.parse(s) as Record<string, string>)['containerimage.digest']);
+  t.is(await digest('b'), await digest('a'));
+  h.ok(['prune', '--all', '--grace', '0s']);
+  await t.throwsAsync(readFile(blobPath(gz)));
+  await t.throwsAsync(readFile(blobPath(layer.blob)));
 });
