@@ -5,7 +5,7 @@
  * cache/ does not depend on oci/.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../util/digest.js';
 import { isDigest } from '../util/digest.js';
@@ -427,7 +427,38 @@ export async function pruneStateRoot(state: Roots, options: PruneOptions = {}): 
       report.layers++;
       report.reclaimed += l.bytes;
     }
+    if (report.blobs > 0) await forgetDeletedVariants(state);
     return report;
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Drops compression-variants.json entries whose blob is gone, so the index (one entry per
+ * exported new layer and setting) does not grow without bound; a converter that read the index
+ * earlier sees the blob missing and converts again.
+ */
+async function forgetDeletedVariants(state: Roots): Promise<void> {
+  const file = path.join(state.root, 'cache', 'compression-variants.json');
+  const release = await state.lock('compression-variants');
+  try {
+    let raw: Record<string, { blob?: unknown }>;
+    try {
+      raw = JSON.parse(await readFile(file, 'utf8')) as Record<string, { blob?: unknown }>;
+    } catch {
+      return;
+    }
+    const kept: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) if (isDigest(v?.blob) && (await state.content.has(v.blob))) kept[k] = v;
+    if (Object.keys(kept).length === Object.keys(raw).length) return;
+    const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, `${JSON.stringify(kept, null, 1)}\n`);
+      await rename(tmp, file);
+    } catch {
+      await rm(tmp, { force: true });
+    }
   } finally {
     await release();
   }

@@ -241,4 +241,7 @@ test('prune keeps a record\'s uncompressed layer blob and the compressed variant
   h.ok(['prune', '--all', '--grace', '0s']);
   await t.throwsAsync(readFile(blobPath(gz)));
   await t.throwsAsync(readFile(blobPath(layer.blob)));
+  // The variant index forgets blobs prune deleted (it does not grow without bound).
+  const left = JSON.parse(await readFile(path.join(h.root, 'cache/compression-variants.json'), 'utf8')) as Record<string, unknown>;
+  t.is(left[`${layer.diffId} gzip default`], undefined);
 });
