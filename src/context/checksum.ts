@@ -87,11 +87,15 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
   // calls take a few microseconds each and the walk is short.
   const walk = async (): Promise<ContextEntry[]> => {
     const out: ContextEntry[] = [];
+    // Plain concatenation, not path.join: names from readdir hold no `/`, `.` or `..`, and
+    // normalising 2,000 paths twice cost a no-op rebuild several ms.
+    const prefix = root.endsWith('/') ? root : `${root}/`;
     const visit = (rel: string): void => {
-      const names = readdirSync(rel === '' ? root : path.join(root, rel)).sort();
+      const names = readdirSync(rel === '' ? root : prefix + rel).sort();
       for (const name of names) {
         const childRel = rel === '' ? name : `${rel}/${name}`;
-        const st = lstatSync(path.join(root, childRel), { bigint: true });
+        const abs = prefix + childRel;
+        const st = lstatSync(abs, { bigint: true });
         const isDir = st.isDirectory();
         const excluded = exclude(childRel, isDir);
         // An excluded directory may still hold re-included children (`!` patterns), so it is
@@ -106,7 +110,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
           size: Number(st.size),
           mtimeNs: st.mtimeNs,
         };
-        if (entry.type === 'symlink') entry.linkTarget = readlinkSync(path.join(root, childRel));
+        if (entry.type === 'symlink') entry.linkTarget = readlinkSync(abs);
         if (entry.type === 'other' && st.isFIFO()) entry.fifo = true;
         if (!excluded) out.push(entry);
         if (isDir) visit(childRel);
