@@ -34,7 +34,7 @@ export interface ContextEntry {
   hash?: string;
 }
 
-interface StatCacheEntry {
+export interface StatCacheEntry {
   size: number;
   mtimeNs: string;
   ctimeNs: string;
@@ -73,10 +73,10 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
     statCache = new Map();
     if (options.statCacheFile) {
       try {
-        const data = JSON.parse(await readFile(options.statCacheFile, 'utf8')) as Record<string, StatCacheEntry>;
-        for (const [k, v] of Object.entries(data)) statCache.set(k, v);
+        parseStatCache(await readFile(options.statCacheFile, 'utf8'), statCache);
       } catch {
         // no cache yet, or unreadable: start empty
+        statCache.clear();
       }
     }
     return statCache;
@@ -87,11 +87,15 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
   // calls take a few microseconds each and the walk is short.
   const walk = async (): Promise<ContextEntry[]> => {
     const out: ContextEntry[] = [];
+    // Plain concatenation, not path.join: names from readdir hold no `/`, `.` or `..`, and
+    // normalising 2,000 paths twice cost a no-op rebuild several ms.
+    const prefix = root.endsWith('/') ? root : `${root}/`;
     const visit = (rel: string): void => {
-      const names = readdirSync(rel === '' ? root : path.join(root, rel)).sort();
+      const names = readdirSync(rel === '' ? root : prefix + rel).sort();
       for (const name of names) {
         const childRel = rel === '' ? name : `${rel}/${name}`;
-        const st = lstatSync(path.join(root, childRel), { bigint: true });
+        const abs = prefix + childRel;
+        const st = lstatSync(abs, { bigint: true });
         const isDir = st.isDirectory();
         const excluded = exclude(childRel, isDir);
         // An excluded directory may still hold re-included children (`!` patterns), so it is
@@ -106,7 +110,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
           size: Number(st.size),
           mtimeNs: st.mtimeNs,
         };
-        if (entry.type === 'symlink') entry.linkTarget = readlinkSync(path.join(root, childRel));
+        if (entry.type === 'symlink') entry.linkTarget = readlinkSync(abs);
         if (entry.type === 'other' && st.isFIFO()) entry.fifo = true;
         if (!excluded) out.push(entry);
         if (isDir) visit(childRel);
@@ -172,11 +176,49 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
       if (!dirty || !options.statCacheFile || !statCache) return;
       await mkdir(path.dirname(options.statCacheFile), { recursive: true });
       const tmp = `${options.statCacheFile}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(Object.fromEntries(statCache)));
+      await writeFile(tmp, formatStatCache(statCache));
       await rename(tmp, options.statCacheFile);
       dirty = false;
     },
   };
+}
+
+/**
+ * The stat cache on disk: a header line, then one line per file, `size mtimeNs ctimeNs ino hash
+ * path` separated by tabs, the path last and JSON-quoted when it holds a tab, newline, quote or
+ * backslash. For 2,000 files this reads and writes in about half the time of the JSON object it
+ * replaced (a rewrite after an mtime-only touch cost ~12 ms); that older format, an object keyed
+ * by path, is still read, so an upgrade keeps the cache warm.
+ */
+const STAT_CACHE_HEADER = 'tsbuild-stat-cache 2\n';
+
+export function formatStatCache(cache: Map<string, StatCacheEntry>): string {
+  let out = STAT_CACHE_HEADER;
+  for (const [p, e] of cache) {
+    const shown = /[\t\n\r"\\]/.test(p) ? JSON.stringify(p) : p;
+    out += `${e.size}\t${e.mtimeNs}\t${e.ctimeNs}\t${e.ino}\t${e.hash}\t${shown}\n`;
+  }
+  return out;
+}
+
+/** Fills `into` from a stat-cache file's text (either format); throws on a malformed file. */
+export function parseStatCache(text: string, into: Map<string, StatCacheEntry>): void {
+  if (text.startsWith('{')) {
+    for (const [k, v] of Object.entries(JSON.parse(text) as Record<string, StatCacheEntry>)) into.set(k, v);
+    return;
+  }
+  if (!text.startsWith(STAT_CACHE_HEADER)) throw new Error('unknown stat cache format');
+  let at = STAT_CACHE_HEADER.length;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    if (end === -1) throw new Error('truncated stat cache');
+    const f = text.slice(at, end).split('\t', 6);
+    at = end + 1;
+    const [size, mtimeNs, ctimeNs, ino, hash, shown] = f;
+    if (shown === undefined || hash!.length !== 64) throw new Error('malformed stat cache line');
+    const p = shown.startsWith('"') ? (JSON.parse(shown) as string) : shown;
+    into.set(p, { size: Number(size), mtimeNs: mtimeNs!, ctimeNs: ctimeNs!, ino: ino!, hash: hash! });
+  }
 }
 
 /** The stat-cache file for a context directory under a state root. */

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { RegistryError, TsbuildError } from '../errors/index.js';
 import { basicHeader, parseChallenge, type CredentialStore } from './auth.js';
+import { transport } from './http-transport.js';
 
 export interface RepositoryRef {
   /** Registry host[:port]; `docker.io` for Docker Hub. */
@@ -138,7 +139,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       for (const scope of scopes) url.searchParams.append('scope', scope);
       if (creds) init.headers = { authorization: basicHeader(creds) };
     }
-    const res = await fetch(url, init).catch((cause) => {
+    const res = await transport(url, init).catch((cause) => {
       throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `token request to ${shown}: ${networkReason(cause)}`, { url: shown }, { cause });
     });
     if (res.status === 429 || res.status >= 500) {
@@ -232,7 +233,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       } else init.body = body as string | Uint8Array;
     }
     body = undefined;
-    return fetch(url, init);
+    return transport(url, init);
   };
 
   return { ...(options.signal ? { signal: options.signal } : {}), baseUrl, request };

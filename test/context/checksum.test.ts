@@ -7,7 +7,7 @@ import test from 'ava';
 import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createContextHasher, selectEntries } from '../../src/context/checksum.js';
+import { createContextHasher, formatStatCache, parseStatCache, selectEntries, type StatCacheEntry } from '../../src/context/checksum.js';
 import { digestOf, sha256 } from '../../src/util/digest.js';
 
 test('digest = digestOf({v: 2, patterns, parts}); the stat cache gives the same digest; touch keeps it, an edit changes it', async (t) => {
@@ -98,4 +98,20 @@ test('a named pipe in the context is recreated in the filtered view (BuildKit se
   const st = await lstat(path.join(view, 'pipe'));
   t.true(st.isFIFO());
   t.is(st.mode & 0o7777, 0o640);
+});
+
+test('the stat cache file: line format round-trips any path, and the older JSON object is still read; a malformed file throws', (t) => {
+  const e = (n: number): StatCacheEntry => ({ size: n, mtimeNs: `${n}000000001`, ctimeNs: `${n}000000002`, ino: `${n + 7}`, hash: sha256(String(n)).slice(7) });
+  const paths = ['a.txt', 'dir/b c.txt', 'tab\there', 'new\nline', '"quoted"', 'back\\slash', 'ünï', ' lead'];
+  const cache = new Map(paths.map((p, i) => [p, e(i)]));
+  const text = formatStatCache(cache);
+  t.true(text.startsWith('tsbuild-stat-cache 2\n'));
+  const back = new Map<string, StatCacheEntry>();
+  parseStatCache(text, back);
+  t.deepEqual([...back], [...cache]);
+  const legacy = new Map<string, StatCacheEntry>();
+  parseStatCache(JSON.stringify(Object.fromEntries(cache)), legacy);
+  t.deepEqual([...legacy], [...cache]);
+  t.throws(() => parseStatCache(text.slice(0, -5), new Map()));
+  t.throws(() => parseStatCache('garbage', new Map()));
 });
