@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { BuildRecord, StepRecord } from './record.js';
-import { humanBytes, humanMs } from './render-text.js';
+import { humanBytes, humanMs } from '../util/format.js';
 
 const WIDTH = 1200;
 const LABEL_W = 440;

@@ -4,35 +4,7 @@
  */
 import path from 'node:path';
 import type { BuildRecord, StepRecord } from './record.js';
-
-/** Sizes as docker prints them: decimal units, one decimal. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)}${units[i]}`;
-}
-
-export function humanMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-}
-
-export function ago(when: number, now: number): string {
-  const s = Math.max(0, Math.round((now - when) / 1000));
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `${Math.round(s / 86400)} days ago`;
-}
-
-/** Left-aligned columns, three spaces apart. */
-export function table(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)) + 3);
-  return rows.map((r) => `${r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd()}\n`).join('');
-}
+import { ago, humanBytes, humanMs, table } from '../util/format.js';
 
 function shortPath(p: string, cwd: string): string {
   const rel = path.relative(cwd, p);

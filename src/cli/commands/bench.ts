@@ -3,15 +3,12 @@ import type { Command } from '../command.js';
 import { TsbuildError } from '../../errors/index.js';
 import { SCENARIOS, runBench, type BenchReport, type Spread } from '../../insight/index.js';
 import { parseBuildArgs } from '../build-args.js';
+import { table } from '../../util/format.js';
 
 const LABELS = { cold: 'cold', noop: 'no-op', touch: 'touch', edit: 'edit' } as const;
 
 const s3 = (x: number) => `${x.toFixed(3)}s`;
 
-function table(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)) + 2);
-  return rows.map((r) => `${r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd()}\n`).join('');
-}
 
 export function renderBenchTable(r: BenchReport): string {
   let out = `tsbuild bench: ${r.project}${r.generatedBy ? ` (context from ${path.basename(r.generatedBy)})` : ''}\n`;
@@ -19,7 +16,7 @@ export function renderBenchTable(r: BenchReport): string {
   for (const b of r.baseImages) if (!b.local) out += `note: base image ${b.ref} is not in the state root; cold runs include pulling it\n`;
   out += '\n';
   const spread = (s: Spread) => (r.runs > 1 ? `${s3(s.min)}–${s3(s.max)}` : '-');
-  out += table([['SCENARIO', 'MEDIAN', 'MIN–MAX'], ...SCENARIOS.map((s) => [LABELS[s], s3(r.scenarios[s].median), spread(r.scenarios[s])])]);
+  out += table([['SCENARIO', 'MEDIAN', 'MIN–MAX'], ...SCENARIOS.map((s) => [LABELS[s], s3(r.scenarios[s].median), spread(r.scenarios[s])])], 2);
   out += `\nPer step (median seconds of the step${r.runs > 1 ? ' and min–max' : ''}; "cached" when every run hit the cache; from ${r.stepSource}):\n`;
   const rows = [['STEP', ...SCENARIOS.map((s) => LABELS[s].toUpperCase())]];
   for (const st of r.steps) {
@@ -34,7 +31,7 @@ export function renderBenchTable(r: BenchReport): string {
       }),
     ]);
   }
-  return out + table(rows);
+  return out + table(rows, 2);
 }
 
 export const benchCommand: Command = {

@@ -1,30 +1,8 @@
 import type { Command } from '../command.js';
 import { TsbuildError } from '../../errors/index.js';
 import { diskUsage, openStateRoot } from '../../cache/index.js';
+import { ago, humanBytes, table } from '../../util/format.js';
 
-/** Sizes as docker prints them: decimal units, one decimal. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)}${units[i]}`;
-}
-
-function ago(when: Date, now: number): string {
-  const s = Math.max(0, Math.round((now - when.getTime()) / 1000));
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `${Math.round(s / 86400)} days ago`;
-}
-
-function table(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)) + 3);
-  return rows.map((r) => `${r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd()}\n`).join('');
-}
 
 export const duCommand: Command = {
   names: ['du'],
@@ -47,7 +25,7 @@ export const duCommand: Command = {
     const now = Date.now();
     if (args.options.verbose) {
       const rows = [['ID', 'RECLAIMABLE', 'SIZE', 'LAYERS', 'LAST ACCESSED']];
-      for (const r of du.records) rows.push([r.key.replace(/^sha256:/, '').slice(0, 25), String(r.reclaimable), humanBytes(r.size), String(r.layers.length), ago(r.lastUsed, now)]);
+      for (const r of du.records) rows.push([r.key.replace(/^sha256:/, '').slice(0, 25), String(r.reclaimable), humanBytes(r.size), String(r.layers.length), ago(r.lastUsed.getTime(), now)]);
       io.stdout.write(`${table(rows)}\n`);
     }
     const g = (name: string, x: { count: number; bytes: number; reclaimable: number }) => [name, String(x.count), humanBytes(x.bytes), humanBytes(x.reclaimable)];

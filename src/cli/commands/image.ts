@@ -3,16 +3,8 @@ import type { Command } from '../command.js';
 import { TsbuildError } from '../../errors/index.js';
 import { openStateRoot } from '../../cache/index.js';
 import { importRootfs, loadImageArchive, normalizeReference, readImage } from '../../oci/index.js';
+import { humanBytes, table } from '../../util/format.js';
 
-function human(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)}${units[i]}`;
-}
 
 export const imageCommand: Command = {
   names: ['image'],
@@ -46,10 +38,9 @@ export const imageCommand: Command = {
         for (const rec of await state.images.list()) {
           const img = await readImage(state.content, rec.name, rec.digest).catch(() => undefined);
           const size = img ? img.manifest.layers.reduce((a, l) => a + l.size, img.manifest.config.size) : 0;
-          rows.push([rec.name, rec.digest.slice(7, 19), img ? human(size) : '(missing blobs)']);
+          rows.push([rec.name, rec.digest.slice(7, 19), img ? humanBytes(size) : '(missing blobs)']);
         }
-        const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)) + 3);
-        for (const r of rows) io.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd()}\n`);
+        io.stdout.write(table(rows));
         return 0;
       }
       case 'rm':

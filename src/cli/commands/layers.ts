@@ -4,7 +4,7 @@ import type { Command } from '../command.js';
 import { TsbuildError } from '../../errors/index.js';
 import { openStateRoot } from '../../cache/index.js';
 import { analyzeImageLayers, imageFromArchive, imageFromStore, type LayersReport } from '../../insight/index.js';
-import { humanBytes } from './du.js';
+import { columnWidths, humanBytes } from '../../util/format.js';
 
 const JSON_SCHEMA = `JSON (--format json, schemaVersion 1):
   { schemaVersion, config (image ID), platform, totalBytes, wastedBytes, efficiency,
@@ -22,7 +22,7 @@ function oneLine(s: string | null, width: number): string {
 export function renderLayersTable(r: LayersReport): string {
   const rows = [['#', 'SIZE', 'COMPRESSED', 'FILES', 'WASTED', 'CREATED BY']];
   for (const l of r.layers) rows.push([String(l.index), humanBytes(l.uncompressedSize), humanBytes(l.compressedSize), String(l.files), humanBytes(l.wastedBytes), oneLine(l.createdBy, 60)]);
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)) + 2);
+  const w = columnWidths(rows, 2);
   let out = `Image ${r.config} (${r.platform}), ${r.layers.length} layers\n\n`;
   rows.forEach((row, i) => {
     out += `${row.map((c, j) => c.padEnd(w[j]!)).join('').trimEnd()}\n`;

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { TsbuildError } from '../../errors/index.js';
 import { openStateRoot, parseByteSize, pruneStateRoot, type PruneOptions } from '../../cache/index.js';
-import { humanBytes } from './du.js';
+import { humanBytes } from '../../util/format.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
