@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { selectEntries, type ContextHasher } from '../context/index.js';
-import type { BuildGraph, Vertex } from '../graph/index.js';
+import { targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
 import type { ProgressEvent, ProgressWriter } from '../progress/index.js';
 import type { ContentChecksums } from '../solver/cache-key.js';
 import type { SolveResult, StepStats } from '../solver/types.js';
@@ -150,25 +150,8 @@ interface CollectContext {
   failed: Map<string, { time: number; error?: string }>;
 }
 
-const isLayerOp = (v: Vertex): boolean => v.op.kind === 'exec' || v.op.kind === 'file';
 const readsContext = (graph: BuildGraph, v: Vertex): boolean =>
   v.op.kind === 'file' && v.op.actions.some((a) => a.action === 'copy' && graph.vertices[a.from]?.op.kind === 'source.local');
-
-/** Layer steps the target needs, inputs first. */
-export function targetSteps(graph: BuildGraph): Vertex[] {
-  const seen = new Set<string>();
-  const out: Vertex[] = [];
-  const visit = (d: Digest): void => {
-    if (seen.has(d)) return;
-    seen.add(d);
-    const v = graph.vertices[d];
-    if (!v) return;
-    for (const i of v.inputs) visit(i);
-    if (isLayerOp(v)) out.push(v);
-  };
-  visit(graph.target.root);
-  return out;
-}
 
 /** `<stage>/<position>` and the parts of the progress name. */
 export function stepIdentity(v: Vertex): { id: string; stage: string; position: number; instruction: string } {
@@ -179,7 +162,7 @@ export function stepIdentity(v: Vertex): { id: string; stage: string; position: 
 }
 
 async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, c: CollectContext): Promise<StepRecord[]> {
-  const vertices = targetSteps(graph);
+  const vertices = targetLayerSteps(graph);
   const stats = new Map<string, StepStats>((solved?.steps ?? []).map((s) => [s.vertex, s]));
   const ids = new Map(vertices.map((v) => [v.digest, stepIdentity(v)]));
   const keyOf = async (d: Digest): Promise<Digest | undefined> => (solved ? solved.keyOf(d).catch(() => undefined) : undefined);

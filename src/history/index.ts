@@ -1,5 +1,5 @@
 export * from './record.js';
-export { createBuildRecorder, targetSteps, stepIdentity, type BuildRecorder, type BuildOutcome } from './collect.js';
+export { createBuildRecorder, stepIdentity, type BuildRecorder, type BuildOutcome } from './collect.js';
 export { explainMisses, explainStep, emitExplanations, matchStep } from './explain.js';
 export { readContextSummary, diffContextSummaries, describeFileChanges, pruneContextSummaries } from './context-summary.js';
 export { formatBuildRecord, formatHistoryList, formatExplanations } from './render-text.js';

@@ -5,12 +5,10 @@
  * mode=min: the steps whose layers make up the final image (the target's root chain).
  * mode=max: every layer step the target depends on, in every stage.
  */
-import type { BuildGraph, Vertex } from '../graph/index.js';
+import { isLayerOp, targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
 import type { Digest } from '../util/digest.js';
 import type { CacheRecordLike } from './format.js';
 import type { ImportedCache } from './import.js';
-
-const isLayerOp = (v: Vertex): boolean => v.op.kind === 'exec' || v.op.kind === 'file';
 
 function rootOf(v: Vertex): Digest | undefined {
   return v.op.kind === 'exec' || v.op.kind === 'file' ? v.op.root : undefined;
@@ -18,9 +16,9 @@ function rootOf(v: Vertex): Digest | undefined {
 
 /** The vertices whose records a cache export with `mode` includes. */
 export function cacheExportVertices(graph: BuildGraph, mode: 'min' | 'max'): Vertex[] {
-  const out: Vertex[] = [];
-  const seen = new Set<Digest>();
   if (mode === 'min') {
+    const out: Vertex[] = [];
+    const seen = new Set<Digest>();
     for (let d: Digest | undefined = graph.target.root; d && !seen.has(d); ) {
       seen.add(d);
       const v = graph.vertices[d];
@@ -30,16 +28,7 @@ export function cacheExportVertices(graph: BuildGraph, mode: 'min' | 'max'): Ver
     }
     return out;
   }
-  const visit = (d: Digest): void => {
-    if (seen.has(d)) return;
-    seen.add(d);
-    const v = graph.vertices[d];
-    if (!v) return;
-    for (const i of v.inputs) visit(i);
-    if (isLayerOp(v)) out.push(v);
-  };
-  visit(graph.target.root);
-  return out;
+  return targetLayerSteps(graph);
 }
 
 /** Records for the chosen vertices; a vertex with no record (never built here nor imported) is left out. */

@@ -3,7 +3,7 @@
  * target: a vertex whose key is in the cache index resolves to the recorded layer chain without
  * touching its inputs; only misses pull their inputs and execute (ops/).
  */
-import type { BuildGraph, Vertex } from '../graph/index.js';
+import { isLayerOp, targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { TsbuildError } from '../errors/index.js';
 import type { Digest } from '../util/digest.js';
@@ -41,7 +41,6 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
     if (!v) throw new TsbuildError('ERR_TSBUILD_INTERNAL', `vertex ${d} missing from the build graph`);
     return v;
   };
-  const isLayerOp = (v: Vertex): boolean => v.op.kind === 'exec' || v.op.kind === 'file';
   const now = (): number => Date.now();
 
   const scheduler = createScheduler<VertexResult>(
@@ -104,7 +103,7 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
   try {
     // Steps of a --no-cache-filter stage run even when a later step's cache hit means nothing
     // needs their result (BuildKit re-runs the named stage; its consumers may still hit).
-    const [target] = await Promise.all([scheduler.solve(graph.target.root), ...forcedSteps(graph).map((d) => scheduler.solve(d))]);
+    const [target] = await Promise.all([scheduler.solve(graph.target.root), ...targetLayerSteps(graph).filter((v) => v.meta.ignoreCache).map((v) => scheduler.solve(v.digest))]);
     const createdOf = async (d: Digest): Promise<string | undefined> => results.get(d)?.created ?? (graph.vertices[d] ? (await index.get(await keys.keyOf(d)))?.created : undefined);
     return { target, results, steps, createdOf, keyOf: keys.keyOf };
   } catch (err) {
@@ -113,21 +112,4 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
     }
     throw err;
   }
-}
-
-/** Layer steps marked ignoreCache that the target depends on. */
-function forcedSteps(graph: BuildGraph): Digest[] {
-  const seen = new Set<Digest>();
-  const forced: Digest[] = [];
-  const stack: Digest[] = [graph.target.root];
-  while (stack.length) {
-    const d = stack.pop()!;
-    if (seen.has(d)) continue;
-    seen.add(d);
-    const v = graph.vertices[d];
-    if (!v) continue;
-    if (v.meta.ignoreCache && (v.op.kind === 'exec' || v.op.kind === 'file')) forced.push(d);
-    stack.push(...v.inputs);
-  }
-  return forced;
 }
