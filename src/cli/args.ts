@@ -83,3 +83,13 @@ export function formatOptions(specs: OptionSpec[]): string {
   const width = Math.max(0, ...rows.map(([n]) => n.length)) + 2;
   return rows.map(([n, d]) => `  ${n.padEnd(width)}${d}`).join('\n');
 }
+
+/** The `--format` value, checked against what a command prints; the first allowed one is the default. */
+export function formatOption<F extends string>(value: unknown, allowed: readonly [F, ...F[]]): F {
+  const format = (value as string | undefined) ?? allowed[0];
+  if (!(allowed as readonly string[]).includes(format)) {
+    const list = allowed.length === 2 ? allowed.join(' or ') : `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`;
+    throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown --format "${format}": expected ${list}`);
+  }
+  return format as F;
+}

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from '../command.js';
+import { formatOption } from '../args.js';
 import { TsbuildError } from '../../errors/index.js';
 import { SCENARIOS, runBench, type BenchReport, type Spread } from '../../insight/index.js';
 import { parseBuildArgs } from '../build-args.js';
@@ -65,8 +66,7 @@ JSON (--format json, schemaVersion 1): { schemaVersion, mode: "child-process", r
   ],
   async handler(args, io) {
     const o = args.options;
-    const format = (o.format as string | undefined) ?? 'table';
-    if (format !== 'table' && format !== 'json') throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown --format "${format}": expected table or json`);
+    const format = formatOption(o.format, ['table', 'json']);
     const runsText = (o.runs as string | undefined) ?? '3';
     if (!/^[1-9]\d*$/.test(runsText)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `--runs takes a positive number, got "${runsText}"`);
     if (args.positionals.length > 1) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `"tsbuild bench" takes at most 1 argument, got ${args.positionals.length}`);

@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { TsbuildError } from '../../errors/index.js';
+import { formatOption } from '../args.js';
 import { diskUsage, openStateRoot } from '../../cache/index.js';
 import { ago, humanBytes, table } from '../../util/format.js';
 
@@ -14,8 +14,7 @@ export const duCommand: Command = {
     { name: 'format', type: 'string', value: 'FORMAT', description: 'table (default) or json' },
   ],
   async handler(args, io) {
-    const format = (args.options.format as string | undefined) ?? 'table';
-    if (format !== 'table' && format !== 'json') throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown --format "${format}": expected table or json`);
+    const format = formatOption(args.options.format, ['table', 'json']);
     const state = await openStateRoot({ root: args.options.root as string | undefined, env: io.env });
     const du = await diskUsage(state);
     if (format === 'json') {

@@ -1,10 +1,11 @@
 import type { Command } from '../command.js';
+import { formatOption } from '../args.js';
 import { TsbuildError } from '../../errors/index.js';
 import { resolveStateRootDir } from '../../cache/index.js';
 import { formatBuildRecord, formatHistoryList, readBuildRecord, readBuildRecords, renderBuildHtml, renderBuildSvg } from '../../history/index.js';
 
-const LIST_FORMATS = ['table', 'json'];
-const SHOW_FORMATS = ['table', 'json', 'svg', 'html'];
+const LIST_FORMATS = ['table', 'json'] as const;
+const SHOW_FORMATS = ['table', 'json', 'svg', 'html'] as const;
 
 /**
  * `tsbuild history` lists recorded builds; `tsbuild history show ID` prints one (table, json,
@@ -23,10 +24,9 @@ export const historyCommand: Command = {
   async handler(args, io) {
     const o = args.options;
     const root = resolveStateRootDir({ root: o.root as string | undefined, env: io.env });
-    const format = (o.format as string | undefined) ?? 'table';
     const [sub, id, ...extra] = args.positionals;
     if (sub === undefined || sub === 'ls' || sub === 'list') {
-      if (!LIST_FORMATS.includes(format)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown --format "${format}": expected table or json`);
+      const format = formatOption(o.format, LIST_FORMATS);
       const limit = o.limit === undefined ? 20 : Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --limit "${String(o.limit)}"`);
       const records = await readBuildRecords(root, { limit });
@@ -36,7 +36,7 @@ export const historyCommand: Command = {
     }
     if (sub !== 'show') throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown history command "${sub}": expected show`);
     if (id === undefined || extra.length > 0) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', '"tsbuild history show" requires exactly 1 argument: a build id');
-    if (!SHOW_FORMATS.includes(format)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown --format "${format}": expected table, json, svg or html`);
+    const format = formatOption(o.format, SHOW_FORMATS);
     const record = id === 'latest' ? (await readBuildRecords(root, { limit: 1 }))[0] : await readBuildRecord(root, id);
     if (!record) throw new TsbuildError('ERR_TSBUILD_HISTORY_NOT_FOUND', `no recorded build matches "${id}"`);
     switch (format) {

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from '../command.js';
+import { formatOption } from '../args.js';
 import { TsbuildError } from '../../errors/index.js';
 import { openStateRoot } from '../../cache/index.js';
 import { analyzeImageLayers, imageFromArchive, imageFromStore, type LayersReport } from '../../insight/index.js';
@@ -52,8 +53,7 @@ ${JSON_SCHEMA}`,
     { name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' },
   ],
   async handler(args, io) {
-    const format = (args.options.format as string | undefined) ?? 'table';
-    if (format !== 'table' && format !== 'json') throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `unknown --format "${format}": expected table or json`);
+    const format = formatOption(args.options.format, ['table', 'json']);
     const topText = (args.options.top as string | undefined) ?? '5';
     if (!/^\d+$/.test(topText)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `--top takes a number, got "${topText}"`);
     const target = args.positionals[0];

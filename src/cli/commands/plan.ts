@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from '../command.js';
+import { formatOption } from '../args.js';
 import { TsbuildError } from '../../errors/index.js';
 import { readDockerignore } from '../../context/index.js';
 import { parseDockerfile } from '../../parser/index.js';
@@ -20,8 +21,7 @@ export const planCommand: Command = {
   ],
   async handler(args, io) {
     const o = args.options;
-    const format = (o.format as string | undefined) ?? 'json';
-    if (!['json', 'dot', 'mermaid'].includes(format)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --format "${format}": expected json, dot or mermaid`);
+    const format = formatOption(o.format, ['json', 'dot', 'mermaid']);
     const context = path.resolve(io.cwd, args.positionals[0] ?? '.');
     const dockerfile = path.resolve(context, (o.file as string | undefined) ?? 'Dockerfile');
     let text: Buffer;

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { formatOption } from '../args.js';
 import { TsbuildError } from '../../errors/index.js';
 import { openStateRoot, parseByteSize, pruneStateRoot, type PruneOptions } from '../../cache/index.js';
 import { humanBytes } from '../../util/format.js';
@@ -25,6 +26,7 @@ export const pruneCommand: Command = {
     { name: 'format', type: 'string', value: 'FORMAT', description: 'table (default) or json' },
   ],
   async handler(args, io) {
+    const format = formatOption(args.options.format, ['table', 'json']);
     const options: PruneOptions = {};
     const keep = args.options['keep-storage'] as string | undefined;
     if (keep !== undefined) {
@@ -41,7 +43,7 @@ export const pruneCommand: Command = {
     }
     const state = await openStateRoot({ root: args.options.root as string | undefined, env: io.env });
     const r = await pruneStateRoot(state, options);
-    if (args.options.format === 'json') {
+    if (format === 'json') {
       io.stdout.write(`${JSON.stringify(r)}\n`);
       return 0;
     }
