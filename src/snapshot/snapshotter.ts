@@ -158,7 +158,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   let ready: Promise<unknown> | undefined;
   const init = () =>
     (ready ??= Promise.all([layers, tmp, active, empty].map((d) => mkdir(d, { recursive: true })))
-      .then(() => spreadSubdirs([active, tmp]))
+      // The flag stays on the dirs: set it when they are made, not on every build.
+      .then(([, madeTmp, madeActive]) => (madeTmp !== undefined || madeActive !== undefined ? spreadSubdirs([active, tmp]) : undefined))
       .then(() => removeOrphans(tmp)));
   const layerDir = (d: Digest) => path.join(layers, digestHex(d));
 
