@@ -6,7 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,10 +17,19 @@ import { busyboxTar, repo } from '../helpers/tsbuild.js';
 const bin = path.join(repo, 'bin', 'tsbuild.js');
 const isRoot = process.getuid?.() === 0;
 
+/**
+ * userdel removes a user's subordinate ranges itself; this only mends what an older shadow left.
+ * The files are replaced by rename, never rewritten in place: another test's newuidmap may be
+ * reading them at this very moment, and a truncated file would refuse its ranges.
+ */
 function removeSubIdLines(user: string): void {
   for (const f of ['/etc/subuid', '/etc/subgid']) {
     const text = readFileSync(f, 'utf8');
-    writeFileSync(f, text.split('\n').filter((l) => !l.startsWith(`${user}:`)).join('\n'));
+    const kept = text.split('\n').filter((l) => !l.startsWith(`${user}:`)).join('\n');
+    if (kept === text) continue;
+    const tmp = `${f}.tsbuild-test-${process.pid}`;
+    writeFileSync(tmp, kept);
+    renameSync(tmp, f);
   }
 }
 
@@ -40,8 +49,8 @@ async function createUser(t: ExecutionContext, subIdStart?: number): Promise<Tes
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
   t.teardown(() => {
-    removeSubIdLines(name);
     execFileSync('userdel', [name]);
+    removeSubIdLines(name);
     execFileSync('rm', ['-rf', path.join(os.tmpdir(), `tsbuild-runc-${uid}`)]);
   });
   if (subIdStart !== undefined) {
