@@ -37,6 +37,11 @@ export interface FileOpEnv {
   inputDir(d: Digest): string;
   /** Whether input `d` is a local context (its ownership is reset to 0:0, as BuildKit does). */
   contextIsLocal?(d: Digest): boolean;
+  /**
+   * For an input read in place (the context directory itself): the input-relative paths the
+   * copy may see; anything else is skipped as if absent. Undefined: every entry is visible.
+   */
+  inputVisible?(d: Digest): ReadonlySet<string> | undefined;
 }
 
 /** What a FileOp read, for progress and build records. */
@@ -139,6 +144,7 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     filesRead: 0,
     signal: ctx.signal,
   };
+  const visible = env.inputVisible?.(a.from);
 
   // Destination parents: the dest itself when it names a directory, else its parent. Made on the
   // first source that matched: like BuildKit (one copy per source), wildcards that all match
@@ -174,8 +180,10 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     for (const m of matches) {
       const destHost = await prepareDest();
       const srcHost = await resolveInRoot(inputRoot, m, { followLast: true, escapeError: 'ERR_TSBUILD_COPY_OUTSIDE_CONTEXT' });
-      const srcSt = await lstat(srcHost).catch(() => undefined);
+      const srcRel = path.relative(inputRoot, srcHost);
+      const srcSt = visible && srcRel !== '' && !visible.has(srcRel) ? undefined : await lstat(srcHost).catch(() => undefined);
       if (!srcSt) throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `${m}: not found`);
+      if (visible) run.visible = (rel) => visible.has(srcRel === '' ? rel : `${srcRel}/${rel}`);
       const base = path.posix.basename(cleanRooted(m));
       if (a.unpack && srcSt.isFile() && (await isArchive(srcHost))) {
         // ADD extracts into the destination as a directory.
@@ -196,6 +204,12 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
       // separately, so `COPY a b /d/` of two linked files gives two files.
       run.inodes = new Map();
       await copyEntry(run, srcHost, target, '', true);
+      // The context root read in place: BuildKit's copy takes the time of its synced context
+      // root, a directory made at build time, not the user's directory's mtime.
+      if (visible && srcRel === '' && srcSt.isDirectory()) {
+        const now = new Date();
+        await utimes(target, now, now);
+      }
     }
   }
   stats.bytesRead += run.bytesRead;

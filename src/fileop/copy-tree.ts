@@ -29,6 +29,8 @@ export interface CopyRun {
   mode?: ModeFn;
   /** Excludes a path relative to the copy source ("" for the source itself). */
   excluded?: (rel: string) => boolean;
+  /** For a source read in place: whether a path relative to the copy source exists for the copy. */
+  visible?: (rel: string) => boolean;
   /** Hardlink tracking: source inode -> first destination path (once copied). */
   inodes: Map<string, string>;
   /** Extended attributes of the sources, keyed by host path (see xattr.ts). */
@@ -108,7 +110,7 @@ function clearForFile(target: string): void {
  */
 export async function copyEntry(run: CopyRun, src: string, target: string, rel: string, isTop: boolean, fresh = false): Promise<void> {
   if (run.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'copy cancelled');
-  if (rel !== '' && run.excluded?.(rel)) return;
+  if (rel !== '' && (run.excluded?.(rel) || (run.visible && !run.visible(rel)))) return;
   const st = lstatSync(src);
   if (st.isDirectory()) {
     let created = false;

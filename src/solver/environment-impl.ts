@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { StateRoot } from '../cache/index.js';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildGraph, HttpSourceOp, ImageRunConfig, Platform } from '../graph/index.js';
-import { materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
+import { directReadSelection, materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
 import { readImage, type LocalImage } from '../oci/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { cleanupStaleMounts, createSnapshotter, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
@@ -36,6 +36,8 @@ export interface SolverEnvironmentOptions {
   snapshotter?: 'overlay' | 'copy' | undefined;
   /** The walked, ignore-filtered build context. */
   contextEntries: () => Promise<ContextEntry[]>;
+  /** What the walk left out (.dockerignore); without it COPY always reads through a view. */
+  contextExcluded?: () => Promise<string[]>;
 }
 
 export interface SolverEnvironmentImpl extends SolverEnvironment {
@@ -90,6 +92,14 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       const dir = await mkdtemp(path.join(tmpRoot, 'ctx-'));
       await materializeEntries(options.contextDir, selectEntries(await options.contextEntries(), patterns), dir, materialize);
       return dir;
+    },
+    async contextForCopy(name, patterns) {
+      const dir = env.contextDirFor(name);
+      if (options.contextExcluded) {
+        const visible = directReadSelection(await options.contextEntries(), await options.contextExcluded(), patterns);
+        if (visible) return { dir, visible, view: false };
+      }
+      return { dir: await env.filteredContext(name, patterns), view: true };
     },
     stateRoot: state.root,
     content: state.content,

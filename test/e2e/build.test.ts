@@ -1,6 +1,7 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHarness, executed } from '../helpers/tsbuild.js';
@@ -90,6 +91,27 @@ test('cache: a second build runs no RUN; editing one file re-runs only what read
     executed(edited.stderr).map((n) => n.replace(/^\[[^\]]+\] /, '')),
     ['COPY b.txt /b.txt', 'RUN cat /b.txt > /b.copy'],
   );
+});
+
+test('COPY reads the context in place where it can: context files keep their ctime (the stat cache stays valid); ignored files stay out', async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'proj');
+  execFileSync('mkdir', ['-p', path.join(dir, 'app/sub'), path.join(dir, 'conf')]);
+  await writeFile(path.join(dir, 'app/a.txt'), 'a\n');
+  await writeFile(path.join(dir, 'app/sub/b.txt'), 'b\n', { mode: 0o750 });
+  await writeFile(path.join(dir, 'conf/settings'), 's\n');
+  await writeFile(path.join(dir, 'conf/secret.txt'), 'no\n');
+  await writeFile(path.join(dir, '.dockerignore'), 'conf/secret.txt\n');
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY app /app\nCOPY conf/ /conf/\n');
+  const ctimes = async () => Promise.all(['app/a.txt', 'app/sub/b.txt'].map(async (f) => (await stat(path.join(dir, f), { bigint: true })).ctimeNs));
+  const before = await ctimes();
+  const out = path.join(h.tmp, 'out');
+  h.ok(['build', '-q', '-o', `type=local,dest=${out}`, dir]);
+  t.deepEqual(await ctimes(), before, 'a hard-linked view would have moved the ctimes');
+  t.is(await readFile(path.join(out, 'app/sub/b.txt'), 'utf8'), 'b\n');
+  t.is((await stat(path.join(out, 'app/sub/b.txt'))).mode & 0o777, 0o750);
+  t.is(await readFile(path.join(out, 'conf/settings'), 'utf8'), 's\n');
+  t.false(existsSync(path.join(out, 'conf/secret.txt')), 'the ignored file is not copied');
 });
 
 test('a failing RUN names its Dockerfile line, exit code and output, and exits 1', async (t) => {

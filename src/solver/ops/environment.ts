@@ -40,6 +40,12 @@ export interface SolverEnvironment {
   contextDirFor(name: string): string;
   /** A directory holding only the context entries `patterns` select, minus ignored files. */
   filteredContext(name: string, patterns: string[], options?: { copy?: boolean }): Promise<string>;
+  /**
+   * Where a COPY reads a local context: the context directory itself plus the paths it may see,
+   * when that reads exactly what a filtered view would hold, else a filtered view (`view: true`,
+   * the caller removes it).
+   */
+  contextForCopy(name: string, patterns: string[]): Promise<{ dir: string; visible?: ReadonlySet<string>; view: boolean }>;
   /** Looks up a vertex of the graph being solved. */
   graphVertex(d: Digest): Vertex | undefined;
   /** .dockerignore patterns in effect for a local source. */

@@ -31,6 +31,8 @@ export async function runFile(
     releases.push(unmount);
     const dirs = new Map<Digest, string>();
     const isLocal = new Set<Digest>();
+    const visible = new Map<Digest, ReadonlySet<string>>();
+    const views: string[] = [];
     for (const action of op.actions) {
       if (action.action !== 'copy' || dirs.has(action.from)) continue;
       const input = inputs.get(action.from);
@@ -40,7 +42,11 @@ export async function runFile(
         if (source?.op.kind === 'source.local') {
           isLocal.add(action.from);
           // Only what the COPY reads, minus .dockerignore: an ignored file is never visible.
-          dirs.set(action.from, await env.filteredContext(source.op.name, action.src));
+          // --parents copies directory chains the in-place check does not cover: always a view.
+          const src = action.parents ? { dir: await env.filteredContext(source.op.name, action.src), view: true } : await env.contextForCopy(source.op.name, action.src);
+          dirs.set(action.from, src.dir);
+          if (src.view) views.push(src.dir);
+          else if (src.visible) visible.set(action.from, src.visible);
         } else dirs.set(action.from, input.dir);
       } else {
         const ro = await env.mountReadOnly(ctx, input.layers);
@@ -52,13 +58,14 @@ export async function runFile(
       rootDir: target,
       inputDir: (d: Digest) => dirs.get(d)!,
       contextIsLocal: (d: Digest) => isLocal.has(d),
+      inputVisible: (d: Digest) => visible.get(d),
     });
     stats.contextBytes = read.bytesRead;
     stats.contextFiles = read.filesRead;
     // The filtered context views (a link per file) are no longer read: remove them while the
     // layer is committed and later steps run, not at the end of the build; close() waits.
-    for (const d of isLocal) {
-      const removing = rm(dirs.get(d)!, { recursive: true, force: true }).catch(() => {});
+    for (const view of views) {
+      const removing = rm(view, { recursive: true, force: true }).catch(() => {});
       env.onCleanup(() => removing);
     }
     for (const release of releases.splice(0).reverse()) await release();
