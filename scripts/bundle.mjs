@@ -29,5 +29,8 @@ await esbuild.build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
+  // `await import('node:child_process')` of a built-in would stay a real dynamic import, which a
+  // script compiled through vm (bin/tsbuild.js) cannot make: esbuild turns them into require().
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });
