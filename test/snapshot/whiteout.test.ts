@@ -213,3 +213,19 @@ test('ensureLayer: concurrent callers share one unpack, orphans of a killed unpa
   t.is((err as { code?: string }).code, 'ERR_TSBUILD_STORE_CORRUPT');
   t.false(await snaps.hasLayer(wrong));
 });
+
+test('the overlay probe is kept in the state root for this kernel, filesystem and user namespace; a stale answer is probed again', async (t) => {
+  const root = await tmp(t);
+  const marker = path.join(root, 'snapshots', 'overlay-probe');
+  const first = await createSnapshotter(root).prepare([]);
+  t.is(first.kind, 'overlay');
+  await first.dispose();
+  const key = await readFile(marker, 'utf8');
+  t.true(key.startsWith(`${os.release()}|`), key);
+  // Another kernel's answer is not trusted: the next snapshotter probes and writes its own.
+  await writeFile(marker, 'some-other-kernel|1|0 0 4294967295\n');
+  const second = await createSnapshotter(root).prepare([]);
+  t.is(second.kind, 'overlay');
+  await second.dispose();
+  t.is(await readFile(marker, 'utf8'), key);
+});
