@@ -105,6 +105,14 @@ if (results.buildkit) {
   row(['ratio', ...order.map((s) => `${(median(results.tsbuild![s]) / median(results.buildkit![s])).toFixed(2)}x`)]);
   row(['goal', ...order.map((s) => `<=${goals[s]}x`)]);
 }
+// What no build can go below here: starting Node itself. NODE_EXTRA_CA_CERTS (set machine-wide
+// on some hosts, this lab's included) makes Node parse the bundle before any code runs.
+const startup = (env: NodeJS.ProcessEnv) => median(Array.from({ length: 5 }, () => seconds(process.execPath, ['-e', '0'], env)));
+const caFile = process.env.NODE_EXTRA_CA_CERTS;
+console.log(
+  `\nnode start-up floor: ${(startup({}) * 1000).toFixed(0)} ms` +
+    (caFile ? ` (NODE_EXTRA_CA_CERTS=${caFile} is set; without it ${(startup({ NODE_EXTRA_CA_CERTS: '' }) * 1000).toFixed(0)} ms)` : ''),
+);
 if (last) {
   console.log(`\ntsbuild steps (last run; seconds, "cached" when the cache answered; from ${last.stepSource}):`);
   for (const st of last.steps) row([st.name.length > 46 ? `${st.name.slice(0, 45)}… ` : st.name.padEnd(47), ...order.map((s) => (st.scenarios[s] ? (st.scenarios[s]!.cachedRuns ? 'cached' : st.scenarios[s]!.median.toFixed(3)) : ''))]);
