@@ -197,7 +197,10 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     // Exports and the cache export turn uncompressed new layers into blobs in their compression.
     const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
     const remoteCache = await openBuildCache(ctx, cacheSpecs, { state, registry, convert: (c, ls) => converter.convert(c, ls, { compression: 'gzip', force: false }) });
-    const index = remoteCache.wrapIndex(createCacheIndex(state.root));
+    const localIndex = createCacheIndex(state.root);
+    const index = remoteCache.wrapIndex(localIndex);
+    // Nothing to hit: the solver need not wait for cache keys (and the context checksum) first.
+    const eager = options.noCache === true || (cacheSpecs.imports.length === 0 && ((await localIndex.isEmpty?.()) ?? false));
     ctx.progress.emit({ type: 'build.start', time: Date.now(), target: graph.target.name, vertices: Object.keys(graph.vertices).length });
     const solved = await solve(ctx, {
       graph,
@@ -206,6 +209,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       executor: remoteCache.wrapExecutor(createOpExecutor(solverEnv)),
       layersAvailable: (r) => remoteCache.layersAvailable(r),
       jobs: options.jobs ?? os.availableParallelism(),
+      eager,
     });
     await hasher.save();
 

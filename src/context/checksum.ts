@@ -169,8 +169,19 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
       const selected = selectEntries(all, patterns);
       const parts: unknown[] = [];
       let bytes = 0;
+      let sinceYield = 0;
       for (const e of selected) {
-        const content = e.type === 'file' ? (cachedHash(e) ?? (await hashFile(e))) : e.type === 'symlink' ? e.linkTarget : undefined;
+        let content = e.type === 'file' ? cachedHash(e) : e.type === 'symlink' ? e.linkTarget : undefined;
+        if (e.type === 'file' && content === undefined) {
+          content = await hashFile(e);
+          // Hashing reads synchronously: let steps that already run (a cold build starts them
+          // before the checksums are known) use the event loop between files.
+          sinceYield += e.size + 4096;
+          if (sinceYield > 256 << 10) {
+            sinceYield = 0;
+            await new Promise((r) => setImmediate(r));
+          }
+        }
         if (e.type === 'file') bytes += e.size;
         // No uid/gid: COPY from the context resets ownership (to 0:0 or --chown), and owners
         // differ between checkouts, so they would only keep another machine's cache from matching.

@@ -40,6 +40,8 @@ export interface CacheIndex {
   put(record: CacheRecord): Promise<void>;
   delete(key: Digest): Promise<void>;
   list(): Promise<CacheRecord[]>;
+  /** True when no record exists at all (a fresh state root): no lookup can hit. */
+  isEmpty?(): Promise<boolean>;
 }
 
 export function createCacheIndex(stateRoot: string, options: { max?: number } = {}): CacheIndex {
@@ -87,6 +89,11 @@ export function createCacheIndex(stateRoot: string, options: { max?: number } = 
     async delete(key) {
       hot.delete(key);
       await rm(fileOf(key), { force: true });
+    },
+    async isEmpty() {
+      if (hot.size > 0) return false;
+      const names = await readdir(dir).catch(() => [] as string[]);
+      return !names.some((n) => n.endsWith('.json'));
     },
     async list() {
       let names: string[];

@@ -14,6 +14,12 @@ export interface SchedulerOptions {
   jobs: number;
   /** External cancellation (SIGINT). */
   signal: AbortSignal;
+  /**
+   * No lookup can hit (a fresh state root, --no-cache): inputs are solved at once instead of after
+   * the vertex's lookup, which waits for its cache key and so for the content checksums below it.
+   * A cold build then runs its first steps while the context is still being hashed.
+   */
+  eager?: boolean;
 }
 
 /**
@@ -53,9 +59,12 @@ export function createScheduler<R>(runner: VertexRunner<R>, options: SchedulerOp
 
   const resolve = async (vertex: Digest): Promise<R> => {
     signal.throwIfAborted();
+    const early = options.eager ? Promise.all(runner.inputsOf(vertex).map(solveOne)) : undefined;
+    // An eager walk's inputs may fail while the lookup is pending: fail() has recorded it.
+    early?.catch(() => {});
     const cached = await runner.lookup(vertex, signal);
     if (cached !== undefined) return cached;
-    const inputs = await Promise.all(runner.inputsOf(vertex).map(solveOne));
+    const inputs = await (early ?? Promise.all(runner.inputsOf(vertex).map(solveOne)));
     return limit(() => {
       signal.throwIfAborted();
       return runner.execute(vertex, inputs, signal);

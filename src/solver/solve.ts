@@ -29,6 +29,8 @@ export interface SolveOptions {
   jobs: number;
   /** Vertices to ignore the cache for (--no-cache, --no-cache-filter). */
   noCache?: (vertex: Vertex) => boolean;
+  /** Nothing can be a cache hit (fresh state root and no --cache-from, or --no-cache): see SchedulerOptions.eager. */
+  eager?: boolean;
 }
 
 export async function solve(ctx: BuildContext, options: SolveOptions): Promise<SolveResult> {
@@ -97,7 +99,7 @@ export async function solve(ctx: BuildContext, options: SolveOptions): Promise<S
         }
       },
     },
-    { jobs: options.jobs, signal: ctx.signal },
+    { jobs: options.jobs, signal: ctx.signal, eager: options.eager ?? false },
   );
 
   try {

@@ -81,3 +81,31 @@ test('an external abort stops the walk', async (t) => {
   await t.throwsAsync(createScheduler(runner, { jobs: 2, signal: ac.signal }).solve(d('top')));
   t.deepEqual(executed, ['base']);
 });
+
+test('eager: inputs execute while a lookup still waits (on its key); without eager they wait for it', async (t) => {
+  for (const eager of [true, false]) {
+    const { runner, executed } = diamond();
+    // The top's lookup resolves (a miss) only once base has executed, or after 300 ms.
+    const baseRan = new Promise<void>((resolve) => {
+      const execute = runner.execute.bind(runner);
+      runner.execute = async (v, inputs, signal) => {
+        const r = await execute(v, inputs, signal);
+        if (v === d('base')) resolve();
+        return r;
+      };
+    });
+    const lookup = runner.lookup.bind(runner);
+    let topLookupSawBase = false;
+    runner.lookup = async (v, signal) => {
+      if (v === d('top')) {
+        await Promise.race([baseRan, sleep(300)]);
+        topLookupSawBase = executed.includes('base');
+      }
+      return lookup(v, signal);
+    };
+    const result = await createScheduler(runner, { jobs: 2, signal: new AbortController().signal, eager }).solve(d('top'));
+    t.is(result, 'top(left(base()),right(base()))');
+    t.is(topLookupSawBase, eager, `eager=${eager}`);
+    t.deepEqual(executed.filter((n) => n === 'base'), ['base'], 'still once per vertex');
+  }
+});
