@@ -30,10 +30,13 @@ main(argv);
  * V8 checks the cache against the source and its flags, so a stale one is only slower, never wrong.
  */
 function loadBundle(file) {
-  const commands = ['build', 'parse', 'plan', 'image', 'history', 'layers', 'du', 'prune', 'bench'];
+  // The CLI's command names (src/cli/commands/index.ts; test/cli/launcher.test.ts keeps them equal).
+  const commands = ['build', 'b', 'image', 'history', 'du', 'prune', 'layers', 'bench', 'plan', 'parse'];
   const word = argv.find((a) => !a.startsWith('-'));
   const informational = argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-v');
-  const profile = informational ? 'other' : word === undefined || !/^[a-z]+$/.test(word) ? 'build' : commands.includes(word) ? word : 'other';
+  const named = word !== undefined && commands.includes(word) ? (word === 'b' ? 'build' : word) : undefined;
+  // No command word (or a path in its place) means a build, as `tsbuild .` is.
+  const profile = informational ? 'other' : (named ?? (word === undefined || !/^[a-z]+$/.test(word) ? 'build' : 'other'));
   const cacheFile = `${file}.${profile}.v8cache`;
   let cachedData;
   try {

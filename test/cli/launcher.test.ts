@@ -33,3 +33,10 @@ test('a command writes its code cache on first run and runs from it afterwards',
   t.is(second.stdout, first.stdout);
   t.is(readFileSync(cache).length, size, 'an accepted cache is not rewritten');
 });
+
+test("the launcher's command list (one code cache per command) is the CLI's", async (t) => {
+  const { COMMANDS } = await import('../../src/cli/commands/index.js');
+  const launcher = readFileSync(path.join(repo, 'bin', 'tsbuild.js'), 'utf8');
+  const listed = /const commands = \[([^\]]*)\]/.exec(launcher)?.[1]?.match(/'([^']+)'/g)?.map((q) => q.slice(1, -1)) ?? [];
+  t.deepEqual([...listed].sort(), COMMANDS.flatMap((c) => c.names).sort());
+});
