@@ -12,9 +12,10 @@ import { createIgnoreMatcher, readDockerignore } from '../context/index.js';
 import { TsbuildError } from '../errors/index.js';
 import { goMatch, hasWildcard } from '../fileop/index.js';
 import type { FileOp, Vertex } from '../graph/index.js';
-import { isIndexType, type ImageIndex, type ImageManifest } from '../oci/index.js';
+import { isIndexType, readImage, type ImageIndex, type ImageManifest } from '../oci/index.js';
 import { parseDockerfile } from '../parser/index.js';
 import { planBuild } from '../plan/index.js';
+import { createSnapshotter } from '../snapshot/index.js';
 import type { Digest } from '../util/digest.js';
 
 export interface BenchProjectInfo {
@@ -101,4 +102,19 @@ export async function copyLocalImage(from: { content: ContentStore; images: Imag
   };
   await copyManifest(record.digest);
   await to.images.put(record);
+}
+
+/**
+ * Unpacks an image's layers into a state root's snapshots, as `docker pull` leaves an image
+ * extracted: a cold bench build then starts where BuildKit's does (build cache empty, base image
+ * pulled and unpacked), not one layer extraction behind it.
+ */
+export async function unpackLocalImage(to: { root: string; content: ContentStore }, record: ImageRecord): Promise<void> {
+  const image = await readImage(to.content, record.name, record.digest);
+  const snaps = createSnapshotter(to.root);
+  const diffIds = image.config.rootfs?.diff_ids ?? [];
+  for (const [i, layer] of image.manifest.layers.entries()) {
+    const diffId = diffIds[i];
+    if (diffId) await snaps.ensureLayer(diffId, () => to.content.openRead(layer.digest));
+  }
 }

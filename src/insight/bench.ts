@@ -1,6 +1,6 @@
 /**
  * `tsbuild bench`: times a project's builds in the four scenarios that decide how a layering
- * feels day to day — cold (fresh state root, base images already local), no-op (warm rebuild),
+ * feels day to day — cold (fresh state root, base images already local and unpacked), no-op (warm rebuild),
  * touch (the edit file's mtime changes, its content does not) and edit (one byte appended to
  * it) — N runs each, and reports medians with the run-to-run spread, per scenario and per step.
  *
@@ -19,7 +19,7 @@ import { createIgnoreMatcher, readDockerignore } from '../context/index.js';
 import { TsbuildError } from '../errors/index.js';
 import { readBuildRecords } from '../history/index.js';
 import { normalizeReference } from '../oci/index.js';
-import { copyLocalImage, inspectBenchProject } from './bench-project.js';
+import { copyLocalImage, inspectBenchProject, unpackLocalImage } from './bench-project.js';
 
 export const SCENARIOS = ['cold', 'noop', 'touch', 'edit'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -175,10 +175,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const fresh = await openStateRoot({ root, env: {} });
       for (const rec of [...baseRecords]) {
         // A record whose blobs are gone (pruned) cannot be copied: the cold build pulls it instead.
-        await copyLocalImage(user, fresh, rec).catch(() => {
-          baseRecords.splice(baseRecords.indexOf(rec), 1);
-          for (const b of bases) if (normalizeReference(b.ref) === rec.name) b.local = false;
-        });
+        // Stored and unpacked, as `docker pull` leaves it for BuildKit's cold build.
+        await copyLocalImage(user, fresh, rec)
+          .then(() => unpackLocalImage(fresh, rec))
+          .catch(() => {
+            baseRecords.splice(baseRecords.indexOf(rec), 1);
+            for (const b of bases) if (normalizeReference(b.ref) === rec.name) b.local = false;
+          });
       }
       const build = async (scenario: Scenario) => {
         const r = await timedBuild(options.tsbuild, buildArgv, root, options);

@@ -96,3 +96,17 @@ test('tsbuild bench on ../shared/peers/bench prints medians for all four scenari
   t.regex(r.stdout, /context from gen-context\.sh/);
   t.regex(r.stdout, /COPY \. \/work\/\s+\d+\.\d{3}\s+cached\s+cached\s+\d+\.\d{3}/);
 });
+
+test('a cold run starts like BuildKit after `docker pull`: the copied base image is unpacked in the fresh root', async (t) => {
+  const h = await createHarness(t);
+  const { openStateRoot } = await import('../../src/cache/index.js');
+  const { copyLocalImage, unpackLocalImage } = await import('../../src/insight/bench-project.js');
+  const from = await openStateRoot({ root: h.root, env: {} });
+  const record = (await from.images.get('docker.io/library/busybox:latest'))!;
+  t.truthy(record);
+  const fresh = await openStateRoot({ root: path.join(h.tmp, 'fresh'), env: {} });
+  await copyLocalImage(from, fresh, record);
+  await unpackLocalImage(fresh, record);
+  const config = JSON.parse(await readFile(path.join(h.tmp, 'fresh', 'content', 'blobs', 'sha256', (await fresh.content.readJson<{ config: { digest: string } }>(record.digest)).config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
+  for (const d of config.rootfs.diff_ids) t.true(existsSync(path.join(h.tmp, 'fresh', 'snapshots', 'layers', d.slice(7), 'bin', 'busybox')), d);
+});
