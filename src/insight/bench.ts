@@ -1,8 +1,9 @@
 /**
  * `tsbuild bench`: times a project's builds in the four scenarios that decide how a layering
- * feels day to day — cold (fresh state root, base images already local and unpacked), no-op (warm rebuild),
- * touch (the edit file's mtime changes, its content does not) and edit (one byte appended to
- * it) — N runs each, and reports medians with the run-to-run spread, per scenario and per step.
+ * feels day to day — cold (fresh state root, base images already local and unpacked), no-op
+ * (warm rebuild), touch (the edit file's mtime changes, its content does not) and edit (one byte
+ * appended to it) — N runs each, and reports medians with the run-to-run spread, per scenario
+ * and per step.
  *
  * Every build is a child process running the tsbuild CLI, so the numbers include what users
  * pay (Node start-up, module loading, the state-root lock). The project is copied to a temp

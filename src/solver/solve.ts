@@ -1,7 +1,8 @@
 /**
  * solve(): turns a BuildGraph into results. Keys first (cache-key.ts), then a lazy walk from the
  * target: a vertex whose key is in the cache index resolves to the recorded layer chain without
- * touching its inputs; only misses pull their inputs and execute (ops/).
+ * touching its inputs; only misses pull their inputs and execute (ops/). When no lookup can hit
+ * (`eager`), inputs start without waiting for their consumer's key.
  */
 import { isLayerOp, targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
 import type { BuildContext } from '../progress/index.js';
