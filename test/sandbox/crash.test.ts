@@ -38,10 +38,13 @@ await runSandbox({ signal: new AbortController().signal, progress: nullProgress 
   t.true(running(), 'the step started');
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
-  // The crash really left things behind: that is what cleanup is for.
-  t.true(running(), 'the step outlived the killed tsbuild');
-  t.notDeepEqual(ours(), mountsBefore);
-  t.true((await cleanupStaleContainers()) >= 1);
+  // The crash leaves the step running and its overlay mounted: that is what cleanup is for. Every
+  // build cleans up stale containers when it starts, so a build of another test file running in
+  // parallel may get there first (seen in CI): whoever does, nothing of the step may be left.
+  const leftBehind = running();
+  t.log(leftBehind ? 'the step outlived the killed tsbuild' : 'a parallel build had already cleaned up');
+  const removed = await cleanupStaleContainers();
+  if (leftBehind) t.log(`this cleanup removed ${removed} container(s)`);
   for (let i = 0; i < 50 && running(); i++) await new Promise((r) => setTimeout(r, 100));
   t.false(running(), 'no process of the step is left');
   t.deepEqual(ours(), mountsBefore);
