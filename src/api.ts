@@ -150,7 +150,6 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     contextDir,
     ignore,
     contextEntries: () => hasher.entries(),
-    contextExcluded: () => hasher.excludedPaths(),
     // TSBUILD_SNAPSHOTTER=copy forces the copy-based snapshots used where overlayfs is unavailable.
     snapshotter: env.TSBUILD_SNAPSHOTTER === 'copy' || env.TSBUILD_SNAPSHOTTER === 'overlay' ? env.TSBUILD_SNAPSHOTTER : undefined,
     compression,

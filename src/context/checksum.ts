@@ -45,8 +45,6 @@ export interface StatCacheEntry {
 export interface ContextHasher {
   /** All entries of the context after exclusion, sorted by path. */
   entries(): Promise<ContextEntry[]>;
-  /** Paths the walk left out (.dockerignore), each excluded directory once, not its contents. */
-  excludedPaths(): Promise<string[]>;
   /** Checksum of the entries selected by COPY-style source patterns (dirs include their contents). */
   checksum(patterns: string[]): Promise<{ digest: Digest; files: number; bytes: number }>;
   /** Persists the stat cache; call once at the end of a build. */
@@ -67,7 +65,6 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
   const canSkipDir = options.canSkipDir ?? (() => true);
   const statOf = new Map<string, BigIntStats>();
   let walked: Promise<ContextEntry[]> | undefined;
-  const skipped: string[] = [];
   let statCache: Map<string, StatCacheEntry> | undefined;
   let dirty = false;
 
@@ -103,7 +100,6 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
         const excluded = exclude(childRel, isDir);
         // An excluded directory may still hold re-included children (`!` patterns), so it is
         // pruned only when the matcher says nothing below it can come back.
-        if (excluded) skipped.push(childRel);
         if (excluded && (!isDir || canSkipDir(childRel))) continue;
         const entry: ContextEntry = {
           path: childRel,
@@ -159,10 +155,6 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
 
   return {
     entries,
-    async excludedPaths() {
-      await entries();
-      return skipped;
-    },
     async checksum(patterns) {
       const all = await entries();
       await loadStatCache();

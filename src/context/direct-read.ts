@@ -8,11 +8,10 @@
  * - no source has a wildcard (the view's listing would differ from the directory's);
  * - each source and every directory on its way is a plain entry of the walked context: no
  *   symlink to follow (the view resolves links against its own, filtered tree);
- * - nothing under a source was excluded by .dockerignore, so the copy and its xattr scan never
- *   walk into ignored trees (node_modules), and no socket or device is selected (the view drops
- *   those; the copy engine would refuse them).
- * The copy still checks every entry against the returned set, so a file created after the walk
- * (and absent from the cache key) is not copied.
+ * - no socket or device is selected (the view drops those; the copy engine would refuse them).
+ * The copy checks every entry against the returned set, so what .dockerignore excludes, and a
+ * file created after the walk (absent from the cache key), is skipped as if absent; it reads
+ * xattrs of the selected paths only, never of ignored trees.
  */
 import type { ContextEntry } from './checksum.js';
 import { selectEntries } from './checksum.js';
@@ -20,9 +19,8 @@ import { selectEntries } from './checksum.js';
 const WILDCARD = /[*?[\\]/;
 
 /** The selected context-relative paths when in-place reading is exact, else undefined. */
-export function directReadSelection(all: ContextEntry[], excluded: string[], patterns: string[]): Set<string> | undefined {
+export function directReadSelection(all: ContextEntry[], patterns: string[]): Set<string> | undefined {
   const byPath = new Map(all.map((e) => [e.path, e]));
-  const roots: string[] = [];
   for (const raw of patterns) {
     if (WILDCARD.test(raw)) return undefined;
     const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
@@ -32,10 +30,7 @@ export function directReadSelection(all: ContextEntry[], excluded: string[], pat
       const last = i === parts.length - 1;
       if (!e || (e.type !== 'dir' && !(last && (e.type === 'file' || e.fifo)))) return undefined;
     }
-    roots.push(parts.join('/'));
   }
-  const under = (p: string) => roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`));
-  if (excluded.some(under)) return undefined;
   const selected = selectEntries(all, patterns);
   if (selected.some((e) => e.type === 'other' && !e.fifo)) return undefined;
   return new Set(selected.map((e) => e.path));

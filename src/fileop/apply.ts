@@ -27,7 +27,7 @@ import { copyEntry, mkdirAllOwned, type CopyRun, type Owner } from './copy-tree.
 import { expandWildcards, hasWildcard, unescapeGo } from './match.js';
 import { climbsAbove, cleanRooted, resolveInRoot } from './paths.js';
 import { extractArchive, isArchive } from './archive.js';
-import { readXattrs } from './xattr.js';
+import { readXattrs, readXattrsOf } from './xattr.js';
 
 /** Where a FileOp reads and writes. */
 export interface FileOpEnv {
@@ -199,7 +199,7 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
       let target = destHost;
       if (!srcSt.isDirectory() && destSt?.isDirectory()) target = path.join(destHost, base);
       if (srcSt.isDirectory() && !destSt) await mkdirAllOwned(target, 0o755, owner, root);
-      run.xattrs = await readXattrs(srcHost);
+      run.xattrs = visible ? await readXattrsOf(visibleUnder(visible, srcRel).map((rel) => path.join(inputRoot, rel))) : await readXattrs(srcHost);
       // Hard links are kept within one source (match), never across two: BuildKit copies each
       // separately, so `COPY a b /d/` of two linked files gives two files.
       run.inodes = new Map();
@@ -214,6 +214,12 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
   }
   stats.bytesRead += run.bytesRead;
   stats.filesRead += run.filesRead;
+}
+
+/** The visible input paths at or below `rel` ('' is the input root). */
+function visibleUnder(visible: ReadonlySet<string>, rel: string): string[] {
+  if (rel === '') return ['', ...visible];
+  return [...visible].filter((p) => p === rel || p.startsWith(`${rel}/`));
 }
 
 /**

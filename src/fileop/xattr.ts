@@ -37,11 +37,28 @@ function unescapeName(s: string): string {
 
 /** Reads every xattr below (and of) `hostPath`, without following symlinks. */
 export async function readXattrs(hostPath: string): Promise<XattrMap> {
+  return getfattr(['-R', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', hostPath]);
+}
+
+/**
+ * Reads the xattrs of exactly these paths (no recursion, links not followed): a copy that reads
+ * the context in place must not scan the ignored trees (node_modules) that lie beside its files.
+ */
+export async function readXattrsOf(hostPaths: string[]): Promise<XattrMap> {
+  const map: XattrMap = new Map();
+  // Batches keep each command line far below the kernel's argument limit.
+  for (let i = 0; i < hostPaths.length; i += 1000) {
+    for (const [k, v] of await getfattr(['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...hostPaths.slice(i, i + 1000)])) map.set(k, v);
+  }
+  return map;
+}
+
+async function getfattr(args: string[]): Promise<XattrMap> {
   const map: XattrMap = new Map();
   if (!(await haveTools())) return map;
   let out: string;
   try {
-    ({ stdout: out } = await hostCommand('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', hostPath]));
+    ({ stdout: out } = await hostCommand('getfattr', args));
   } catch (e) {
     // getfattr exits non-zero when some entry cannot be read; keep what it printed.
     out = (e as { stdout?: string }).stdout ?? '';

@@ -36,8 +36,6 @@ export interface SolverEnvironmentOptions {
   snapshotter?: 'overlay' | 'copy' | undefined;
   /** The walked, ignore-filtered build context. */
   contextEntries: () => Promise<ContextEntry[]>;
-  /** What the walk left out (.dockerignore); without it COPY always reads through a view. */
-  contextExcluded?: () => Promise<string[]>;
 }
 
 export interface SolverEnvironmentImpl extends SolverEnvironment {
@@ -95,10 +93,8 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     },
     async contextForCopy(name, patterns) {
       const dir = env.contextDirFor(name);
-      if (options.contextExcluded) {
-        const visible = directReadSelection(await options.contextEntries(), await options.contextExcluded(), patterns);
-        if (visible) return { dir, visible, view: false };
-      }
+      const visible = directReadSelection(await options.contextEntries(), patterns);
+      if (visible) return { dir, visible, view: false };
       return { dir: await env.filteredContext(name, patterns), view: true };
     },
     stateRoot: state.root,

@@ -93,25 +93,38 @@ test('cache: a second build runs no RUN; editing one file re-runs only what read
   );
 });
 
-test('COPY reads the context in place where it can: context files keep their ctime (the stat cache stays valid); ignored files stay out', async (t) => {
+test('COPY reads the context in place where it can: context files keep their ctime (the stat cache stays valid); ignored files stay out; xattrs come along', async (t) => {
   const h = await createHarness(t);
   const dir = path.join(h.tmp, 'proj');
-  execFileSync('mkdir', ['-p', path.join(dir, 'app/sub'), path.join(dir, 'conf')]);
+  execFileSync('mkdir', ['-p', path.join(dir, 'app/sub'), path.join(dir, 'conf'), path.join(dir, 'node_modules/dep')]);
   await writeFile(path.join(dir, 'app/a.txt'), 'a\n');
   await writeFile(path.join(dir, 'app/sub/b.txt'), 'b\n', { mode: 0o750 });
   await writeFile(path.join(dir, 'conf/settings'), 's\n');
   await writeFile(path.join(dir, 'conf/secret.txt'), 'no\n');
-  await writeFile(path.join(dir, '.dockerignore'), 'conf/secret.txt\n');
-  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY app /app\nCOPY conf/ /conf/\n');
-  const ctimes = async () => Promise.all(['app/a.txt', 'app/sub/b.txt'].map(async (f) => (await stat(path.join(dir, f), { bigint: true })).ctimeNs));
+  await writeFile(path.join(dir, 'node_modules/dep/index.js'), 'x\n');
+  execFileSync('setfattr', ['-n', 'user.note', '-v', 'kept', path.join(dir, 'conf/settings')]);
+  await writeFile(path.join(dir, '.dockerignore'), 'conf/secret.txt\nnode_modules\n');
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY app /app\nCOPY conf/ /conf/\nCOPY . /all/\n');
+  const files = ['app/a.txt', 'app/sub/b.txt', 'conf/settings', 'Dockerfile'];
+  const ctimes = async () => Promise.all(files.map(async (f) => (await stat(path.join(dir, f), { bigint: true })).ctimeNs));
   const before = await ctimes();
-  const out = path.join(h.tmp, 'out');
-  h.ok(['build', '-q', '-o', `type=local,dest=${out}`, dir]);
+  const out = path.join(h.tmp, 'out.tar');
+  h.ok(['build', '-q', '-o', `type=tar,dest=${out}`, dir]);
   t.deepEqual(await ctimes(), before, 'a hard-linked view would have moved the ctimes');
-  t.is(await readFile(path.join(out, 'app/sub/b.txt'), 'utf8'), 'b\n');
-  t.is((await stat(path.join(out, 'app/sub/b.txt'))).mode & 0o777, 0o750);
-  t.is(await readFile(path.join(out, 'conf/settings'), 'utf8'), 's\n');
-  t.false(existsSync(path.join(out, 'conf/secret.txt')), 'the ignored file is not copied');
+  const entries = new Map<string, { mode?: number; pax?: Record<string, string> }>();
+  const { extract } = await import('tar-stream');
+  const x = extract();
+  x.on('entry', (header, stream, next) => {
+    entries.set(header.name.replace(/^\.?\//, '').replace(/\/$/, ''), { ...(header.mode !== undefined ? { mode: header.mode } : {}), ...(header.pax ? { pax: header.pax as Record<string, string> } : {}) });
+    stream.resume();
+    stream.on('end', next);
+  });
+  const { createReadStream } = await import('node:fs');
+  await new Promise<void>((resolve, reject) => createReadStream(out).pipe(x).on('finish', () => resolve()).on('error', reject));
+  t.is(entries.get('app/sub/b.txt')?.mode! & 0o777, 0o750);
+  for (const p of ['conf/settings', 'all/conf/settings']) t.is(entries.get(p)?.pax?.['SCHILY.xattr.user.note'], 'kept', p);
+  for (const p of ['conf/secret.txt', 'all/conf/secret.txt', 'all/node_modules', 'all/node_modules/dep/index.js']) t.false(entries.has(p), `${p} is ignored`);
+  t.true(entries.has('all/app/a.txt') && entries.has('all/Dockerfile'));
 });
 
 test('a failing RUN names its Dockerfile line, exit code and output, and exits 1', async (t) => {
