@@ -3,10 +3,11 @@
  * layout directory (as buildx's type=local writes it). Both expose the same few operations so
  * import and export do not care which one they talk to.
  */
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ContentStore } from '../cache/index.js';
+import { acquireLock, type ContentStore } from '../cache/index.js';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { blobExists, fetchBlob, fetchManifest, pushBlob, putManifest, type RegistryClient } from '../registry/index.js';
@@ -84,7 +85,8 @@ function localLocation(spec: Extract<CacheLocationSpec, { type: 'local' }>): Cac
   };
   // Write-then-rename keeps a reader (another build importing this dir) from seeing a torn file.
   const atomicWrite = async (file: string, data: Buffer | string): Promise<void> => {
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    // Unique per write, not per process and millisecond: one build may export two tags at once.
+    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(tmp, data);
     await rename(tmp, file);
   };
@@ -110,7 +112,7 @@ function localLocation(spec: Extract<CacheLocationSpec, { type: 'local' }>): Cac
     async putBlob(_ctx, desc, store) {
       if (await present(desc)) return 0;
       await mkdir(path.dirname(blobFile(desc.digest)), { recursive: true });
-      const tmp = `${blobFile(desc.digest)}.${process.pid}.tmp`;
+      const tmp = `${blobFile(desc.digest)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
       await copyFile(store.blobPath(desc.digest), tmp);
       await rename(tmp, blobFile(desc.digest));
       return desc.size;
@@ -120,12 +122,19 @@ function localLocation(spec: Extract<CacheLocationSpec, { type: 'local' }>): Cac
       const digest = sha256(bytes);
       await atomicWrite(blobFile(digest), bytes);
       await atomicWrite(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-      const index = (await readIndex().catch(() => undefined)) ?? { schemaVersion: 2, manifests: [] };
-      const others = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== spec.tag);
-      const entry = { mediaType: mediaType || OCI_MANIFEST_MEDIA_TYPE, digest, size: bytes.length, annotations: { [REF_NAME]: spec.tag } };
-      await atomicWrite(path.join(dir, 'index.json'), `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...others, entry] })}\n`);
-      // The manifest this one replaced (and its layers no other entry uses) can go now.
-      await pruneLayout(dir);
+      // index.json is read, changed and replaced: two builds exporting to one directory (other
+      // tags, or the same) would each drop the other's entry. The lock (<dir>/locks/) orders them.
+      const release = await acquireLock(dir, 'tsbuild-index');
+      try {
+        const index = (await readIndex().catch(() => undefined)) ?? { schemaVersion: 2, manifests: [] };
+        const others = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== spec.tag);
+        const entry = { mediaType: mediaType || OCI_MANIFEST_MEDIA_TYPE, digest, size: bytes.length, annotations: { [REF_NAME]: spec.tag } };
+        await atomicWrite(path.join(dir, 'index.json'), `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...others, entry] })}\n`);
+        // The manifest this one replaced (and its layers no other entry uses) can go now.
+        await pruneLayout(dir);
+      } finally {
+        await release();
+      }
     },
   };
 }
