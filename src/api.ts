@@ -12,7 +12,7 @@ import { createIgnoreMatcher, readDockerignore } from './context/index.js';
 import { createContextHasher, statCacheFileFor } from './context/checksum.js';
 import { TsbuildError } from './errors/index.js';
 import { assembleImage, checkStdoutOutputs, createLayerConverter, exportImage, needsConversion, resolveExporters, type AssembledImage, type OutputSink, type ResolvedExporter, type StoredLayerRef } from './exporter/index.js';
-import type { BuildGraph, NetworkMode, Platform } from './graph/index.js';
+import { targetLayerSteps, type BuildGraph, type NetworkMode, type Platform } from './graph/index.js';
 import { parseDockerfile } from './parser/index.js';
 import { planBuild } from './plan/index.js';
 import { teeProgress, type BuildContext } from './progress/index.js';
@@ -57,6 +57,8 @@ export interface BuildOptions {
   platform?: string;
   /** Registries (host[:port]) reached over plain HTTP; loopback always is. */
   insecureRegistries?: string[];
+  /** Entitlements granted (`--allow`): `security.insecure`, `network.host`. */
+  allow?: string[];
   /** Environment for SOURCE_DATE_EPOCH, proxies and secret env sources (default: none). */
   env?: NodeJS.ProcessEnv;
   /** Emit a `vertex.explain` event naming the cause of every cache miss (`--explain`). */
@@ -88,6 +90,27 @@ export interface BuildResult {
 }
 
 const PROXY_ARGS = ['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'];
+
+const ENTITLEMENTS = ['security.insecure', 'network.host'];
+
+/**
+ * As BuildKit: `RUN --security=insecure` runs privileged only when the build is granted
+ * security.insecure; without it the build stops before any step, naming the instruction.
+ * (network.host is accepted for buildx compatibility; host networking needs no grant here.)
+ */
+function checkEntitlements(graph: BuildGraph, allow: string[]): void {
+  for (const a of allow) {
+    if (!ENTITLEMENTS.includes(a)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --allow "${a}": expected ${ENTITLEMENTS.join(' or ')}`);
+  }
+  if (allow.includes('security.insecure')) return;
+  for (const v of targetLayerSteps(graph)) {
+    if (v.op.kind !== 'exec' || v.op.security !== 'insecure') continue;
+    const at = v.meta.location ? `${v.meta.location.file}:${v.meta.location.startLine}: ` : '';
+    throw new TsbuildError('ERR_TSBUILD_ENTITLEMENT', `${at}RUN --security=insecure needs the security.insecure entitlement`, {
+      hint: 'grant it with --allow security.insecure (as with docker buildx build); the step then runs privileged',
+    });
+  }
+}
 
 export function parsePlatform(value: string | undefined): Platform {
   if (!value) return { os: 'linux', architecture: hostArch() };
@@ -186,6 +209,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       buildPlatform: parsePlatform(undefined),
     });
     planned = graph;
+    checkEntitlements(graph, options.allow ?? []);
     const warnings = graph.unusedBuildArgs
       .filter((a) => !PROXY_ARGS.includes(a.toUpperCase()))
       .map((a) => `[Warning] One or more build-args [${a}] were not consumed`);

@@ -23,7 +23,7 @@ import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { resolveInRoot, unmount } from '../snapshot/index.js';
 import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
-import { toOciRuntimeSpec, type SandboxSpec } from './spec.js';
+import { capabilitiesInMask, toOciRuntimeSpec, type SandboxSpec } from './spec.js';
 import { childCpuMs } from './child-cpu.js';
 import { hostCommand } from '../util/host-command.js';
 
@@ -71,6 +71,13 @@ export async function checkSandboxAvailable(): Promise<void> {
   if (!(await onPath('runc'))) throw new TsbuildError('ERR_TSBUILD_SANDBOX_UNAVAILABLE', 'runc was not found on PATH (apt-get install runc)');
 }
 
+/** This process's capability bounding set (all bits when /proc cannot say). */
+async function boundingSet(): Promise<bigint> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return hex ? BigInt(`0x${hex}`) : (1n << 64n) - 1n;
+}
+
 async function onPath(command: string): Promise<boolean> {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir === '') continue;
@@ -94,6 +101,10 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   throwIfCancelled(ctx.signal);
   const runc = await runcGlobalArgs();
   if (runc.length > 0) spec = { ...spec, rootless: true };
+  if (spec.privileged) {
+    const held = new Set(capabilitiesInMask(await boundingSet()));
+    spec = { ...spec, capabilities: spec.capabilities.filter((c) => held.has(c)) };
+  }
   const id = `${ID_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
   const bundle = await mkdtemp(path.join(os.tmpdir(), `${BUNDLE_PREFIX}${process.pid}-`));
   let rootPath: string;

@@ -38,6 +38,12 @@ export interface SandboxSpec {
    * cgroups and no device rules; the user namespace makes mknod fail and mounts nodev instead.
    */
   rootless: boolean;
+  /**
+   * RUN --security=insecure under the security.insecure entitlement (BuildKit's insecure mode):
+   * every capability, no seccomp filter, every device allowed, /proc and /sys unmasked and
+   * writable. The namespaces stay: it is privileged, not the host.
+   */
+  privileged: boolean;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -47,6 +53,24 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
   'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
 ];
+
+/** Every capability of current kernels, by bit number (linux/capability.h). */
+export const ALL_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
+  'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+/**
+ * The capabilities of a bounding-set mask (CapBnd in /proc/self/status): a privileged step gets
+ * what tsbuild itself may hold (as Docker's privileged mode), runc refuses anything more.
+ */
+export function capabilitiesInMask(mask: bigint): string[] {
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
 
 export interface SandboxInput {
   rootfs: SandboxSpec['rootfs'];
@@ -61,6 +85,8 @@ export interface SandboxInput {
   hostResolvConf?: string;
   /** Rootless mode (default false; runSandbox sets it when it runs in a user namespace). */
   rootless?: boolean;
+  /** Insecure mode (see SandboxSpec.privileged); default false. */
+  privileged?: boolean;
 }
 
 export function createSandboxSpec(input: SandboxInput): SandboxSpec {
@@ -75,7 +101,7 @@ export function createSandboxSpec(input: SandboxInput): SandboxSpec {
     hostname,
     network: input.network,
     mounts: input.mounts ?? [],
-    capabilities: DEFAULT_CAPABILITIES,
+    capabilities: input.privileged ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES,
     // BuildKit (and docker run) leave no_new_privs off, so setuid programs (su, ping) work in RUN
     // as they do there; Docker 26 lab: NoNewPrivs 0.
     noNewPrivileges: false,
@@ -84,6 +110,7 @@ export function createSandboxSpec(input: SandboxInput): SandboxSpec {
     // minus loopback resolvers, which a fresh network namespace could never reach.
     resolvConf: input.network === 'none' ? withoutLoopbackNameservers(input.hostResolvConf ?? '') : (input.hostResolvConf ?? ''),
     rootless: input.rootless ?? false,
+    privileged: input.privileged ?? false,
   };
 }
 
@@ -121,7 +148,7 @@ export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { h
     // sysfs can be mounted from a user namespace only with a network namespace of its own.
     spec.rootless && spec.network !== 'none'
       ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
-      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', spec.privileged ? 'rw' : 'ro'] },
     { destination: '/etc/hosts', type: 'bind', source: files.hosts, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConf, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/etc/hostname', type: 'bind', source: files.hostname, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
@@ -152,12 +179,18 @@ export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { h
         : {
             cgroupsPath,
             resources: {
-              devices: [{ allow: false, access: 'rwm' }, ...ALLOWED_DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }))],
+              devices: spec.privileged
+                ? [{ allow: true, access: 'rwm' }]
+                : [{ allow: false, access: 'rwm' }, ...ALLOWED_DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }))],
             },
           }),
-      seccomp: seccompProfile(process.arch),
-      maskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      ...(spec.privileged
+        ? {}
+        : {
+            seccomp: seccompProfile(process.arch),
+            maskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
+            readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+          }),
     },
   };
 }

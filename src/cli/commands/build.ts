@@ -26,6 +26,7 @@ const options: OptionSpec[] = [
   { name: 'secret', type: 'list', value: 'id=ID,src=FILE|env=VAR', description: 'Secret to expose to the build' },
   { name: 'platform', type: 'string', value: 'OS/ARCH', description: 'Target platform (default: the host platform)' },
   { name: 'insecure-registry', type: 'list', value: 'HOST[:PORT]', description: 'Reach this registry over plain HTTP (loopback registries always are)' },
+  { name: 'allow', type: 'list', value: 'ENTITLEMENT', description: 'Extra privileged entitlement: security.insecure (RUN --security=insecure), network.host' },
   { name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' },
 ];
 
@@ -69,6 +70,7 @@ export const buildCommand: Command = {
           root: o.root as string | undefined,
           platform: o.platform as string | undefined,
           insecureRegistries: o['insecure-registry'] as string[],
+          allow: o.allow as string[],
           env: io.env,
           // `-o type=oci,dest=-` streams the tarball here; progress always goes to stderr.
           stdout: io.stdout,

@@ -121,6 +121,8 @@ export async function runExec(
       network: env.network ?? op.network,
       mounts,
       hostResolvConf: await hostResolvConf(),
+      // Only reached with the security.insecure entitlement (api.ts checks before the build).
+      privileged: op.security === 'insecure',
     });
     const tail: string[] = [];
     let partial = '';
