@@ -25,8 +25,9 @@ main(argv);
  * Runs the CommonJS bundle through V8's code cache. Compiling the ~650 KB bundle from source is
  * ~20 ms of every run; from a cache that holds the functions an earlier run of the same command
  * compiled, it is a few ms. The cache sits next to the bundle, one per command (a `parse` run's
- * cache would miss most of a build's functions), and is written at the exit of a run that found
- * none or found it rejected (another Node version); a read-only install just runs without one.
+ * cache would miss most of a build's functions), and is written at the successful exit of a run
+ * that found none or found it rejected (another Node version); a read-only install just runs
+ * without one.
  * V8 checks the cache against the source and its flags, so a stale one is only slower, never wrong.
  */
 function loadBundle(file) {
@@ -49,7 +50,9 @@ function loadBundle(file) {
     ...(cachedData ? { cachedData } : {}),
   });
   if (!cachedData || script.cachedDataRejected) {
-    process.once('exit', () => {
+    process.once('exit', (code) => {
+      // Only a run that worked stands for the command's usual path (a typo'd flag exits early).
+      if (code !== 0) return;
       try {
         const tmp = `${cacheFile}.${process.pid}.tmp`;
         writeFileSync(tmp, script.createCachedData());
