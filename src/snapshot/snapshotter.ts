@@ -52,6 +52,11 @@ export interface Snapshotter {
   ensureLayer(diffId: Digest, open: () => AsyncIterable<Uint8Array>): Promise<string>;
   /** Moves a finished upper dir into place as the unpacked form of `diffId`. */
   adoptLayer(diffId: Digest, upperDir: string): Promise<void>;
+  /**
+   * Whether snapshots here are overlays (else copies): probed once, remembered in the root. A build
+   * asks early so that a fresh root's probe runs while the context is still being hashed.
+   */
+  overlayAvailable(): Promise<boolean>;
   /** `kind` defaults to overlay when the kernel supports it, else copy. */
   prepare(lowerTopFirst: string[], kind?: 'overlay' | 'copy'): Promise<ActiveSnapshot>;
   mount(active: ActiveSnapshot, target: string): Promise<() => Promise<void>>;
@@ -200,7 +205,7 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
     };
   };
 
-  return {
+  const snapshotter: Snapshotter = {
     root: base,
     layerDir,
     hasLayer: (d) => exists(layerDir(d)),
@@ -238,9 +243,10 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
         if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
       });
     },
+    overlayAvailable: () => (overlayOk ??= init().then(() => overlayWorksUnder(base, tmp))),
     async prepare(lowerTopFirst, kind) {
       await init();
-      const mode = kind ?? ((await (overlayOk ??= overlayWorksUnder(base, tmp))) ? 'overlay' : 'copy');
+      const mode = kind ?? ((await snapshotter.overlayAvailable()) ? 'overlay' : 'copy');
       const dir = path.join(active, randomBytes(8).toString('hex'));
       const upper = path.join(dir, 'upper');
       const work = path.join(dir, 'work');
@@ -281,6 +287,7 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
       return mountOverlay(overlayMountOptions(lower), target);
     },
   };
+  return snapshotter;
 }
 
 /** Unmounts anything left mounted under the state root by a killed process. */

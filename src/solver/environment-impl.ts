@@ -52,7 +52,11 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
   const { state } = options;
   await cleanupStaleMounts(state.root);
   const snaps = createSnapshotter(state.root);
-  const cleanups: Array<() => Promise<unknown>> = [];
+  // In a fresh root the overlay probe (a mount and unmount) then overlaps planning and hashing
+  // instead of delaying the first step; in a used root it is one small file read.
+  const probing = snaps.overlayAvailable().catch(() => false);
+  // close() waits for it: a probe cut short by exit could leave its mount behind.
+  const cleanups: Array<() => Promise<unknown>> = [() => probing];
   const images = new Map<string, Promise<LocalImage | undefined>>();
   const tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-build-'));
   cleanups.push(() => rm(tmpRoot, { recursive: true, force: true }));
