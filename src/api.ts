@@ -94,21 +94,30 @@ const PROXY_ARGS = ['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_P
 const ENTITLEMENTS = ['security.insecure', 'network.host'];
 
 /**
- * As BuildKit: `RUN --security=insecure` runs privileged only when the build is granted
- * security.insecure; without it the build stops before any step, naming the instruction.
- * (network.host is accepted for buildx compatibility; host networking needs no grant here.)
+ * As BuildKit, privileged RUN options need entitlements, checked before any step runs:
+ * `RUN --security=insecure` needs security.insecure (the step then runs privileged), and
+ * `RUN --network=host` needs network.host, which `--network host` on the command line also grants
+ * (Docker 26 lab: a RUN --network=host alone fails with "network.host is not allowed").
  */
-function checkEntitlements(graph: BuildGraph, allow: string[]): void {
+function checkEntitlements(graph: BuildGraph, allow: string[], buildNetwork: NetworkMode | undefined): void {
   for (const a of allow) {
     if (!ENTITLEMENTS.includes(a)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --allow "${a}": expected ${ENTITLEMENTS.join(' or ')}`);
   }
-  if (allow.includes('security.insecure')) return;
+  const granted = new Set(allow);
+  if (buildNetwork === 'host') granted.add('network.host');
   for (const v of targetLayerSteps(graph)) {
-    if (v.op.kind !== 'exec' || v.op.security !== 'insecure') continue;
+    if (v.op.kind !== 'exec') continue;
     const at = v.meta.location ? `${v.meta.location.file}:${v.meta.location.startLine}: ` : '';
-    throw new TsbuildError('ERR_TSBUILD_ENTITLEMENT', `${at}RUN --security=insecure needs the security.insecure entitlement`, {
-      hint: 'grant it with --allow security.insecure (as with docker buildx build); the step then runs privileged',
-    });
+    if (v.op.security === 'insecure' && !granted.has('security.insecure')) {
+      throw new TsbuildError('ERR_TSBUILD_ENTITLEMENT', `${at}RUN --security=insecure needs the security.insecure entitlement`, {
+        hint: 'grant it with --allow security.insecure (as with docker buildx build); the step then runs privileged',
+      });
+    }
+    if (v.op.network === 'host' && !granted.has('network.host')) {
+      throw new TsbuildError('ERR_TSBUILD_ENTITLEMENT', `${at}RUN --network=host needs the network.host entitlement`, {
+        hint: 'grant it with --allow network.host (or build with --network host)',
+      });
+    }
   }
 }
 
@@ -209,7 +218,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       buildPlatform: parsePlatform(undefined),
     });
     planned = graph;
-    checkEntitlements(graph, options.allow ?? []);
+    checkEntitlements(graph, options.allow ?? [], options.network);
     const warnings = graph.unusedBuildArgs
       .filter((a) => !PROXY_ARGS.includes(a.toUpperCase()))
       .map((a) => `[Warning] One or more build-args [${a}] were not consumed`);

@@ -53,7 +53,7 @@ export const ERROR_CODES = {
   // execution
   ERR_TSBUILD_RUN_EXIT_CODE: 'The RUN command failed; its output is shown above.',
   ERR_TSBUILD_SANDBOX_UNAVAILABLE: 'tsbuild needs Linux namespaces (run as root, or enable unprivileged user namespaces).',
-  ERR_TSBUILD_ENTITLEMENT: 'A privileged step needs its entitlement granted with --allow (security.insecure for RUN --security=insecure).',
+  ERR_TSBUILD_ENTITLEMENT: 'A privileged step needs its entitlement granted with --allow (security.insecure for RUN --security=insecure, network.host for RUN --network=host).',
   ERR_TSBUILD_SANDBOX_SETUP: 'The sandbox could not be prepared; run with --debug for details.',
   ERR_TSBUILD_CANCELLED: 'The build was cancelled.',
   ERR_TSBUILD_BENCH_BUILD: 'A build of the benchmark failed; its output is shown above. Check the project builds with `tsbuild build` first.',

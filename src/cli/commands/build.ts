@@ -26,7 +26,7 @@ const options: OptionSpec[] = [
   { name: 'secret', type: 'list', value: 'id=ID,src=FILE|env=VAR', description: 'Secret to expose to the build' },
   { name: 'platform', type: 'string', value: 'OS/ARCH', description: 'Target platform (default: the host platform)' },
   { name: 'insecure-registry', type: 'list', value: 'HOST[:PORT]', description: 'Reach this registry over plain HTTP (loopback registries always are)' },
-  { name: 'allow', type: 'list', value: 'ENTITLEMENT', description: 'Extra privileged entitlement: security.insecure (RUN --security=insecure), network.host' },
+  { name: 'allow', type: 'list', value: 'ENTITLEMENT', description: 'Extra privileged entitlement: security.insecure (RUN --security=insecure), network.host (RUN --network=host)' },
   { name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' },
 ];
 

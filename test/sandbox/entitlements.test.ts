@@ -1,5 +1,5 @@
 /**
- * RUN --security=insecure, as BuildKit: refused before any step without the security.insecure
+ * Entitlements, as BuildKit: RUN --security=insecure is refused before any step without the security.insecure
  * entitlement; with `--allow security.insecure` the step runs privileged (every capability, no
  * seccomp, it can mount), while the build's other RUN steps keep the default sandbox.
  */
@@ -40,4 +40,23 @@ test('RUN --security=insecure: refused without --allow security.insecure (file:l
   t.is((await readFile(path.join(out, 'insecure.txt'), 'utf8')).trim(), 'insecure-mounted');
   const capEff = BigInt(`0x${(await readFile(path.join(out, 'caps.txt'), 'utf8')).trim().split(/\s+/)[1]}`);
   t.true((capEff & (1n << 21n)) !== 0n, 'CAP_SYS_ADMIN is effective');
+});
+
+test('RUN --network=host needs network.host (--allow network.host, or --network host for the build), as in Docker 26', async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'proj');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN true\nRUN --network=host ls /sys/class/net > /nets.txt\n');
+  const refused = h.run(['--debug', 'build', '--progress=rawjson', dir]);
+  t.is(refused.status, 1);
+  t.regex(refused.stderr, /code: ERR_TSBUILD_ENTITLEMENT/);
+  t.regex(refused.stderr, /Dockerfile:3: RUN --network=host needs the network\.host entitlement/);
+  t.deepEqual(executed(refused.stderr), []);
+  const { readFile } = await import('node:fs/promises');
+  for (const grant of [['--allow', 'network.host'], ['--network', 'host']]) {
+    const out = path.join(h.tmp, `out-${grant[0]!.slice(2)}`);
+    h.ok(['build', '-q', ...grant, '-o', `type=local,dest=${out}`, dir]);
+    // The host's network namespace: its interfaces, more than a fresh namespace's lone loopback.
+    t.true((await readFile(path.join(out, 'nets.txt'), 'utf8')).trim().split('\n').length > 1, grant.join(' '));
+  }
 });
