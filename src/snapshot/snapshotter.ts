@@ -149,7 +149,8 @@ function alive(pid: number): boolean {
 async function removeOrphans(tmp: string): Promise<void> {
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
     const pid = Number(name.split('-')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !alive(pid))) await rm(path.join(tmp, name), { recursive: true, force: true });
+    // A dir still holding a mount (EBUSY) waits for the next cleanupStaleMounts.
+    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !alive(pid))) await rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => {});
   }
 }
 
@@ -186,7 +187,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
     (ready ??= Promise.all([layers, tmp, active, empty].map((d) => mkdir(d, { recursive: true })))
       // The flag stays on the dirs: set it when they are made, not on every build.
       .then(([, madeTmp, madeActive]) => (madeTmp !== undefined || madeActive !== undefined ? spreadSubdirs([active, tmp]) : undefined))
-      .then(() => removeOrphans(tmp)));
+      // Snapshots of killed builds (their mounts are gone: cleanupStaleMounts ran first).
+      .then(() => Promise.all([removeOrphans(tmp), removeOrphans(active)])));
   const layerDir = (d: Digest) => path.join(layers, digestHex(d));
   let overlayOk: Promise<boolean> | undefined;
 
@@ -247,7 +249,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
     async prepare(lowerTopFirst, kind) {
       await init();
       const mode = kind ?? ((await snapshotter.overlayAvailable()) ? 'overlay' : 'copy');
-      const dir = path.join(active, randomBytes(8).toString('hex'));
+      // The owner's pid leads the name: another build's start-up cleanup leaves live ones alone.
+      const dir = path.join(active, `${process.pid}-${randomBytes(8).toString('hex')}`);
       const upper = path.join(dir, 'upper');
       const work = path.join(dir, 'work');
       // Listed once each (see overlayMountOptions): the sandbox mounts `lower` itself.
@@ -290,15 +293,25 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   return snapshotter;
 }
 
-/** Unmounts anything left mounted under the state root by a killed process. */
+/**
+ * Unmounts what killed processes left mounted under the state root. Builds may share a root, so
+ * a mount counts as stale only when the process named at the head of its snapshot dir
+ * (`snapshots/active/<pid>-…`, `snapshots/tmp/<pid>-…`) is gone; a name without one is from an
+ * older tsbuild and goes too.
+ */
 export async function cleanupStaleMounts(stateRoot: string): Promise<number> {
   const prefix = path.join(path.resolve(stateRoot), 'snapshots') + path.sep;
   const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const ownerAlive = (target: string): boolean => {
+    const owner = /^(\d+)-/.exec(target.slice(prefix.length).split(path.sep)[1] ?? '');
+    return owner !== null && (Number(owner[1]) === process.pid || alive(Number(owner[1])));
+  };
   const targets = info
     .split('\n')
     .map((l) => l.split(' ')[4])
     .filter((t): t is string => t !== undefined && t.startsWith(prefix))
-    .map((t) => t.replace(/\\040/g, ' '));
+    .map((t) => t.replace(/\\040/g, ' '))
+    .filter((t) => !ownerAlive(t));
   for (const t of targets.reverse()) await unmount(t);
   return targets.length;
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile, link } from 'node:fs/promises';
 import os from 'node:os';
@@ -183,13 +183,27 @@ test('round trip keeps modes, owners, symlinks, hardlinks, fifos and devices; by
   t.is(execFileSync('getfattr', ['--only-values', '-n', 'user.note', path.join(out, 'dir/exec')], { encoding: 'utf8' }), 'hello');
 });
 
-test('stale mounts under the state root are cleaned up', async (t) => {
+test('stale mounts under the state root are cleaned up; mounts of a live build sharing the root are not', async (t) => {
   const root = await tmp(t);
   const snaps = createSnapshotter(root);
-  const active = await snaps.prepare([]);
-  const target = path.join(active.dir, 'merged');
-  await snaps.mount(active, target);
-  t.true((await readFile('/proc/self/mountinfo', 'utf8')).includes(target));
+  // Live: this process owns it (another build sharing the root is starting up).
+  const live = await snaps.prepare([]);
+  const liveTarget = path.join(live.dir, 'merged');
+  const unmountLive = await snaps.mount(live, liveTarget);
+  t.teardown(() => unmountLive());
+  // Stale: a snapshot dir named for a process that has exited, with its mount left behind.
+  const dead = spawnSync('true').pid!;
+  const staleDir = path.join(root, 'snapshots', 'active', `${dead}-0123456789abcdef`);
+  await mkdir(path.join(staleDir, 'merged'), { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(staleDir, 'merged')]);
+  const mounted = async (p: string) => (await readFile('/proc/self/mountinfo', 'utf8')).includes(p);
+  t.true(await mounted(liveTarget));
+  t.true(await mounted(staleDir));
   t.is(await cleanupStaleMounts(root), 1);
-  t.false((await readFile('/proc/self/mountinfo', 'utf8')).includes(target));
+  t.false(await mounted(staleDir));
+  t.true(await mounted(liveTarget), 'a live build keeps its mount');
+  // The dead build's snapshot dir goes when a snapshotter starts; the live one stays.
+  await createSnapshotter(root).prepare([]).then((a) => a.dispose());
+  t.false(existsSync(staleDir));
+  t.true(existsSync(live.dir));
 });
