@@ -293,6 +293,40 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   return snapshotter;
 }
 
+/** Prefix of a build's scratch dir in the temp dir; the owner's pid follows it. */
+export const BUILD_TMP_PREFIX = 'tsbuild-build-';
+
+/**
+ * A SIGKILLed build leaves its scratch dir (`<tmp>/tsbuild-build-<pid>-…`) behind, possibly
+ * with a file op's overlay still mounted in it: unmount and remove those of dead owners.
+ */
+export async function cleanupStaleBuildDirs(tmpParent: string = os.tmpdir()): Promise<number> {
+  const prefix = path.join(tmpParent, BUILD_TMP_PREFIX);
+  const deadOwner = (name: string): boolean => {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1] ?? NaN);
+    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid);
+  };
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const targets = info
+    .split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((t): t is string => t !== undefined && t.startsWith(prefix) && deadOwner(t.slice(prefix.length)));
+  for (const t of targets.reverse()) await unmount(t);
+  const still = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
+    .split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((t): t is string => t !== undefined && t.startsWith(prefix));
+  let removed = 0;
+  for (const name of await readdir(tmpParent).catch(() => [] as string[])) {
+    if (!name.startsWith(BUILD_TMP_PREFIX) || !deadOwner(name.slice(BUILD_TMP_PREFIX.length))) continue;
+    // A mount that would not go keeps its dir: rm must never reach into a mounted tree.
+    if (still.some((t) => t.startsWith(path.join(tmpParent, name) + path.sep))) continue;
+    await rm(path.join(tmpParent, name), { recursive: true, force: true }).catch(() => {});
+    removed++;
+  }
+  return removed;
+}
+
 /**
  * Unmounts what killed processes left mounted under the state root. Builds may share a root, so
  * a mount counts as stale only when the process named at the head of its snapshot dir

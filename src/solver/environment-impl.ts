@@ -12,7 +12,7 @@ import type { BuildGraph, HttpSourceOp, ImageRunConfig, Platform } from '../grap
 import { directReadSelection, materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
 import { readImage, type LocalImage } from '../oci/index.js';
 import type { BuildContext } from '../progress/index.js';
-import { cleanupStaleMounts, createSnapshotter, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
+import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnapshotter, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
 import type { Digest } from '../util/digest.js';
 import type { SolverEnvironment } from './ops/environment.js';
 import { countChanges, type ChangeItem } from './change-count.js';
@@ -58,7 +58,9 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
   // close() waits for it: a probe cut short by exit could leave its mount behind.
   const cleanups: Array<() => Promise<unknown>> = [() => probing];
   const images = new Map<string, Promise<LocalImage | undefined>>();
-  const tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-build-'));
+  // Named for this process, so a later build can tell a killed build's leftovers from a live one's.
+  await cleanupStaleBuildDirs();
+  const tmpRoot = await mkdtemp(path.join(os.tmpdir(), `${BUILD_TMP_PREFIX}${process.pid}-`));
   cleanups.push(() => rm(tmpRoot, { recursive: true, force: true }));
 
   const lookupImage = (ref: string, platform: Platform): Promise<LocalImage | undefined> => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { createContentStore } from '../../src/cache/index.js';
-import { cleanupStaleMounts, createLayerFromOverlayUpper, createSnapshotter, unpackLayer, writeLayerToStore } from '../../src/snapshot/index.js';
+import { cleanupStaleBuildDirs, cleanupStaleMounts, createLayerFromOverlayUpper, createSnapshotter, unpackLayer, writeLayerToStore } from '../../src/snapshot/index.js';
 
 async function tmp(t: import('ava').ExecutionContext, name = 'snap'): Promise<string> {
   const d = await mkdtemp(path.join(os.tmpdir(), `tsbuild-${name}-`));
@@ -206,4 +206,23 @@ test('stale mounts under the state root are cleaned up; mounts of a live build s
   await createSnapshotter(root).prepare([]).then((a) => a.dispose());
   t.false(existsSync(staleDir));
   t.true(existsSync(live.dir));
+});
+
+test('the scratch dir of a killed build is unmounted and removed by the next build; a live one is left alone', async (t) => {
+  const parent = await tmp(t, 'scratch-parent');
+  const dead = spawnSync('true').pid!;
+  const staleMount = path.join(parent, `tsbuild-build-${dead}-AbC123`, 'tsbuild-mnt-XyZ789');
+  const liveMount = path.join(parent, `tsbuild-build-${process.pid}-DeF456`, 'tsbuild-mnt-UvW012');
+  for (const m of [staleMount, liveMount]) {
+    await mkdir(m, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', m]);
+  }
+  t.teardown(() => void spawnSync('umount', [liveMount]));
+  await mkdir(path.join(parent, 'tsbuild-build-unrelated'));
+  t.is(await cleanupStaleBuildDirs(parent), 1);
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  t.false(info.includes(staleMount));
+  t.false(existsSync(path.dirname(staleMount)));
+  t.true(info.includes(liveMount));
+  t.true(existsSync(path.join(parent, 'tsbuild-build-unrelated')), 'a name without an owner pid is not ours to judge');
 });
