@@ -60,3 +60,15 @@ test('RUN --network=host needs network.host (--allow network.host, or --network 
     t.true((await readFile(path.join(out, 'nets.txt'), 'utf8')).trim().split('\n').length > 1, grant.join(' '));
   }
 });
+
+test("a RUN's own --network wins over the build's --network, which only replaces the default (as BuildKit)", async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'proj');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN --network=none ls /sys/class/net > /own.txt\nRUN ls /sys/class/net > /default.txt\n');
+  const out = path.join(h.tmp, 'out');
+  h.ok(['build', '-q', '--network', 'host', '-o', `type=local,dest=${out}`, dir]);
+  const { readFile } = await import('node:fs/promises');
+  t.is((await readFile(path.join(out, 'own.txt'), 'utf8')).trim(), 'lo');
+  t.true((await readFile(path.join(out, 'default.txt'), 'utf8')).trim().split('\n').length > 1, 'the default RUN got the host network');
+});

@@ -118,7 +118,9 @@ export async function runExec(
       env: [...op.env, ...env.proxyEnv, ...secretEnv],
       cwd: op.cwd,
       user,
-      network: env.network ?? op.network,
+      // A RUN's own --network wins; the build's --network only replaces the default (Docker 26 lab:
+      // `build --network host` with `RUN --network=none` leaves that step with loopback alone).
+      network: op.network === 'default' ? (env.network ?? 'default') : op.network,
       mounts,
       hostResolvConf: await hostResolvConf(),
       // Only reached with the security.insecure entitlement (api.ts checks before the build).
