@@ -203,7 +203,6 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       const v = options.buildArgs?.[k] ?? options.buildArgs?.[k.toLowerCase()];
       return v !== undefined ? [`${k}=${v}`, `${k.toLowerCase()}=${v}`] : [];
     }),
-    network: options.network,
   });
   try {
     const graph = await planBuild({
@@ -214,6 +213,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       dockerignore: ignore,
       noCache: options.noCache ?? false,
       noCacheFilter: options.noCacheFilter ?? [],
+      ...(options.network ? { network: options.network } : {}),
       resolveImage: (ref: string, p: Platform) => solverEnv.resolveImageConfig(ref, p),
       buildPlatform: parsePlatform(undefined),
     });

@@ -36,6 +36,8 @@ export interface DispatchContext {
   resolveFrom(value: string, current: StageState, ins: Instruction): Promise<Digest>;
   secrets: Set<string>;
   ignoreCache(stage: StageState): boolean;
+  /** Network mode of a RUN without --network (the build's --network, else default). */
+  defaultNetwork: NetworkMode;
 }
 
 export type Ins<K extends Instruction['kind']> = Extract<Instruction, { kind: K }>;
@@ -279,7 +281,7 @@ async function dispatchRun(ctx: DispatchContext, stage: StageState, ins: Ins<'ru
     }
     mounts.push(await execMount(ctx, stage, ins, spec));
   }
-  const network = (ins.network ? word(ctx, stage, ins, ins.network) : 'default') as NetworkMode;
+  const network = (ins.network ? word(ctx, stage, ins, ins.network) : ctx.defaultNetwork) as NetworkMode;
   if (!['default', 'none', 'host'].includes(network)) throw located(ctx, ins, 'ERR_TSBUILD_INSTRUCTION_FLAG', `unsupported network mode "${network}"`);
   const digest = ctx.graph.add(
     {

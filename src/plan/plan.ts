@@ -180,6 +180,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildGraph> {
     usedBuildArgs,
     dockerignore: options.dockerignore ?? [],
     secrets,
+    defaultNetwork: options.network ?? 'default',
     ignoreCache: (stage) => options.noCache === true || (stage.key !== undefined && noCacheFilter.has(stage.key)) || noCacheFilter.has(String(stage.index)),
     async resolveFrom(value, current, ins) {
       const def = stages[current.index]!;

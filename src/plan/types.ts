@@ -1,4 +1,4 @@
-import type { Digest, HistoryEntry, ImageRunConfig, Platform, Vertex, VertexMeta, Op } from '../graph/index.js';
+import type { Digest, HistoryEntry, ImageRunConfig, NetworkMode, Platform, Vertex, VertexMeta, Op } from '../graph/index.js';
 import type { DockerfileAst } from '../parser/index.js';
 
 /** A base image as the planner needs it: its identity and its run config. */
@@ -21,6 +21,11 @@ export interface PlanOptions {
   dockerignore?: string[];
   noCache?: boolean;
   noCacheFilter?: string[];
+  /**
+   * The build's `--network`: the mode of every RUN without its own --network. Part of the op
+   * (and so of its cache key), as in BuildKit's LLB.
+   */
+  network?: NetworkMode;
   /** Looks up a base image's config (local store or registry). Undefined result = unknown image. */
   resolveImage?: (ref: string, platform: Platform) => Promise<ResolvedImage | undefined>;
 }

@@ -24,7 +24,6 @@ export interface SolverEnvironmentOptions {
   ignore: string[];
   secrets: Map<string, Buffer>;
   proxyEnv: string[];
-  network?: 'default' | 'none' | 'host' | undefined;
   compression?: Compression;
   /** The exporter's compression-level for new layers (default: the compression's own). */
   compressionLevel?: number | undefined;
@@ -107,7 +106,6 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     content: state.content,
     secrets: options.secrets,
     proxyEnv: options.proxyEnv,
-    ...(options.network ? { network: options.network } : {}),
     tmpDir: tmpRoot,
     onCleanup: (fn) => void cleanups.push(fn),
     layerDirs,

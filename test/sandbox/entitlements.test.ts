@@ -71,4 +71,9 @@ test("a RUN's own --network wins over the build's --network, which only replaces
   const { readFile } = await import('node:fs/promises');
   t.is((await readFile(path.join(out, 'own.txt'), 'utf8')).trim(), 'lo');
   t.true((await readFile(path.join(out, 'default.txt'), 'utf8')).trim().split('\n').length > 1, 'the default RUN got the host network');
+  // The build's --network is part of a default RUN's definition, so of its cache key (as in
+  // BuildKit's LLB): without it that step runs again; the RUN with its own --network hits.
+  const again = h.run(['build', '--progress=rawjson', dir]);
+  t.is(again.status, 0, again.stderr);
+  t.deepEqual(executed(again.stderr).map((n) => n.replace(/^\[[^\]]+\] /, '')), ['RUN ls /sys/class/net > /default.txt']);
 });

@@ -55,8 +55,6 @@ export interface SolverEnvironment {
   secrets: Map<string, Buffer>;
   /** Proxy variables from the environment/build args: injected into RUN, never into keys. */
   proxyEnv: string[];
-  /** Overrides RUN networking for the whole build (`--network`). */
-  network?: 'default' | 'none' | 'host';
   tmpDir?: string;
   onCleanup(fn: () => Promise<unknown>): void;
 }

@@ -118,9 +118,9 @@ export async function runExec(
       env: [...op.env, ...env.proxyEnv, ...secretEnv],
       cwd: op.cwd,
       user,
-      // A RUN's own --network wins; the build's --network only replaces the default (Docker 26 lab:
-      // `build --network host` with `RUN --network=none` leaves that step with loopback alone).
-      network: op.network === 'default' ? (env.network ?? 'default') : op.network,
+      // The planner gave a RUN without --network the build's --network; a RUN's own flag wins
+      // (Docker 26 lab: `build --network host` with `RUN --network=none` leaves loopback alone).
+      network: op.network,
       mounts,
       hostResolvConf: await hostResolvConf(),
       // Only reached with the security.insecure entitlement (api.ts checks before the build).
