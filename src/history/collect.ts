@@ -202,6 +202,7 @@ async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, 
       ...(fail?.error !== undefined ? { error: fail.error } : {}),
     };
     if (v.op.kind === 'exec') {
+      step.network = v.op.network;
       const env: Record<string, string> = {};
       const source: Record<string, 'build-arg' | 'arg' | 'env'> = {};
       const stageEnv = envNames.get(ident.stage);

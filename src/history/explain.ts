@@ -53,6 +53,8 @@ export async function explainStep(build: BuildRecord, step: StepRecord, previous
   const causes: CacheMissCause[] = [];
   if (p.instruction !== step.instruction) {
     causes.push({ kind: 'instruction', text: `instruction changed: was "${p.instruction}", now "${step.instruction}"`, ...from });
+  } else if (p.network !== undefined && step.network !== undefined && p.network !== step.network) {
+    causes.push({ kind: 'definition', text: `network mode changed: was ${p.network}, now ${step.network}`, ...from });
   } else if (p.definition !== step.definition) {
     causes.push({ kind: 'definition', text: 'step options changed (user, working directory, platform, mounts or flags)', ...from });
   }

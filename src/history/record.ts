@@ -129,6 +129,8 @@ export interface StepRecord {
   inputs: StepInput[];
   /** Digest of the definition without inputs and environment (flags, paths, mounts, user...). */
   definition: Digest;
+  /** A RUN's network mode (its own --network, else the build's), to name that change. */
+  network?: string;
   /**
    * RUN environment (ARG and ENV values in scope) as NAME -> keyed hash of the value. Values
    * are never stored: the hash uses a per-state-root secret (history/.salt).

@@ -130,6 +130,15 @@ const cases: Case[] = [
     expect: { 'RUN id -u > /uid': ['step options changed (user, working directory, platform, mounts or flags)'] },
   },
   {
+    title: "the build's --network changed (it is the network of every RUN without its own)",
+    second: ['--network', 'none'],
+    expect: {
+      'RUN echo one > /f': ['network mode changed: was default, now none'],
+      'COPY a.txt /a.txt': ['parent step changed: [stage-0 2/4] RUN echo one > /f'],
+      'RUN cat /a.txt /f > /g': ['network mode changed: was default, now none', 'parent step changed: [stage-0 3/4] COPY a.txt /a.txt'],
+    },
+  },
+  {
     title: 'base image changed',
     change: async (_dir, h) => {
       h.ok(['image', 'import', busyboxTar(), 'busybox:latest'], { env: { SOURCE_DATE_EPOCH: '86400' } });
