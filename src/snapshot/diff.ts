@@ -80,7 +80,7 @@ export async function walk(root: string): Promise<Item[]> {
  * Names in byte order, as tar writers sort them. For ASCII names that is the plain string order;
  * only other names pay for encoding (a Buffer pair per comparison cost a 2,000-file layer ~3 ms).
  */
-function sortByBytes(names: string[]): string[] {
+export function sortByBytes(names: string[]): string[] {
   // eslint-disable-next-line no-control-regex
   if (names.every((n) => /^[\x00-\x7f]*$/.test(n))) return names.sort();
   return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));

@@ -145,12 +145,30 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Removes half-unpacked layers whose process is gone (SIGKILL mid-unpack). */
-async function removeOrphans(tmp: string): Promise<void> {
-  for (const name of await readdir(tmp).catch(() => [] as string[])) {
-    const pid = Number(name.split('-')[0]);
+/** The owner pid at the head of a `<pid>-…` dir name; undefined when the name has none. */
+function ownerPid(name: string): number | undefined {
+  const m = /^(\d+)-/.exec(name);
+  return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
+}
+
+/** Whether that owner has exited (never this process). */
+const ownerGone = (pid: number): boolean => pid !== process.pid && !alive(pid);
+
+/** Mount points of this process's mount table that lie under `prefix`, in mount order. */
+async function mountsUnder(prefix: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return info
+    .split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((t): t is string => t !== undefined && t.startsWith(prefix));
+}
+
+/** Removes half-unpacked layers and snapshots whose process is gone (SIGKILL), and unnamed leftovers. */
+async function removeOrphans(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = ownerPid(name);
     // A dir still holding a mount (EBUSY) waits for the next cleanupStaleMounts.
-    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !alive(pid))) await rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => {});
+    if (pid === undefined || ownerGone(pid)) await rm(path.join(dir, name), { recursive: true, force: true }).catch(() => {});
   }
 }
 
@@ -303,23 +321,17 @@ export const BUILD_TMP_PREFIX = 'tsbuild-build-';
 export async function cleanupStaleBuildDirs(tmpParent: string = os.tmpdir()): Promise<number> {
   const prefix = path.join(tmpParent, BUILD_TMP_PREFIX);
   const deadOwner = (name: string): boolean => {
-    const pid = Number(/^(\d+)-/.exec(name)?.[1] ?? NaN);
-    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid);
+    const pid = ownerPid(name);
+    return pid !== undefined && ownerGone(pid);
   };
-  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const targets = info
-    .split('\n')
-    .map((l) => l.split(' ')[4]?.replace(/\\040/g, ' '))
-    .filter((t): t is string => t !== undefined && t.startsWith(prefix) && deadOwner(t.slice(prefix.length)));
+  const targets = (await mountsUnder(prefix)).filter((t) => deadOwner(t.slice(prefix.length)));
   for (const t of targets.reverse()) await unmount(t);
-  const still = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
-    .split('\n')
-    .map((l) => l.split(' ')[4]?.replace(/\\040/g, ' '))
-    .filter((t): t is string => t !== undefined && t.startsWith(prefix));
+  // Only when something was mounted can something still be (a mount that would not go).
+  const still = targets.length > 0 ? await mountsUnder(prefix) : [];
   let removed = 0;
   for (const name of await readdir(tmpParent).catch(() => [] as string[])) {
     if (!name.startsWith(BUILD_TMP_PREFIX) || !deadOwner(name.slice(BUILD_TMP_PREFIX.length))) continue;
-    // A mount that would not go keeps its dir: rm must never reach into a mounted tree.
+    // rm must never reach into a mounted tree.
     if (still.some((t) => t.startsWith(path.join(tmpParent, name) + path.sep))) continue;
     await rm(path.join(tmpParent, name), { recursive: true, force: true }).catch(() => {});
     removed++;
@@ -335,17 +347,11 @@ export async function cleanupStaleBuildDirs(tmpParent: string = os.tmpdir()): Pr
  */
 export async function cleanupStaleMounts(stateRoot: string): Promise<number> {
   const prefix = path.join(path.resolve(stateRoot), 'snapshots') + path.sep;
-  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const ownerAlive = (target: string): boolean => {
-    const owner = /^(\d+)-/.exec(target.slice(prefix.length).split(path.sep)[1] ?? '');
-    return owner !== null && (Number(owner[1]) === process.pid || alive(Number(owner[1])));
+  const stale = (target: string): boolean => {
+    const pid = ownerPid(target.slice(prefix.length).split(path.sep)[1] ?? '');
+    return pid === undefined || ownerGone(pid);
   };
-  const targets = info
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((t): t is string => t !== undefined && t.startsWith(prefix))
-    .map((t) => t.replace(/\\040/g, ' '))
-    .filter((t) => !ownerAlive(t));
+  const targets = (await mountsUnder(prefix)).filter(stale);
   for (const t of targets.reverse()) await unmount(t);
   return targets.length;
 }

@@ -16,7 +16,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { emitLayer, readXattrs, type ChangeItem, type DiffOptions } from './diff.js';
+import { emitLayer, readXattrs, sortByBytes, type ChangeItem, type DiffOptions } from './diff.js';
 
 const bytewise = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -66,7 +66,7 @@ export function createLayerFromTreeDiff(lowerView: string, newDir: string, optio
       const lowAbs = rel === '' ? lowerView : path.join(lowerView, rel);
       const newAbs = rel === '' ? newDir : path.join(newDir, rel);
       const lowNames = new Set(await readdir(lowAbs).catch(() => [] as string[]));
-      const names = [...new Set([...lowNames, ...(await readdir(newAbs))])].sort(bytewise);
+      const names = sortByBytes([...new Set([...lowNames, ...(await readdir(newAbs))])]);
       let changed = false;
       for (const n of names) {
         const r = rel === '' ? n : `${rel}/${n}`;
@@ -102,7 +102,7 @@ export function createLayerFromTreeDiff(lowerView: string, newDir: string, optio
     };
     // A subtree with no lower counterpart: every entry is new.
     const visitNew = async (rel: string): Promise<boolean> => {
-      for (const n of (await readdir(path.join(newDir, rel))).sort(bytewise)) {
+      for (const n of sortByBytes(await readdir(path.join(newDir, rel)))) {
         const r = `${rel}/${n}`;
         items.push({ rel: r, abs: path.join(newDir, r) });
         if ((await lstat(path.join(newDir, r))).isDirectory()) await visitNew(r);
