@@ -99,12 +99,16 @@ const ENTITLEMENTS = ['security.insecure', 'network.host'];
  * `RUN --network=host` needs network.host, which `--network host` on the command line also grants
  * (Docker 26 lab: a RUN --network=host alone fails with "network.host is not allowed").
  */
-function checkEntitlements(graph: BuildGraph, allow: string[], buildNetwork: NetworkMode | undefined): void {
+function resolveEntitlements(allow: string[], buildNetwork: NetworkMode | undefined): Set<string> {
   for (const a of allow) {
     if (!ENTITLEMENTS.includes(a)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --allow "${a}": expected ${ENTITLEMENTS.join(' or ')}`);
   }
   const granted = new Set(allow);
   if (buildNetwork === 'host') granted.add('network.host');
+  return granted;
+}
+
+function checkEntitlements(graph: BuildGraph, granted: Set<string>): void {
   for (const v of targetLayerSteps(graph)) {
     if (v.op.kind !== 'exec') continue;
     const at = v.meta.location ? `${v.meta.location.file}:${v.meta.location.startLine}: ` : '';
@@ -147,6 +151,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   // Exporter options are checked before any work starts (a typo must not cost a build).
   const exporters = resolveExporters(options.outputs ?? [], { tags: options.tags ?? [], push: options.push ?? false });
   checkStdoutOutputs(exporters, options.stdout);
+  const entitlements = resolveEntitlements(options.allow ?? [], options.network);
   const cacheSpecs = resolveBuildCache(options.cacheTo ?? [], options.cacheFrom ?? []);
   const secrets = await loadSecrets(options.secrets ?? [], env);
   // BuildKit takes SOURCE_DATE_EPOCH as a build arg (buildx forwards the env variable that way).
@@ -218,7 +223,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       buildPlatform: parsePlatform(undefined),
     });
     planned = graph;
-    checkEntitlements(graph, options.allow ?? [], options.network);
+    checkEntitlements(graph, entitlements);
     const warnings = graph.unusedBuildArgs
       .filter((a) => !PROXY_ARGS.includes(a.toUpperCase()))
       .map((a) => `[Warning] One or more build-args [${a}] were not consumed`);
@@ -232,7 +237,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     const localIndex = createCacheIndex(state.root);
     const index = remoteCache.wrapIndex(localIndex);
     // Nothing to hit: the solver need not wait for cache keys (and the context checksum) first.
-    const eager = options.noCache === true || (cacheSpecs.imports.length === 0 && ((await localIndex.isEmpty?.()) ?? false));
+    const eager = options.noCache === true || (cacheSpecs.imports.length === 0 && ((await localIndex.isEmpty())));
     ctx.progress.emit({ type: 'build.start', time: Date.now(), target: graph.target.name, vertices: Object.keys(graph.vertices).length });
     const solved = await solve(ctx, {
       graph,

@@ -4,7 +4,7 @@
  * and lets two processes share the index without a database; a killed writer leaves at most a
  * stray temp file, never a torn record.
  */
-import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { digestHex, type Digest } from '../util/digest.js';
@@ -40,11 +40,12 @@ export interface CacheIndex {
   put(record: CacheRecord): Promise<void>;
   delete(key: Digest): Promise<void>;
   list(): Promise<CacheRecord[]>;
-  /** True when no record exists at all (a fresh state root): no lookup can hit. */
-  isEmpty?(): Promise<boolean>;
 }
 
-export function createCacheIndex(stateRoot: string, options: { max?: number } = {}): CacheIndex {
+export function createCacheIndex(stateRoot: string, options: { max?: number } = {}): CacheIndex & {
+  /** True when no record exists at all (a fresh state root): no lookup can hit. */
+  isEmpty(): Promise<boolean>;
+} {
   const dir = path.join(stateRoot, 'cache', 'keys');
   const hot = new LRUCache<Digest, CacheRecord>({ max: options.max ?? 4096 });
   const fileOf = (key: Digest): string => path.join(dir, `${digestHex(key)}.json`);
@@ -92,8 +93,11 @@ export function createCacheIndex(stateRoot: string, options: { max?: number } = 
     },
     async isEmpty() {
       if (hot.size > 0) return false;
-      const names = await readdir(dir).catch(() => [] as string[]);
-      return !names.some((n) => n.endsWith('.json'));
+      // Stops at the first record: a warm root holds thousands, and this runs on every build.
+      const entries = await opendir(dir).catch(() => undefined);
+      if (!entries) return true;
+      for await (const e of entries) if (e.name.endsWith('.json')) return false;
+      return true;
     },
     async list() {
       let names: string[];
