@@ -7,8 +7,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, mkdir, lstat, rm, symlink, link, chmod, chown, lchown, utimes, lutimes } from 'node:fs/promises';
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -17,6 +16,7 @@ import * as tarStream from 'tar-stream';
 import { TsbuildError } from '../errors/index.js';
 import { climbsAbove, resolveInRoot } from './paths.js';
 import { writeXattrs } from './xattr.js';
+import { makeSpecialFile } from '../util/special-files.js';
 
 /**
  * PAX `SCHILY.xattr.NAME` records as setfattr arguments (Docker's untar applies them).
@@ -187,15 +187,15 @@ export async function extractArchive(file: string, destDir: string, signal: Abor
       await chmod(target, mode);
       await utimes(target, mtime, mtime);
     } else if (h.type === 'fifo') {
-      // Named pipes are recreated, as BuildKit does (node has no mkfifo).
-      await promisify(execFile)('mkfifo', ['-m', mode.toString(8), target]);
+      // Named pipes are recreated, as BuildKit does.
+      await makeSpecialFile(target, 'p');
       await chown(target, uid, gid);
       await chmod(target, mode);
       await utimes(target, mtime, mtime);
     } else if (h.type === 'character-device' || h.type === 'block-device') {
       // Recreated, as BuildKit's ADD does (Docker 26 lab: `ADD dev.tar` keeps c 1,3 and b 7,0).
       // In a user namespace (rootless) mknod is refused: the device is left out, as moby does there.
-      const made = await promisify(execFile)('mknod', ['-m', mode.toString(8), target, h.type === 'character-device' ? 'c' : 'b', String(h.devmajor ?? 0), String(h.devminor ?? 0)]).then(
+      const made = await makeSpecialFile(target, h.type === 'character-device' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0).then(
         () => true,
         () => false,
       );

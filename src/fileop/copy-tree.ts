@@ -12,6 +12,7 @@ import { chmod, chown, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { ModeFn } from './chmod.js';
+import { makeSpecialFile } from '../util/special-files.js';
 import { writeXattrs, type XattrMap } from './xattr.js';
 
 /** Owner applied to copied entries. */
@@ -199,13 +200,10 @@ async function copyXattrs(run: CopyRun, src: string, target: string): Promise<vo
 }
 
 async function mknodLike(src: string, target: string, st: Stats): Promise<void> {
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
-  const run = promisify(execFile);
-  if (st.isFIFO()) await run('mkfifo', [target]);
+  if (st.isFIFO()) await makeSpecialFile(target, 'p');
   else if (st.isCharacterDevice() || st.isBlockDevice()) {
     const major = Math.floor(st.rdev / 256) & 0xfff;
     const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
-    await run('mknod', [target, st.isCharacterDevice() ? 'c' : 'b', String(major), String(minor)]);
+    await makeSpecialFile(target, st.isCharacterDevice() ? 'c' : 'b', major, minor);
   } else throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `cannot copy socket ${src}`);
 }

@@ -20,6 +20,7 @@ import { extract, type Header } from 'tar-stream';
 import { TsbuildError } from '../errors/index.js';
 import type { Digest } from '../util/digest.js';
 import { hostCommand } from '../util/host-command.js';
+import { makeSpecialFile } from '../util/special-files.js';
 
 export type UnpackMode = 'merge' | 'overlay';
 
@@ -155,11 +156,6 @@ export async function* decompressed(source: AsyncIterable<Uint8Array>, wanted: L
   yield* src.pipe(d);
 }
 
-async function mknod(file: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
-  if (type === 'p') await hostCommand('mkfifo', [file]);
-  else await hostCommand('mknod', [file, type, String(major), String(minor)]);
-}
-
 function removeTree(p: string): void {
   rmSync(p, { recursive: true, force: true });
 }
@@ -215,7 +211,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
       if (name === '' || name === '.' || name === '..') throw unsafe(h.name, 'is a whiteout that names its own or a parent directory');
       const victim = path.join(parent, name);
       removeTree(victim);
-      if (mode === 'overlay') await mknod(victim, 'c', 0, 0);
+      if (mode === 'overlay') await makeSpecialFile(victim, 'c', 0, 0);
       return;
     }
     // Replace whatever is there unless both are directories (a dir entry updates metadata).
@@ -260,11 +256,11 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
       case 'character-device':
       case 'block-device':
         stream.resume();
-        await mknod(target, h.type === 'character-device' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0);
+        await makeSpecialFile(target, h.type === 'character-device' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0);
         break;
       case 'fifo':
         stream.resume();
-        await mknod(target, 'p');
+        await makeSpecialFile(target, 'p');
         break;
       default:
         // pax headers etc. are consumed by tar-stream; anything else is skipped.
