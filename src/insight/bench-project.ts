@@ -12,7 +12,7 @@ import { createIgnoreMatcher, readDockerignore } from '../context/index.js';
 import { TsbuildError } from '../errors/index.js';
 import { goMatch, hasWildcard } from '../fileop/index.js';
 import type { FileOp, Vertex } from '../graph/index.js';
-import { isIndexType, readImage, type ImageIndex, type ImageManifest } from '../oci/index.js';
+import { imageLayers, isIndexType, readImage, type ImageIndex, type ImageManifest } from '../oci/index.js';
 import { parseDockerfile } from '../parser/index.js';
 import { planBuild } from '../plan/index.js';
 import { createSnapshotter } from '../snapshot/index.js';
@@ -110,11 +110,6 @@ export async function copyLocalImage(from: { content: ContentStore; images: Imag
  * pulled and unpacked), not one layer extraction behind it.
  */
 export async function unpackLocalImage(to: { root: string; content: ContentStore }, record: ImageRecord): Promise<void> {
-  const image = await readImage(to.content, record.name, record.digest);
   const snaps = createSnapshotter(to.root);
-  const diffIds = image.config.rootfs?.diff_ids ?? [];
-  for (const [i, layer] of image.manifest.layers.entries()) {
-    const diffId = diffIds[i];
-    if (diffId) await snaps.ensureLayer(diffId, () => to.content.openRead(layer.digest));
-  }
+  for (const l of imageLayers(await readImage(to.content, record.name, record.digest))) await snaps.ensureLayer(l.diffId, () => to.content.openRead(l.blob));
 }

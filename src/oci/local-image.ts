@@ -22,6 +22,13 @@ export interface LocalImage {
   configDigest: Digest;
 }
 
+/** An image's layers: each manifest blob with its config diff_id (which must pair up one to one). */
+export function imageLayers(img: LocalImage): Array<{ diffId: Digest; blob: Digest; mediaType: string; size: number }> {
+  const diffIds = img.config.rootfs.diff_ids;
+  if (diffIds.length !== img.manifest.layers.length) throw new TsbuildError('ERR_TSBUILD_IMAGE_FORMAT', `image ${img.name}: ${diffIds.length} diff_ids for ${img.manifest.layers.length} layers`);
+  return img.manifest.layers.map((l, i) => ({ diffId: diffIds[i]!, blob: l.digest, mediaType: l.mediaType, size: l.size }));
+}
+
 export function hostPlatform(): { os: string; architecture: string } {
   const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
   return { os: 'linux', architecture: map[os.arch()] ?? os.arch() };

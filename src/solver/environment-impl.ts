@@ -10,7 +10,7 @@ import type { StateRoot } from '../cache/index.js';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildGraph, HttpSourceOp, ImageRunConfig, Platform } from '../graph/index.js';
 import { directReadSelection, materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
-import { readImage, type LocalImage } from '../oci/index.js';
+import { imageLayers, readImage, type LocalImage } from '../oci/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnapshotter, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
 import type { Digest } from '../util/digest.js';
@@ -151,10 +151,8 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     async resolveImage(_ctx, ref, platform): Promise<{ layers: LayerRef[]; image: ResolvedBaseImage }> {
       const img = await lookupImage(ref, platform);
       if (!img) throw new TsbuildError('ERR_TSBUILD_IMAGE_NOT_FOUND', `image ${ref} is not in the local store and could not be pulled`);
-      const diffIds = img.config.rootfs.diff_ids;
-      if (diffIds.length !== img.manifest.layers.length) throw new TsbuildError('ERR_TSBUILD_IMAGE_FORMAT', `image ${ref}: ${diffIds.length} diff_ids for ${img.manifest.layers.length} layers`);
       return {
-        layers: img.manifest.layers.map((l, i) => ({ diffId: diffIds[i]!, blob: l.digest, mediaType: l.mediaType, size: l.size })),
+        layers: imageLayers(img),
         image: { ref, manifestDigest: img.manifestDigest, config: img.config as unknown as Record<string, unknown> },
       };
     },
