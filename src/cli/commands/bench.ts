@@ -72,7 +72,7 @@ JSON (--format json, schemaVersion 1): { schemaVersion, mode: "child-process", r
     if (args.positionals.length > 1) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `"tsbuild bench" takes at most 1 argument, got ${args.positionals.length}`);
     const report = await runBench({
       path: path.resolve(io.cwd, args.positionals[0] ?? '.'),
-      ...(o.file !== undefined ? { dockerfile: path.resolve(io.cwd, args.positionals[0] ?? '.', o.file as string) } : {}),
+      ...(o.file !== undefined ? { dockerfile: path.resolve(io.cwd, o.file as string) } : {}),
       buildArgs: parseBuildArgs(o['build-arg'] as string[], io.env),
       ...(o.target !== undefined ? { target: o.target as string } : {}),
       runs: Number(runsText),

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { OptionSpec } from '../args.js';
 import type { Command } from '../command.js';
@@ -53,7 +54,8 @@ export const buildCommand: Command = {
       const result = await build(
         {
           context,
-          file: o.file as string | undefined,
+          // -f names a file from the working directory, as `docker build -f` does (not from PATH).
+          file: o.file === undefined ? undefined : path.resolve(io.cwd, o.file as string),
           target: o.target as string | undefined,
           buildArgs: parseBuildArgs(o['build-arg'] as string[], io.env),
           tags: o.tag as string[],

@@ -23,7 +23,7 @@ export const planCommand: Command = {
     const o = args.options;
     const format = formatOption(o.format, ['json', 'dot', 'mermaid']);
     const context = path.resolve(io.cwd, args.positionals[0] ?? '.');
-    const dockerfile = path.resolve(context, (o.file as string | undefined) ?? 'Dockerfile');
+    const dockerfile = o.file === undefined ? path.resolve(context, 'Dockerfile') : path.resolve(io.cwd, o.file as string);
     let text: Buffer;
     try {
       text = await readFile(dockerfile);
