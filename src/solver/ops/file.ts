@@ -12,6 +12,8 @@ import { applyFileOp } from '../../fileop/index.js';
 import type { Digest } from '../../util/digest.js';
 import type { LayerRef, StepStats, VertexResult } from '../types.js';
 import type { SolverEnvironment } from './environment.js';
+import { copyUpDirs, planCopyIntoUpper } from './copy-into-upper.js';
+import { readXattrsOf } from '../../fileop/xattr.js';
 
 export async function runFile(
   ctx: BuildContext,
@@ -54,8 +56,16 @@ export async function runFile(
         dirs.set(action.from, ro.dir);
       }
     }
+    let rootDir = target;
+    const copyUp = active.kind === 'overlay' ? await planCopyIntoUpper(op, target) : undefined;
+    if (copyUp) {
+      const xattrs = copyUp.length > 0 ? await readXattrsOf(copyUp.map((d) => path.join(target, d.rel))) : new Map();
+      await releases.shift()!();
+      await copyUpDirs(copyUp, target, active.upper, xattrs);
+      rootDir = active.upper;
+    }
     const read = await applyFileOp(ctx, op, {
-      rootDir: target,
+      rootDir,
       inputDir: (d: Digest) => dirs.get(d)!,
       contextIsLocal: (d: Digest) => isLocal.has(d),
       inputVisible: (d: Digest) => visible.get(d),

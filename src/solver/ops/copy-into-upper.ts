@@ -1,0 +1,59 @@
+/**
+ * A COPY into a part of the tree that is new (or an empty directory) can write its files straight
+ * into the snapshot's overlay upper dir instead of through the overlay mount. Creating files
+ * through overlayfs costs this kernel about twice what the same creates cost on the upper's own
+ * filesystem (a 2,000-file COPY: ~150-250 ms against ~100 ms), and the result is the same upper
+ * dir, provided what overlayfs would have done on its own is done by hand first:
+ * - every existing directory on the way to the destination is "copied up": made in the upper dir
+ *   with the lower's mode, owner, xattrs and times (overlayfs keeps a copied-up parent's times);
+ * - nothing below the destination exists yet, so no decision of the copy (overwrite, land inside
+ *   a directory, follow a symlink) can depend on lower content the upper dir does not show.
+ * Anything else (a symlink or a file on the way, a non-empty destination, several actions, named
+ * --chown users looked up in the image's /etc/passwd, archives, possibly-empty wildcards) keeps
+ * the mounted path. The checks run through the mount; the writes happen after it is unmounted,
+ * as overlayfs does not allow changing its upper dir while mounted.
+ */
+import { chmod, lchown, lstat, mkdir, readdir, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import type { FileOp } from '../../graph/index.js';
+import { hasWildcard } from '../../fileop/index.js';
+import { writeXattrs, type XattrMap } from '../../fileop/xattr.js';
+import type { Stats } from 'node:fs';
+
+/** The existing directories to copy up (top first), or undefined when the copy must go through the mount. */
+export async function planCopyIntoUpper(op: FileOp, merged: string): Promise<Array<{ rel: string; st: Stats }> | undefined> {
+  if (op.actions.length !== 1) return undefined;
+  const a = op.actions[0]!;
+  if (a.action !== 'copy' || a.unpack || a.parents) return undefined;
+  // A named user is looked up in the destination's /etc/passwd, which the upper dir lacks.
+  if (a.chown && !(/^\d*$/.test(a.chown.user.split(':')[0]!) && /^\d*$/.test(a.chown.group ?? a.chown.user.split(':')[1] ?? ''))) return undefined;
+  // A wildcard allowed to match nothing leaves the tree untouched: there must be nothing to copy up.
+  if (a.allowEmptyWildcard && a.src.some((s) => hasWildcard(s))) return undefined;
+  const parts = path.posix.normalize(`/${a.dest}`).split('/').filter((p) => p !== '');
+  if (parts.length === 0) return undefined;
+  const existing: Array<{ rel: string; st: Stats }> = [];
+  for (let i = 0; i < parts.length; i++) {
+    const rel = parts.slice(0, i + 1).join('/');
+    const st = await lstat(path.join(merged, rel)).catch(() => undefined);
+    if (!st) return existing;
+    if (!st.isDirectory()) return undefined;
+    existing.push({ rel, st });
+  }
+  // The destination itself exists: only an empty one keeps every decision of the copy the same.
+  return (await readdir(path.join(merged, parts.join('/')))).length === 0 ? existing : undefined;
+}
+
+/** Makes the copied-up directories in `upper` (call with the overlay unmounted). */
+export async function copyUpDirs(dirs: Array<{ rel: string; st: Stats }>, merged: string, upper: string, xattrs: XattrMap): Promise<void> {
+  for (const { rel, st } of dirs) {
+    const p = path.join(upper, rel);
+    await mkdir(p);
+    await lchown(p, st.uid, st.gid);
+    // After chown, which clears set-id bits.
+    await chmod(p, st.mode & 0o7777);
+    const attrs = xattrs.get(path.join(merged, rel));
+    if (attrs) await writeXattrs(p, attrs);
+  }
+  // Deepest first: making a child moved its parent's times.
+  for (const { rel, st } of [...dirs].reverse()) await utimes(path.join(upper, rel), st.atime, st.mtime);
+}

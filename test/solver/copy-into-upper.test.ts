@@ -1,0 +1,87 @@
+/**
+ * A COPY into new or empty directories writes into the overlay upper dir directly
+ * (solver/ops/copy-into-upper.ts); every other COPY goes through the overlay mount. Both must make
+ * the layer overlayfs would: the directories on the way are copied up with their owner, mode
+ * (set-id bits included) and times, and only the directory that gains an entry gets a new mtime.
+ */
+import test from 'ava';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { extract } from 'tar-stream';
+import { execFileSync } from 'node:child_process';
+import { createHarness, type Harness } from '../helpers/tsbuild.js';
+
+interface Entry {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+}
+
+/** The entries of the top layer of an image built with --target `stage`. */
+async function topLayer(h: Harness, dir: string, stage: string): Promise<Map<string, Entry>> {
+  const out = path.join(h.tmp, `${stage}.tar`);
+  h.ok(['build', '--progress=quiet', '--target', stage, '-o', `type=oci,dest=${out}`, dir]);
+  const layout = path.join(h.tmp, stage);
+  execFileSync('mkdir', ['-p', layout]);
+  execFileSync('tar', ['-xf', out, '-C', layout]);
+  const blob = (d: string) => path.join(layout, 'blobs', 'sha256', d.slice('sha256:'.length));
+  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+  const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as { layers: Array<{ digest: string }> };
+  const entries = new Map<string, Entry>();
+  const x = extract();
+  x.on('entry', (hd, stream, next) => {
+    entries.set(hd.name.replace(/\/$/, ''), { mode: hd.mode ?? 0, uid: hd.uid ?? 0, gid: hd.gid ?? 0, mtime: (hd.mtime?.getTime() ?? 0) / 1000 });
+    stream.resume();
+    stream.on('end', next);
+  });
+  await new Promise<void>((resolve, reject) => createReadStream(blob(manifest.layers.at(-1)!.digest)).pipe(createGunzip()).pipe(x).on('finish', resolve).on('error', reject));
+  return entries;
+}
+
+const OLD = 1_000_000_000;
+
+test('COPY copies up the directories on its way like overlayfs, on the direct path and through the mount', async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'ctx');
+  execFileSync('mkdir', ['-p', dir]);
+  await writeFile(path.join(dir, 'f'), 'f\n');
+  await writeFile(
+    path.join(dir, 'Dockerfile'),
+    [
+      'FROM busybox AS base',
+      `RUN mkdir -p /srv/full /srv/empty && echo x > /srv/full/old && chown 5:6 /srv /srv/empty && chmod 2750 /srv && chmod 1777 /srv/empty && touch -d @${OLD} /srv /srv/full /srv/empty`,
+      // The destination exists and is empty: written into the upper dir directly.
+      'FROM base AS direct',
+      'COPY f /srv/empty/',
+      // The destination holds a file: through the overlay mount.
+      'FROM base AS mounted',
+      'COPY f /srv/full/',
+      // New directories under an existing one: direct, and /srv is the directory that gains an entry.
+      'FROM base AS deeper',
+      'COPY --chown=7:8 f /srv/new/deep/',
+      '',
+    ].join('\n'),
+  );
+
+  const direct = await topLayer(h, dir, 'direct');
+  t.deepEqual([...direct.keys()].sort(), ['srv', 'srv/empty', 'srv/empty/f']);
+  t.like(direct.get('srv'), { mode: 0o2750, uid: 5, gid: 6, mtime: OLD }, 'a copied-up parent keeps its metadata and time');
+  t.like(direct.get('srv/empty'), { mode: 0o1777, uid: 5, gid: 6 });
+  t.not(direct.get('srv/empty')!.mtime, OLD, 'the directory that gained an entry has a new mtime');
+  t.like(direct.get('srv/empty/f'), { uid: 0, gid: 0 });
+
+  const mounted = await topLayer(h, dir, 'mounted');
+  t.deepEqual([...mounted.keys()].sort(), ['srv', 'srv/full', 'srv/full/f']);
+  t.like(mounted.get('srv'), { mode: 0o2750, uid: 5, gid: 6, mtime: OLD });
+  t.not(mounted.get('srv/full')!.mtime, OLD);
+
+  const deeper = await topLayer(h, dir, 'deeper');
+  t.deepEqual([...deeper.keys()].sort(), ['srv', 'srv/new', 'srv/new/deep', 'srv/new/deep/f']);
+  t.like(deeper.get('srv'), { mode: 0o2750, uid: 5, gid: 6 });
+  t.not(deeper.get('srv')!.mtime, OLD);
+  t.like(deeper.get('srv/new'), { mode: 0o755, uid: 7, gid: 8 });
+  t.like(deeper.get('srv/new/deep/f'), { uid: 7, gid: 8 });
+});
