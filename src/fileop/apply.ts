@@ -23,7 +23,7 @@ import type { Chown, CopyAction, Digest, FileOp, MkdirAction, MkfileAction, RmAc
 import { createIgnoreMatcher } from '../context/index.js';
 import { resolveUser } from '../util/passwd.js';
 import { parseChmod } from './chmod.js';
-import { copyEntry, mkdirAllOwned, type CopyRun, type Owner } from './copy-tree.js';
+import { copyEntry, mkdirAllOwned, type CopyReuseHooks, type CopyRun, type Owner } from './copy-tree.js';
 import { expandWildcards, hasWildcard, unescapeGo } from './match.js';
 import { climbsAbove, cleanRooted, resolveInRoot } from './paths.js';
 import { extractArchive, isArchive } from './archive.js';
@@ -42,6 +42,8 @@ export interface FileOpEnv {
    * copy may see; anything else is skipped as if absent. Undefined: every entry is visible.
    */
   inputVisible?(d: Digest): ReadonlySet<string> | undefined;
+  /** For copies from a local context: files an earlier identical copy made (solver/ops/copy-reuse.ts). */
+  reuse?: CopyReuseHooks;
 }
 
 /** What a FileOp read, for progress and build records. */
@@ -140,6 +142,7 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     mode: parseChmod(a.chmod),
     excluded: exclude ? (rel) => exclude.matches(rel) : undefined,
     inodes: new Map(),
+    reuse: env.contextIsLocal?.(a.from) ? env.reuse : undefined,
     bytesRead: 0,
     filesRead: 0,
     signal: ctx.signal,

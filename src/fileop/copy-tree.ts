@@ -21,6 +21,14 @@ export interface Owner {
   gid: number;
 }
 
+/** Lets a caller make a regular file by other means than copying it (solver/ops/copy-reuse.ts). */
+export interface CopyReuseHooks {
+  /** Makes `target` exactly as copying `src` would (content, owner, mode, times, xattrs); false to copy. */
+  reuse(src: string, st: Stats, target: string): boolean;
+  /** Called for every regular file the copy makes, reused or not. */
+  copied(src: string, st: Stats): void;
+}
+
 /** Per-action copy settings and counters. */
 export interface CopyRun {
   /** --chown result; undefined keeps (or resets, see resetOwner) source ownership. */
@@ -36,6 +44,7 @@ export interface CopyRun {
   inodes: Map<string, string>;
   /** Extended attributes of the sources, keyed by host path (see xattr.ts). */
   xattrs?: XattrMap;
+  reuse?: CopyReuseHooks | undefined;
   bytesRead: number;
   filesRead: number;
   signal: AbortSignal;
@@ -156,6 +165,10 @@ async function copyLeaf(run: CopyRun, st: Stats, src: string, target: string, fr
   } else if (st.isFile()) {
     run.bytesRead += st.size;
     run.filesRead++;
+    if (run.reuse) {
+      run.reuse.copied(src, st);
+      if (run.reuse.reuse(src, st, target)) return;
+    }
     if (st.size < SMALL_FILE) {
       writeSmallFile(run, st, readFileSync(src), target);
       await copyXattrs(run, src, target);

@@ -10,3 +10,4 @@ export { parseChmod, type ModeFn } from './chmod.js';
 export { goMatch, hasWildcard } from './match.js';
 export { detectCompression, isArchive, extractArchive, type Compression } from './archive.js';
 export { resolveInRoot } from './paths.js';
+export type { CopyReuseHooks } from './copy-tree.js';

@@ -109,6 +109,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     tmpDir: tmpRoot,
     onCleanup: (fn) => void cleanups.push(fn),
     layerDirs,
+    layerDir: (diffId) => snaps.layerDir(diffId),
     prepareSnapshot: (lower) => snaps.prepare(lower, options.snapshotter),
     async mountSnapshot(active, target) {
       return snaps.mount(active as Parameters<typeof snaps.mount>[0], target);

@@ -29,6 +29,8 @@ export interface SolverEnvironment {
   content: ContentStore;
   /** Unpacks (once) and returns the layer dirs of a chain, TOP layer first (overlay order). */
   layerDirs(ctx: BuildContext, layers: LayerRef[]): Promise<string[]>;
+  /** Where a layer lives unpacked (it may not exist); absent in environments without snapshots. */
+  layerDir?(diffId: Digest): string;
   /** A writable snapshot over the given lower dirs (top first). */
   prepareSnapshot(lower: string[]): Promise<ActiveSnapshotLike>;
   /** Mounts a snapshot at a host path for file ops; returns the unmount function. */

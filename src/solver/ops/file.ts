@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { FileOp, Vertex } from '../../graph/index.js';
+import type { CopyAction, FileOp, Vertex } from '../../graph/index.js';
 import type { BuildContext } from '../../progress/index.js';
 import { TsbuildError } from '../../errors/index.js';
 import { applyFileOp } from '../../fileop/index.js';
@@ -13,6 +13,7 @@ import type { Digest } from '../../util/digest.js';
 import type { LayerRef, StepStats, VertexResult } from '../types.js';
 import type { SolverEnvironment } from './environment.js';
 import { copyUpDirs, planCopyIntoUpper } from './copy-into-upper.js';
+import { openCopyReuse, type CopyReuse } from './copy-reuse.js';
 import { readXattrsOf } from '../../fileop/xattr.js';
 
 export async function runFile(
@@ -57,18 +58,23 @@ export async function runFile(
       }
     }
     let rootDir = target;
+    let reuse: CopyReuse | undefined;
     const copyUp = active.kind === 'overlay' ? await planCopyIntoUpper(op, target) : undefined;
     if (copyUp) {
       const xattrs = copyUp.length > 0 ? await readXattrsOf(copyUp.map((d) => path.join(target, d.rel))) : new Map();
       await releases.shift()!();
       await copyUpDirs(copyUp, target, active.upper, xattrs);
       rootDir = active.upper;
+      // Files the previous run of this COPY made, linked instead of copied when unchanged.
+      const a = op.actions[0] as CopyAction;
+      if (env.layerDir && visible.has(a.from)) reuse = await openCopyReuse({ stateRoot: env.stateRoot, contextDir: dirs.get(a.from)!, action: a, upper: active.upper, layerDir: env.layerDir });
     }
     const read = await applyFileOp(ctx, op, {
       rootDir,
       inputDir: (d: Digest) => dirs.get(d)!,
       contextIsLocal: (d: Digest) => isLocal.has(d),
       inputVisible: (d: Digest) => visible.get(d),
+      ...(reuse ? { reuse } : {}),
     });
     stats.contextBytes = read.bytesRead;
     stats.contextFiles = read.filesRead;
@@ -81,6 +87,7 @@ export async function runFile(
     for (const release of releases.splice(0).reverse()) await release();
     const layer = await env.commitLayer(ctx, active, stats);
     stats.layer = layer;
+    await reuse?.save(layer.diffId);
     return layer;
   } finally {
     for (const release of releases.reverse()) await release().catch(() => {});

@@ -1,0 +1,92 @@
+/**
+ * Re-running a COPY of the context after an edit: most of its files are exactly what the layer
+ * from the previous run of the same COPY holds. Those are hard-linked from that layer dir instead
+ * of copied (one link() against create, write, chown, chmod and utimes), so a one-file edit of a
+ * 2,000-file COPY costs about as much as the edit.
+ *
+ * A file is linked only when its source is provably unchanged since that copy: same inode, size,
+ * mode, owner, mtime and ctime (a write, chmod, chown or xattr change moves ctime), the same rule
+ * as the context's stat cache. Files changed within a second of being copied are not recorded (a
+ * second change within the filesystem's timestamp granularity could go unseen). Layer dirs are
+ * never written after they are adopted (overlay lowers are read-only, other snapshots copy), so a
+ * shared inode cannot change under either layer; the layer tar and its digest are the same as a
+ * plain copy gives.
+ *
+ * The record (source path -> stat signature, plus the layer made) lives in
+ * <root>/cache/copy-reuse/<hash of the COPY's definition>.json, replaced by each run; a missing,
+ * unreadable or pruned one only means copying.
+ */
+import { randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, type Stats } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CopyAction } from '../../graph/index.js';
+import { digestHex, isDigest, sha256, type Digest } from '../../util/digest.js';
+import type { CopyReuseHooks } from '../../fileop/index.js';
+
+interface Record {
+  layer: Digest;
+  /** Inode and ctime of the layer dir once adopted: a dir pruned and unpacked again is another one. */
+  dir: string;
+  files: { [src: string]: string };
+}
+
+export interface CopyReuse extends CopyReuseHooks {
+  /** Remembers this run's files as copied into `layer` (after it is committed). */
+  save(layer: Digest): Promise<void>;
+}
+
+const dirSignature = (dir: string): string | undefined => {
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  return st?.isDirectory() ? `${st.ino}:${st.ctimeMs}` : undefined;
+};
+const signature = (st: Stats): string => `${st.ino}:${st.size}:${st.mode}:${st.uid}:${st.gid}:${st.mtimeMs}:${st.ctimeMs}`;
+
+/** Margin for coarse kernel timestamps: a file changed this recently is copied again next time. */
+const RACY_MS = 1000;
+
+export async function openCopyReuse(options: { stateRoot: string; contextDir: string; action: CopyAction; upper: string; layerDir(diffId: Digest): string }): Promise<CopyReuse> {
+  const { action: a, upper } = options;
+  const shape = JSON.stringify([options.contextDir, a.src, a.dest, a.chown ?? null, a.chmod ?? null, a.exclude, a.link, a.allowWildcard, a.allowEmptyWildcard]);
+  const file = path.join(options.stateRoot, 'cache', 'copy-reuse', `${digestHex(sha256(shape)).slice(0, 32)}.json`);
+  let previous: Record | undefined;
+  try {
+    const r = JSON.parse(await readFile(file, 'utf8')) as Record;
+    if (isDigest(r.layer) && r.files && typeof r.files === 'object') previous = r;
+  } catch {
+    // none yet, or unreadable: copy everything
+  }
+  const oldDir = previous ? options.layerDir(previous.layer) : undefined;
+  // Files of a layer dir are never changed once it is adopted, so the dir being the same one this
+  // copy made vouches for every file in it.
+  if (previous && dirSignature(oldDir!) !== previous.dir) previous = undefined;
+  const startedAt = Date.now();
+  const files: { [src: string]: string } = {};
+
+  return {
+    reuse(src, st, target) {
+      if (!previous || previous.files[src] !== signature(st)) return false;
+      try {
+        linkSync(path.join(oldDir!, path.relative(upper, target)), target);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    copied(src, st) {
+      if (st.ctimeMs < startedAt - RACY_MS) files[src] = signature(st);
+    },
+    async save(layer) {
+      await mkdir(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        const dir = dirSignature(options.layerDir(layer));
+        if (dir === undefined) return;
+        await writeFile(tmp, JSON.stringify({ layer, dir, files } satisfies Record));
+        await rename(tmp, file);
+      } catch {
+        await rm(tmp, { force: true });
+      }
+    },
+  };
+}

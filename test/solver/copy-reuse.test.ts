@@ -1,0 +1,62 @@
+/**
+ * A COPY of the context run again after an edit links the unchanged files from the layer its
+ * previous run made (solver/ops/copy-reuse.ts) and copies the rest; the image is what a plain copy
+ * gives.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, lstatSync } from 'node:fs';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHarness, type Harness } from '../helpers/tsbuild.js';
+
+/** Builds, and returns the unpacked dir of the image's top layer plus the exported filesystem. */
+async function build(h: Harness, dir: string, n: number): Promise<{ layer: string; fs: string }> {
+  const oci = path.join(h.tmp, `img${n}.tar`);
+  const fs = path.join(h.tmp, `fs${n}`);
+  h.ok(['build', '--progress=quiet', '-o', `type=oci,dest=${oci}`, '-o', `type=local,dest=${fs}`, dir]);
+  const layout = path.join(h.tmp, `layout${n}`);
+  await mkdir(layout);
+  execFileSync('tar', ['-xf', oci, '-C', layout]);
+  const blob = async (d: string) => JSON.parse(await readFile(path.join(layout, 'blobs', 'sha256', d.slice(7)), 'utf8'));
+  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8'));
+  const manifest = await blob(index.manifests[0].digest);
+  const config = await blob(manifest.config.digest);
+  const top = (config.rootfs.diff_ids as string[]).at(-1)!;
+  return { layer: path.join(h.root, 'snapshots', 'layers', top.slice(7)), fs };
+}
+
+test('an edited context: unchanged files are linked from the previous COPY layer, changed ones copied', async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'ctx');
+  await mkdir(path.join(dir, 'src'), { recursive: true });
+  for (const f of ['a', 'b', 'c', 'd']) await writeFile(path.join(dir, 'src', f), `${f}\n`);
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nWORKDIR /app\nCOPY . /app/\n');
+  // Files changed within a second of a build are never reused (timestamp granularity).
+  await sleep(1100);
+  const first = await build(h, dir, 1);
+
+  await appendFile(path.join(dir, 'src', 'a'), 'edited\n');
+  chmodSync(path.join(dir, 'src', 'b'), 0o600); // metadata only: ctime moves, content does not
+  await writeFile(path.join(dir, 'src', 'e'), 'new\n');
+  const second = await build(h, dir, 2);
+  t.not(second.layer, first.layer);
+
+  const ino = (layer: string, f: string) => lstatSync(path.join(layer, 'app', 'src', f)).ino;
+  t.is(ino(second.layer, 'c'), ino(first.layer, 'c'), 'unchanged file linked');
+  t.is(ino(second.layer, 'd'), ino(first.layer, 'd'));
+  t.not(ino(second.layer, 'a'), ino(first.layer, 'a'), 'edited file copied');
+  t.not(ino(second.layer, 'b'), ino(first.layer, 'b'), 'chmod-ed file copied');
+  t.is(await readFile(path.join(second.fs, 'app', 'src', 'a'), 'utf8'), 'a\nedited\n');
+  t.is(lstatSync(path.join(second.fs, 'app', 'src', 'b')).mode & 0o777, 0o600);
+  t.is(lstatSync(path.join(first.layer, 'app', 'src', 'b')).mode & 0o777, 0o644, 'the earlier layer is untouched');
+  t.is(await readFile(path.join(second.fs, 'app', 'src', 'e'), 'utf8'), 'new\n');
+  t.is(await readFile(path.join(first.layer, 'app', 'src', 'a'), 'utf8'), 'a\n');
+
+  // Files just written are not recorded: the next build copies them again instead of linking.
+  await appendFile(path.join(dir, 'src', 'c'), 'x\n');
+  const third = await build(h, dir, 3);
+  t.not(ino(third.layer, 'e'), ino(second.layer, 'e'));
+  t.is(ino(third.layer, 'd'), ino(first.layer, 'd'));
+});
