@@ -428,6 +428,7 @@ export async function pruneStateRoot(state: Roots, options: PruneOptions = {}): 
       report.reclaimed += l.bytes;
     }
     if (report.blobs > 0) await forgetDeletedVariants(state);
+    if (report.layers > 0) await forgetCopyRecords(state);
     return report;
   } finally {
     await release();
@@ -461,6 +462,20 @@ async function forgetDeletedVariants(state: Roots): Promise<void> {
     }
   } finally {
     await release();
+  }
+}
+
+/**
+ * Drops the COPY reuse records (solver/ops/copy-reuse.ts: one per COPY definition, naming the
+ * layer that COPY made last) whose layer dir is gone: they could only ever say "copy again".
+ */
+async function forgetCopyRecords(state: Roots): Promise<void> {
+  const dir = path.join(state.root, 'cache', 'copy-reuse');
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const file = path.join(dir, name);
+    const layer = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { layer?: unknown }).layer, () => undefined);
+    const gone = !isDigest(layer) || !(await stat(path.join(state.root, 'snapshots', 'layers', digestHexOf(layer))).catch(() => undefined));
+    if (gone) await rm(file, { force: true });
   }
 }
 

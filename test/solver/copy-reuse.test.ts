@@ -6,7 +6,7 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, lstatSync } from 'node:fs';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHarness, type Harness } from '../helpers/tsbuild.js';
@@ -59,4 +59,10 @@ test('an edited context: unchanged files are linked from the previous COPY layer
   const third = await build(h, dir, 3);
   t.not(ino(third.layer, 'e'), ino(second.layer, 'e'));
   t.is(ino(third.layer, 'd'), ino(first.layer, 'd'));
+
+  // Pruning the layers drops the records naming them.
+  const records = path.join(h.root, 'cache', 'copy-reuse');
+  t.true((await readdir(records)).length > 0);
+  h.ok(['prune', '--all', '--grace', '0s']);
+  t.deepEqual(await readdir(records), []);
 });
