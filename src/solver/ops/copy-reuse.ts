@@ -6,8 +6,9 @@
  *
  * A file is linked only when its source is provably unchanged since that copy: same inode, size,
  * mode, owner, mtime and ctime (a write, chmod, chown or xattr change moves ctime), the same rule
- * as the context's stat cache. Files changed within a second of being copied are not recorded (a
- * second change within the filesystem's timestamp granularity could go unseen). Layer dirs are
+ * as the context's stat cache. Files changed just before the build are not recorded: file times
+ * come from the kernel's coarse clock (a tick of 1-10 ms), so a second change within the tick of
+ * the first could leave every field as it was. Layer dirs are
  * never written after they are adopted (overlay lowers are read-only, other snapshots copy), so a
  * shared inode cannot change under either layer; the layer tar and its digest are the same as a
  * plain copy gives.
@@ -42,8 +43,8 @@ const dirSignature = (dir: string): string | undefined => {
 };
 const signature = (st: Stats): string => `${st.ino}:${st.size}:${st.mode}:${st.uid}:${st.gid}:${st.mtimeMs}:${st.ctimeMs}`;
 
-/** Margin for coarse kernel timestamps: a file changed this recently is copied again next time. */
-const RACY_MS = 1000;
+/** Above the coarse clock's tick: a file changed this recently is copied again next time. */
+const RACY_MS = 50;
 
 export async function openCopyReuse(options: { stateRoot: string; contextDir: string; action: CopyAction; upper: string; layerDir(diffId: Digest): string }): Promise<CopyReuse> {
   const { action: a, upper } = options;
