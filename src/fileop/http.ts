@@ -13,6 +13,7 @@ import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import type { Digest } from '../util/index.js';
+import { applyDeferredCaCerts } from '../util/deferred-ca.js';
 
 /** What to fetch. */
 export interface HttpSourceSpec {
@@ -41,10 +42,15 @@ export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, d
   }
   let res: Response;
   try {
+    // Redirects may lead to https from http: trust the deferred CAs for either.
+    await applyDeferredCaCerts();
     res = await fetch(url, { signal: ctx.signal, redirect: 'follow' });
   } catch (e) {
     if (ctx.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'download cancelled', { cause: e });
-    throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url} failed`, { cause: e });
+    // fetch says only "fetch failed"; the reason (refused, DNS, certificate) is its cause.
+    const reason = (e as { cause?: { message?: string; code?: string } }).cause;
+    const why = reason?.message ? `: ${reason.message}${reason.code && !reason.message.includes(reason.code) ? ` (${reason.code})` : ''}` : '';
+    throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url} failed${why}`, { cause: e });
   }
   if (!res.ok) throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url}: HTTP ${res.status}`);
   // Stream to a temp file while hashing: downloads can be larger than memory.

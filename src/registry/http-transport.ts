@@ -11,6 +11,7 @@
  * retries are the same whichever path a request took.
  */
 import type { IncomingMessage } from 'node:http';
+import { applyDeferredCaCerts } from '../util/deferred-ca.js';
 
 /** A body that can be iterated (chunks) or cancelled, like the web stream's subset we use. */
 interface LiteBody extends AsyncIterable<Uint8Array> {
@@ -24,9 +25,11 @@ const IDLE_TIMEOUT_MS = 300_000;
 /** `fetch(url, init)`, without loading undici when the request has no body. */
 export async function transport(url: string | URL, init: RequestInit & { duplex?: 'half' } = {}): Promise<Response> {
   const method = (init.method ?? 'GET').toUpperCase();
-  if ((method !== 'GET' && method !== 'HEAD') || init.body !== undefined && init.body !== null) return fetch(url, init);
+  // fetch may follow a redirect to https whatever the first URL was.
+  if ((method !== 'GET' && method !== 'HEAD') || init.body !== undefined && init.body !== null) return applyDeferredCaCerts().then(() => fetch(url, init));
   const u = typeof url === 'string' ? new URL(url) : url;
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return fetch(url, init);
+  if (u.protocol === 'https:') await applyDeferredCaCerts();
   // Loaded on the first request (~5 ms for both): a cached build of a local base image makes none.
   const mod = u.protocol === 'https:' ? (await import('node:https')).default : (await import('node:http')).default;
   return new Promise<Response>((resolve, reject) => {
@@ -37,7 +40,9 @@ export async function transport(url: string | URL, init: RequestInit & { duplex?
       if (REDIRECTS.has(status) && init.redirect !== 'manual') {
         // Following (dropping credentials across origins, etc.) is fetch's job.
         msg.destroy();
-        fetch(url, init).then(resolve, reject);
+        applyDeferredCaCerts()
+          .then(() => fetch(url, init))
+          .then(resolve, reject);
         return;
       }
       // An answer nobody reads (a 401 before a refused token request, an error thrown before

@@ -1,0 +1,75 @@
+/**
+ * The `tsbuild` launcher (bin/tsbuild) keeps Node from parsing NODE_EXTRA_CA_CERTS at start-up
+ * and tsbuild trusts those certificates on its first TLS connection (src/util/deferred-ca.ts):
+ * through fetch (ADD <url>) and through node:https (the registry transport), against a real
+ * HTTPS server whose certificate only a test CA vouches for.
+ */
+import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createHarness, repo } from '../helpers/tsbuild.js';
+
+const launcher = path.join(repo, 'bin', 'tsbuild');
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** A CA and a server certificate for 127.0.0.1 signed by it. */
+function makeCerts(dir: string): { ca: string; key: string; cert: string } {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=tsbuild test CA', '-keyout', f('ca.key'), '-out', f('ca.pem'));
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr'));
+  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1\\n' > ${f('ext')}`]);
+  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext'), '-out', f('server.pem'));
+  return { ca: f('ca.pem'), key: f('server.key'), cert: f('server.pem') };
+}
+
+test('NODE_EXTRA_CA_CERTS: not parsed at start-up, trusted by ADD <url> (fetch) and the registry transport (https)', async (t) => {
+  const h = await createHarness(t, { busybox: false });
+  const certs = makeCerts(h.tmp);
+  const server = createServer({ key: await readFile(certs.key), cert: await readFile(certs.cert) }, (_req, res) => res.end('over tls\n'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => void server.close());
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hello.txt`;
+  const { NODE_EXTRA_CA_CERTS: _, ...base } = process.env;
+  const env = { ...base, TSBUILD_ROOT: h.root };
+
+  // Node itself warns at start-up about an unreadable file; through the launcher it never reads it.
+  const bogus = { ...env, NODE_EXTRA_CA_CERTS: path.join(h.tmp, 'missing.pem') };
+  t.regex((await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), '--version'], bogus, h.tmp)).stderr, /Ignoring extra certs/);
+  const quiet = await run(launcher, ['--version'], bogus, h.tmp);
+  t.is(quiet.status, 0);
+  t.notRegex(quiet.stderr, /Ignoring extra certs/);
+
+  const ctx = path.join(h.tmp, 'ctx');
+  await mkdir(ctx);
+  await writeFile(path.join(ctx, 'Dockerfile'), `FROM scratch\nADD ${url} /hello.txt\n`);
+  const build = (e: NodeJS.ProcessEnv, out: string) => run(launcher, ['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], e, h.tmp);
+
+  const untrusted = await build(env, path.join(h.tmp, 'out0'));
+  t.not(untrusted.status, 0, 'the test CA is not trusted by default');
+  t.regex(untrusted.stderr, /certificate|self.signed|UNABLE_TO_VERIFY|unable to verify/i);
+
+  const trusted = await build({ ...env, NODE_EXTRA_CA_CERTS: certs.ca }, path.join(h.tmp, 'out1'));
+  t.is(trusted.status, 0, trusted.stderr);
+  t.is(await readFile(path.join(h.tmp, 'out1', 'hello.txt'), 'utf8'), 'over tls\n');
+
+  // The registry transport's node:https path, with the variable as the launcher hands it on.
+  const script = `import(${JSON.stringify(path.join(repo, 'dist', 'registry', 'http-transport.js'))}).then((m) => m.transport(${JSON.stringify(url)})).then((r) => r.text()).then((s) => process.stdout.write(s))`;
+  const viaHttps = await run(process.execPath, ['-e', script], { ...env, TSBUILD_EXTRA_CA_CERTS: certs.ca }, h.tmp);
+  t.is(viaHttps.stdout, 'over tls\n', viaHttps.stderr);
+  t.not((await run(process.execPath, ['-e', script], env, h.tmp)).status, 0);
+});
