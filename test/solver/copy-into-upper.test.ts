@@ -1,6 +1,6 @@
 /**
- * A COPY into new or empty directories writes into the overlay upper dir directly
- * (solver/ops/copy-into-upper.ts); every other COPY goes through the overlay mount. Both must make
+ * A COPY whose every new name is new writes into the overlay upper dir directly
+ * (solver/ops/copy-into-upper.ts); a COPY that replaces something goes through the overlay mount. Both must make
  * the layer overlayfs would: the directories on the way are copied up with their owner, mode
  * (set-id bits included) and times, and only the directory that gains an entry gets a new mtime.
  */
@@ -48,17 +48,21 @@ test('COPY copies up the directories on its way like overlayfs, on the direct pa
   const dir = path.join(h.tmp, 'ctx');
   execFileSync('mkdir', ['-p', dir]);
   await writeFile(path.join(dir, 'f'), 'f\n');
+  await writeFile(path.join(dir, 'g'), 'g\n');
   await writeFile(
     path.join(dir, 'Dockerfile'),
     [
       'FROM busybox AS base',
-      `RUN mkdir -p /srv/full /srv/empty && echo x > /srv/full/old && chown 5:6 /srv /srv/empty && chmod 2750 /srv && chmod 1777 /srv/empty && touch -d @${OLD} /srv /srv/full /srv/empty`,
+      `RUN mkdir -p /srv/full /srv/empty && echo x > /srv/full/old && echo old > /srv/full/f && chown 5:6 /srv /srv/empty && chmod 2750 /srv && chmod 1777 /srv/empty && touch -d @${OLD} /srv /srv/full /srv/empty`,
       // The destination exists and is empty: written into the upper dir directly.
       'FROM base AS direct',
       'COPY f /srv/empty/',
-      // The destination holds a file: through the overlay mount.
+      // The destination holds a file of that name: through the overlay mount.
       'FROM base AS mounted',
       'COPY f /srv/full/',
+      // The destination holds other files only: direct.
+      'FROM base AS beside',
+      'COPY g /srv/full/',
       // New directories under an existing one: direct, and /srv is the directory that gains an entry.
       'FROM base AS deeper',
       'COPY --chown=7:8 f /srv/new/deep/',
@@ -77,6 +81,11 @@ test('COPY copies up the directories on its way like overlayfs, on the direct pa
   t.deepEqual([...mounted.keys()].sort(), ['srv', 'srv/full', 'srv/full/f']);
   t.like(mounted.get('srv'), { mode: 0o2750, uid: 5, gid: 6, mtime: OLD });
   t.not(mounted.get('srv/full')!.mtime, OLD);
+
+  const beside = await topLayer(h, dir, 'beside');
+  t.deepEqual([...beside.keys()].sort(), ['srv', 'srv/full', 'srv/full/g']);
+  t.like(beside.get('srv'), { mode: 0o2750, uid: 5, gid: 6, mtime: OLD });
+  t.not(beside.get('srv/full')!.mtime, OLD);
 
   const deeper = await topLayer(h, dir, 'deeper');
   t.deepEqual([...deeper.keys()].sort(), ['srv', 'srv/new', 'srv/new/deep', 'srv/new/deep/f']);

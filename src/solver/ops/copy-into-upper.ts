@@ -6,29 +6,34 @@
  * dir, provided what overlayfs would have done on its own is done by hand first:
  * - every existing directory on the way to the destination is "copied up": made in the upper dir
  *   with the lower's mode, owner, xattrs and times (overlayfs keeps a copied-up parent's times);
- * - nothing below the destination exists yet, so no decision of the copy (overwrite, land inside
- *   a directory, follow a symlink) can depend on lower content the upper dir does not show.
- * Anything else (a symlink or a file on the way, a non-empty destination, several actions, named
- * --chown users looked up in the image's /etc/passwd, archives, possibly-empty wildcards) keeps
- * the mounted path. The checks run through the mount; the writes happen after it is unmounted,
+ * - nothing the copy creates exists yet: the destination is new, or none of the names it makes
+ *   directly in an existing destination directory is there, so no decision of the copy
+ *   (overwrite, merge, land inside a directory, follow a symlink) can depend on lower content
+ *   the upper dir does not show.
+ * Anything else (a symlink or a file on the way, a name already there, several actions, wildcard
+ * sources, named --chown users looked up in the image's /etc/passwd, archives) keeps the mounted
+ * path. The checks run through the mount; the writes happen after it is unmounted,
  * as overlayfs does not allow changing its upper dir while mounted.
  */
 import { chmod, lchown, lstat, mkdir, readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileOp } from '../../graph/index.js';
-import { hasWildcard } from '../../fileop/index.js';
+import { hasWildcard, resolveInRoot } from '../../fileop/index.js';
 import { writeXattrs, type XattrMap } from '../../fileop/xattr.js';
 import type { Stats } from 'node:fs';
 
-/** The existing directories to copy up (top first), or undefined when the copy must go through the mount. */
-export async function planCopyIntoUpper(op: FileOp, merged: string): Promise<Array<{ rel: string; st: Stats }> | undefined> {
+/**
+ * The existing directories to copy up (top first), or undefined when the copy must go through the
+ * mount. `merged` is the mounted snapshot, `inputDir` the root of the copy's sources.
+ */
+export async function planCopyIntoUpper(op: FileOp, merged: string, inputDir: string): Promise<Array<{ rel: string; st: Stats }> | undefined> {
   if (op.actions.length !== 1) return undefined;
   const a = op.actions[0]!;
   if (a.action !== 'copy' || a.unpack || a.parents) return undefined;
   // A named user is looked up in the destination's /etc/passwd, which the upper dir lacks.
   if (a.chown && !(/^\d*$/.test(a.chown.user.split(':')[0]!) && /^\d*$/.test(a.chown.group ?? a.chown.user.split(':')[1] ?? ''))) return undefined;
-  // A wildcard allowed to match nothing leaves the tree untouched: there must be nothing to copy up.
-  if (a.allowEmptyWildcard && a.src.some((s) => hasWildcard(s))) return undefined;
+  // Which names a wildcard makes is the copy's business; so is a source that is not there.
+  if (a.allowWildcard && a.src.some((s) => hasWildcard(s))) return undefined;
   const parts = path.posix.normalize(`/${a.dest}`).split('/').filter((p) => p !== '');
   if (parts.length === 0) return undefined;
   const existing: Array<{ rel: string; st: Stats }> = [];
@@ -39,8 +44,17 @@ export async function planCopyIntoUpper(op: FileOp, merged: string): Promise<Arr
     if (!st.isDirectory()) return undefined;
     existing.push({ rel, st });
   }
-  // The destination itself exists: only an empty one keeps every decision of the copy the same.
-  return (await readdir(path.join(merged, parts.join('/')))).length === 0 ? existing : undefined;
+  // The destination is an existing directory: everything lands in it, under names that must be new.
+  const dest = path.join(merged, parts.join('/'));
+  for (const src of a.src) {
+    const host = await resolveInRoot(inputDir, src, { followLast: true, escapeError: 'ERR_TSBUILD_COPY_OUTSIDE_CONTEXT' }).catch(() => undefined);
+    const st = host === undefined ? undefined : await lstat(host).catch(() => undefined);
+    if (!st) return undefined;
+    // A directory source merges its entries (all of them: ignored ones only make this stricter).
+    const names = st.isDirectory() ? await readdir(host!) : [path.posix.basename(path.posix.normalize(`/${src}`))];
+    for (const name of names) if (await lstat(path.join(dest, name)).then(() => true, () => false)) return undefined;
+  }
+  return existing;
 }
 
 /** Makes the copied-up directories in `upper` (call with the overlay unmounted). */

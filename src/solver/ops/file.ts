@@ -59,7 +59,8 @@ export async function runFile(
     }
     let rootDir = target;
     let reuse: CopyReuse | undefined;
-    const copyUp = active.kind === 'overlay' ? await planCopyIntoUpper(op, target) : undefined;
+    const first = op.actions[0];
+    const copyUp = active.kind === 'overlay' && first?.action === 'copy' ? await planCopyIntoUpper(op, target, dirs.get(first.from)!) : undefined;
     if (copyUp) {
       const xattrs = copyUp.length > 0 ? await readXattrsOf(copyUp.map((d) => path.join(target, d.rel))) : new Map();
       await releases.shift()!();
