@@ -2,7 +2,7 @@
  * tsbuild against BuildKit (Docker 26 from ../shared/peers) on ../shared/peers/bench: cold,
  * no-op, touch (mtime only) and edit-one-file builds, interleaved run by run, printing the
  * median seconds per builder and the tsbuild/BuildKit ratios next to the goals
- * (no-op <= 0.5x, edit <= 0.7x, cold <= 0.9x).
+ * (no-op <= 0.5x, edit <= 0.7x, cold <= 0.9x; none for touch).
  *
  *   sudo node --import=tsx/esm bench/build.bench.ts [RUNS]
  *
@@ -97,14 +97,15 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const goals: Record<Scenario, number> = { cold: 0.9, noop: 0.5, touch: 0.5, edit: 0.7 };
+// The goals of the build issue; it sets none for an mtime-only touch.
+const goals: Partial<Record<Scenario, number>> = { cold: 0.9, noop: 0.5, edit: 0.7 };
 const row = (cells: string[]) => console.log(cells.map((c) => c.padEnd(12)).join('').trimEnd());
 console.log(`median seconds over ${runs} run(s) on ${benchDir} (${os.cpus().length} cores); tsbuild via \`tsbuild bench\`, edit file ${editFile}`);
 row(['builder', ...order]);
 for (const [who, r] of Object.entries(results)) row([who, ...order.map((s) => `${median(r[s]).toFixed(3)}`)]);
 if (results.buildkit) {
   row(['ratio', ...order.map((s) => `${(median(results.tsbuild![s]) / median(results.buildkit![s])).toFixed(2)}x`)]);
-  row(['goal', ...order.map((s) => `<=${goals[s]}x`)]);
+  row(['goal', ...order.map((s) => (goals[s] === undefined ? '-' : `<=${goals[s]}x`))]);
 }
 // What no build can go below here: starting Node itself. NODE_EXTRA_CA_CERTS (set machine-wide
 // on some hosts, this lab's included) makes Node parse the bundle before any code runs; the
