@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { CopyAction, FileOp, Vertex } from '../../graph/index.js';
+import type { FileOp, Vertex } from '../../graph/index.js';
 import type { BuildContext } from '../../progress/index.js';
 import { TsbuildError } from '../../errors/index.js';
 import { applyFileOp } from '../../fileop/index.js';
@@ -59,16 +59,16 @@ export async function runFile(
     }
     let rootDir = target;
     let reuse: CopyReuse | undefined;
-    const first = op.actions[0];
-    const copyUp = active.kind === 'overlay' && first?.action === 'copy' ? await planCopyIntoUpper(op, target, dirs.get(first.from)!) : undefined;
-    if (copyUp) {
+    const copy = op.actions[0]?.action === 'copy' ? op.actions[0] : undefined;
+    const copyUp = active.kind === 'overlay' && copy ? await planCopyIntoUpper(op, target, dirs.get(copy.from)!) : undefined;
+    if (copy && copyUp) {
       const xattrs = copyUp.length > 0 ? await readXattrsOf(copyUp.map((d) => path.join(target, d.rel))) : new Map();
-      await releases.shift()!();
+      releases.splice(releases.indexOf(unmount), 1);
+      await unmount();
       await copyUpDirs(copyUp, target, active.upper, xattrs);
       rootDir = active.upper;
       // Files the previous run of this COPY made, linked instead of copied when unchanged.
-      const a = op.actions[0] as CopyAction;
-      if (env.layerDir && visible.has(a.from)) reuse = await openCopyReuse({ stateRoot: env.stateRoot, contextDir: dirs.get(a.from)!, action: a, upper: active.upper, layerDir: env.layerDir });
+      if (env.layerDir && visible.has(copy.from)) reuse = await openCopyReuse({ stateRoot: env.stateRoot, contextDir: dirs.get(copy.from)!, action: copy, upper: active.upper, layerDir: env.layerDir });
     }
     const read = await applyFileOp(ctx, op, {
       rootDir,
