@@ -89,9 +89,12 @@ export function sortByBytes(names: string[]): string[] {
 /** Builds an uncompressed OCI layer tar from an overlay upper directory. */
 export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptions = {}): Readable {
   return emitLayer(async () => {
-    const xattrs = await readXattrs(upperDir);
+    // getfattr runs in its own process while this one walks the tree.
+    const reading = readXattrs(upperDir);
+    const walked = await walk(upperDir);
+    const xattrs = await reading;
     const items: ChangeItem[] = [];
-    for (const item of await walk(upperDir)) {
+    for (const item of walked) {
       const st = item.st!;
       const attrs = xattrs.get(item.abs);
       // Both whiteout forms overlayfs uses: a 0/0 char device, or (userxattr/nested overlays)
