@@ -1,8 +1,9 @@
 /**
  * Executes a FileOp's actions (COPY/ADD, WORKDIR mkdir, heredoc mkfile, rm) on a destination
  * root directory, with BuildKit's file-backend semantics. Checked against Docker 26/BuildKit 0.13:
- * - missing destination parents are created 0755, owned by the --chown user (root without one),
- *   with the current time as mtime;
+ * - missing destination parents are created 0755, owned by the --chown user (root without one,
+ *   with the group of a set-group-ID parent, which also passes its set-group-ID bit on), with the
+ *   current time as mtime;
  * - a directory source copies its contents; a newly created top directory is 0755 and owned like
  *   a parent, but takes the source directory's mtime; nested entries keep mode and mtime;
  * - a file onto an existing directory (or a dest ending in "/") lands inside it under its name;

@@ -51,8 +51,9 @@ export interface CopyRun {
 }
 
 /**
- * Creates missing directories of `dir` (a host path under the root) with mode 0755, the given
- * owner (root when none) and mtime now — BuildKit's MkdirAll for destination parents and WORKDIR.
+ * Creates missing directories of `dir` (a host path under the root) with `mode`, the given owner
+ * and mtime now — BuildKit's MkdirAll for destination parents and WORKDIR. Without an owner they
+ * are not chowned: root's, with the group (and set-group-ID bit) a set-group-ID parent passes on.
  */
 export async function mkdirAllOwned(dir: string, mode: number, owner: Owner | undefined, stopAt: string): Promise<void> {
   const missing: string[] = [];
@@ -71,8 +72,11 @@ export async function mkdirAllOwned(dir: string, mode: number, owner: Owner | un
   }
   for (const d of missing) {
     await mkdir(d);
-    await chmod(d, mode);
-    await chown(d, owner?.uid ?? 0, owner?.gid ?? 0);
+    // A directory made inside a set-group-ID one gets that bit from the kernel, and BuildKit's
+    // MkdirAll keeps it (Docker 26 lab: 2755 under a 2750 parent); chmod(2) alone would clear it.
+    await chmod(d, mode | ((await lstat(d)).mode & 0o2000));
+    // Without a user BuildKit does not chown: root's, with the group of a set-group-ID parent.
+    if (owner) await chown(d, owner.uid, owner.gid);
   }
 }
 
