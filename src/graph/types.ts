@@ -174,6 +174,7 @@ export interface MkdirAction {
   path: string;
   mode: number;
   parents: boolean;
+  /** Undefined: the op's user (WORKDIR); an empty user: no chown at all (what the kernel gives root). */
   chown?: Chown;
 }
 

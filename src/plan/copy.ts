@@ -49,9 +49,10 @@ export async function dispatchCopy(ctx: DispatchContext, stage: StageState, ins:
       const content = h.expand ? wrapExpand(ctx, ins, () => expandHeredoc(h.content, scope, ctx.escape)) : h.content;
       const file = dest.endsWith('/') ? path.posix.join(dest, h.name) : dest;
       // BuildKit copies heredoc files like any source (CreateDestPath): missing destination dirs
-      // are made, owned by --chown or root, before the first file (`COPY <<A <<B /new/dir/`).
+      // are made, owned by --chown, else left as made (root's, or a set-group-ID parent's group),
+      // before the first file (`COPY <<A <<B /new/dir/`).
       const dir = path.posix.dirname(file);
-      if (shownHeredocs.length === 0 && dir !== '/') actions.push({ action: 'mkdir', path: dir, mode: 0o755, parents: true, chown: chown ?? { user: '0', group: '0' } });
+      if (shownHeredocs.length === 0 && dir !== '/') actions.push({ action: 'mkdir', path: dir, mode: 0o755, parents: true, chown: chown ?? { user: '' } });
       actions.push({ action: 'mkfile', path: file, mode: typeof chmod === 'number' ? chmod : 0o644, data: content, ...(chown ? { chown } : {}) });
       shownHeredocs.push(`<<${h.name}`);
       continue;
