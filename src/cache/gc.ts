@@ -215,11 +215,16 @@ async function imageHeld(state: Roots): Promise<{ blobs: Set<Digest>; diffIds: S
 const digestHexOf = (d: string): string => d.slice(d.indexOf(':') + 1);
 
 /** Apparent size of a tree (regular files and symlinks), without following links. */
+/**
+ * Apparent size of a tree. A file with several links (COPY reuse links unchanged files between
+ * the layer dirs of successive builds, solver/ops/copy-reuse.ts) counts 1/nlink in each place,
+ * so that the layers' sizes add up to what they hold together.
+ */
 async function treeBytes(p: string): Promise<number> {
   let total = 0;
   const st = await lstat(p).catch(() => undefined);
   if (!st) return 0;
-  if (!st.isDirectory()) return st.size;
+  if (!st.isDirectory()) return st.isFile() && st.nlink > 1 ? st.size / st.nlink : st.size;
   for (const n of await readdir(p).catch(() => [] as string[])) total += await treeBytes(path.join(p, n));
   return total;
 }
@@ -238,7 +243,7 @@ async function readModel(state: Roots): Promise<Model> {
   const layerDirs: Model['layerDirs'] = new Map();
   for (const n of await readdir(layersRoot).catch(() => [] as string[])) {
     const st = await lstat(path.join(layersRoot, n)).catch(() => undefined);
-    if (st?.isDirectory()) layerDirs.set(n, { bytes: await treeBytes(path.join(layersRoot, n)), changedMs: changedMs(st) });
+    if (st?.isDirectory()) layerDirs.set(n, { bytes: Math.round(await treeBytes(path.join(layersRoot, n))), changedMs: changedMs(st) });
   }
   // Compressed variants of a layer (exporter/convert-layers.ts) are held by the records that hold
   // its diff_id: new layers are stored uncompressed and their export blobs are variants, so pruning
@@ -275,7 +280,7 @@ async function readModel(state: Roots): Promise<Model> {
   for (const n of await readdir(mountsRoot).catch(() => [] as string[])) {
     const p = path.join(mountsRoot, n);
     const st = await lstat(p).catch(() => undefined);
-    if (st) mounts.push({ kind: 'mount', id: n, path: p, lastUsed: changedMs(st), blobs: [], diffIds: [], bytes: await treeBytes(p) });
+    if (st) mounts.push({ kind: 'mount', id: n, path: p, lastUsed: changedMs(st), blobs: [], diffIds: [], bytes: Math.round(await treeBytes(p)) });
   }
   return { records, blobSizes, layerDirs, mounts, imageBlobs: held.blobs, imageDiffIds: held.diffIds };
 }

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, lstatSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +31,8 @@ test('an edited context: unchanged files are linked from the previous COPY layer
   const h = await createHarness(t);
   const dir = path.join(h.tmp, 'ctx');
   await mkdir(path.join(dir, 'src'), { recursive: true });
-  for (const f of ['a', 'b', 'c', 'd']) await writeFile(path.join(dir, 'src', f), `${f}\n`);
+  for (const f of ['a', 'b', 'c']) await writeFile(path.join(dir, 'src', f), `${f}\n`);
+  await writeFile(path.join(dir, 'src', 'd'), 'd'.repeat(100_000)); // big enough to show in `du` below
   await writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nWORKDIR /app\nCOPY . /app/\n');
   // Files changed in the last moments before a build are not recorded (timestamp granularity).
   await sleep(200);
@@ -61,6 +62,21 @@ test('an edited context: unchanged files are linked from the previous COPY layer
   t.is(ino(third.layer, 'd'), ino(first.layer, 'd'));
   t.not(ino(third.layer, 'c'), ino(first.layer, 'c'));
   t.is(await readFile(path.join(third.fs, 'app', 'src', 'c'), 'utf8'), 'c\nx\n');
+
+  // `du` counts a file linked into several layer dirs once in all (apparent sizes).
+  const seen = new Map<number, number>();
+  const walk = (dir: string): void => {
+    for (const n of readdirSync(dir)) {
+      const st = lstatSync(path.join(dir, n));
+      if (st.isDirectory()) walk(path.join(dir, n));
+      else seen.set(st.ino, st.size);
+    }
+  };
+  const layersDir = path.join(h.root, 'snapshots', 'layers');
+  for (const l of readdirSync(layersDir)) walk(path.join(layersDir, l));
+  const unique = [...seen.values()].reduce((a, b) => a + b, 0);
+  const du = JSON.parse(h.ok(['du', '--format', 'json'])) as { layers: { count: number; bytes: number } };
+  t.true(Math.abs(du.layers.bytes - unique) <= du.layers.count, `du ${du.layers.bytes} vs ${unique} bytes of distinct files`);
 
   // Pruning the layers drops the records naming them.
   const records = path.join(h.root, 'cache', 'copy-reuse');
