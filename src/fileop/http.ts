@@ -13,7 +13,7 @@ import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import type { Digest } from '../util/index.js';
-import { applyDeferredCaCerts } from '../util/deferred-ca.js';
+import { transport } from '../util/http-transport.js';
 
 /** What to fetch. */
 export interface HttpSourceSpec {
@@ -42,12 +42,10 @@ export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, d
   }
   let res: Response;
   try {
-    // Redirects may lead to https from http: trust the deferred CAs for either.
-    await applyDeferredCaCerts();
-    res = await fetch(url, { signal: ctx.signal, redirect: 'follow' });
+    res = await transport(url, { signal: ctx.signal, redirect: 'follow' });
   } catch (e) {
     if (ctx.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'download cancelled', { cause: e });
-    // fetch says only "fetch failed"; the reason (refused, DNS, certificate) is its cause.
+    // The error says only "fetch failed"; the reason (refused, DNS, certificate) is its cause.
     const reason = (e as { cause?: { message?: string; code?: string } }).cause;
     const why = reason?.message ? `: ${reason.message}${reason.code && !reason.message.includes(reason.code) ? ` (${reason.code})` : ''}` : '';
     throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url} failed${why}`, { cause: e });
@@ -61,7 +59,7 @@ export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, d
   let digest: Digest;
   try {
     if (!res.body) throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url}: empty response`);
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    const body = Readable.from(res.body as unknown as AsyncIterable<Uint8Array>);
     body.on('data', (chunk: Buffer) => hash.update(chunk));
     await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
     digest = `sha256:${hash.digest('hex')}` as Digest;

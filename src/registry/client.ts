@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { RegistryError, TsbuildError } from '../errors/index.js';
 import { basicHeader, parseChallenge, type CredentialStore } from './auth.js';
-import { transport } from './http-transport.js';
+import { transport, type TransportInit } from '../util/http-transport.js';
 
 export interface RepositoryRef {
   /** Registry host[:port]; `docker.io` for Docker Hub. */
@@ -110,10 +110,14 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const backoff = options.backoffMs ?? 200;
   const insecure = new Set(options.insecureRegistries ?? []);
 
+  // `--insecure-registry` names a host with or without its port.
+  const isInsecure = (host: string): boolean => insecure.has(host) || insecure.has(host.replace(/:\d+$/, ''));
+  // An insecure registry is tried over HTTPS without verification first, then over plain HTTP
+  // once a TLS handshake with it fails, as Docker does; the answer is kept for the process.
+  const plainHttp = new Set<string>();
   const baseUrl = (registry: string): string => {
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
-    // `--insecure-registry` names a host with or without its port.
-    const scheme = LOOPBACK.test(host) || insecure.has(host) || insecure.has(host.replace(/:\d+$/, '')) ? 'http' : 'https';
+    const scheme = LOOPBACK.test(host) || plainHttp.has(host) ? 'http' : 'https';
     return `${scheme}://${host}`;
   };
 
@@ -128,7 +132,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const url = new URL(realm);
     const scopes = [`repository:${ref.repository}:${actions}`, ...extra];
     const shown = `${url.origin}${url.pathname}`;
-    const init: RequestInit = options.signal ? { signal: options.signal } : {};
+    // The insecure setting holds for the registry's own host, also when it serves the tokens.
+    const init: TransportInit = { ...(options.signal ? { signal: options.signal } : {}), ...(isInsecure(url.host) ? { insecureTls: true } : {}) };
     if (creds?.identityToken) {
       // OAuth2 refresh-token grant, as the docker CLI sends an identity token (form POST).
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'tsbuild', scope: scopes.join(' ') });
@@ -165,8 +170,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const actions = ro.actions ?? 'pull';
     const extra = ro.extraScopes ?? [];
     const key = scopeKey(ref, actions, extra);
-    const url = path.startsWith('http') ? path : `${baseUrl(ref.registry)}/v2/${ref.repository}${path}`;
-    const shownUrl = url.replace(/\?.*$/, '');
+    let url = path.startsWith('http') ? path : `${baseUrl(ref.registry)}/v2/${ref.repository}${path}`;
+    let shownUrl = url.replace(/\?.*$/, '');
     const attempts = ro.retry === false ? 1 : retries;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -209,6 +214,15 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         throw new RegistryError('ERR_TSBUILD_REGISTRY_HTTP', `${ro.method ?? 'GET'} ${shownUrl}: ${res.status} ${res.statusText}`, { status: res.status, url: shownUrl });
       } catch (err) {
         throwIfCancelled(options.signal);
+        const host = new URL(url).host;
+        if (!(err instanceof TsbuildError) && url.startsWith('https:') && isInsecure(host) && speaksPlainHttp(err)) {
+          // Not a failed attempt: the same request, over the scheme this registry speaks.
+          plainHttp.add(host);
+          url = `http:${url.slice('https:'.length)}`;
+          shownUrl = url.replace(/\?.*$/, '');
+          attempt--;
+          continue;
+        }
         if (err instanceof TsbuildError && !retryable(err)) throw err;
         if (err instanceof TsbuildError) {
           lastError = err;
@@ -224,31 +238,34 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const send = (url: string, ro: RequestOptions, auth: string | undefined): Promise<Response> => {
     const headers: Record<string, string> = { 'user-agent': options.userAgent ?? 'tsbuild/0.1', ...(ro.headers ?? {}) };
     if (auth) headers.authorization = auth;
-    let body = typeof ro.body === 'function' ? ro.body() : ro.body;
-    const init: RequestInit & { duplex?: 'half' } = { method: ro.method ?? 'GET', headers, redirect: ro.redirect ?? 'follow', ...(options.signal ? { signal: options.signal } : {}) };
-    if (body !== undefined) {
-      if (body instanceof Readable) {
-        init.body = Readable.toWeb(body) as unknown as ReadableStream;
-        init.duplex = 'half';
-      } else init.body = body as string | Uint8Array;
-    }
-    body = undefined;
+    const body = typeof ro.body === 'function' ? ro.body() : ro.body;
+    const init: TransportInit = { method: ro.method ?? 'GET', headers, redirect: ro.redirect ?? 'follow', insecureTls: isInsecure(new URL(url).host), ...(options.signal ? { signal: options.signal } : {}) };
+    if (body !== undefined) init.body = body as string | Uint8Array | Readable;
     return transport(url, init);
   };
 
   return { ...(options.signal ? { signal: options.signal } : {}), baseUrl, request };
 }
 
-/** `fetch failed (ECONNREFUSED)` rather than undici's bare `fetch failed`. */
+/** `fetch failed (ECONNREFUSED)` rather than a bare `fetch failed`. */
 export function networkReason(err: unknown): string {
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   const detail = e.cause?.code ?? e.cause?.message;
   return detail ? `${e.message ?? 'network error'} (${detail})` : (e.message ?? String(err));
 }
 
+/** A handshake that fails on the first record (or a server that hangs up on it): plain HTTP. */
+function speaksPlainHttp(err: unknown): boolean {
+  const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
+  return /SSL|TLS|EPROTO|ECONNRESET/.test(code) && !/CERT|UNABLE_TO/.test(code);
+}
+
 /** A TLS handshake that fails on the first record usually means the registry speaks plain HTTP. */
 function tlsHint(url: string, err: unknown, registry: string): { hint?: string } {
   const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
-  if (!url.startsWith('https:') || !/SSL|TLS|EPROTO|CERT/.test(code)) return {};
+  if (!url.startsWith('https:') || !/SSL|TLS|EPROTO|CERT|UNABLE_TO/.test(code)) return {};
+  if (/CERT|UNABLE_TO/.test(code)) {
+    return { hint: `${registry} presented a certificate no trusted CA vouches for (${code}). Add its CA with NODE_EXTRA_CA_CERTS=FILE, or pass --insecure-registry ${registry} to skip verification.` };
+  }
   return { hint: `TLS with ${registry} failed (${code}). If it serves plain HTTP, pass --insecure-registry ${registry} (or set TSBUILD_INSECURE_REGISTRIES).` };
 }

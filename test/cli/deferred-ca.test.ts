@@ -1,15 +1,16 @@
 /**
  * The `tsbuild` launcher (bin/tsbuild) keeps Node from parsing NODE_EXTRA_CA_CERTS at start-up
- * and tsbuild trusts those certificates on its first TLS connection (src/util/deferred-ca.ts):
- * through fetch (ADD <url>) and through node:https (the registry transport), against a real
- * HTTPS server whose certificate only a test CA vouches for.
+ * and tsbuild trusts those certificates when it first needs TLS (src/util/deferred-ca.ts): for
+ * ADD <url> in a build and for the transport the registry client uses, against a real HTTPS
+ * server whose certificate only a test CA vouches for (test/registry/tls.test.ts: a registry).
  */
 import test from 'ava';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { makeCerts } from '../helpers/tls.js';
 import { createHarness, repo } from '../helpers/tsbuild.js';
 
 const launcher = path.join(repo, 'bin', 'tsbuild');
@@ -26,18 +27,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): 
   });
 }
 
-/** A CA and a server certificate for 127.0.0.1 signed by it. */
-function makeCerts(dir: string): { ca: string; key: string; cert: string } {
-  const f = (n: string) => path.join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=tsbuild test CA', '-keyout', f('ca.key'), '-out', f('ca.pem'));
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr'));
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1\\n' > ${f('ext')}`]);
-  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext'), '-out', f('server.pem'));
-  return { ca: f('ca.pem'), key: f('server.key'), cert: f('server.pem') };
-}
-
-test('NODE_EXTRA_CA_CERTS: not parsed at start-up, trusted by ADD <url> (fetch) and the registry transport (https)', async (t) => {
+test('NODE_EXTRA_CA_CERTS: not parsed at start-up, trusted by ADD <url> and the registry transport', async (t) => {
   const h = await createHarness(t, { busybox: false });
   const certs = makeCerts(h.tmp);
   const server = createServer({ key: await readFile(certs.key), cert: await readFile(certs.cert) }, (_req, res) => res.end('over tls\n'));
@@ -68,7 +58,7 @@ test('NODE_EXTRA_CA_CERTS: not parsed at start-up, trusted by ADD <url> (fetch) 
   t.is(await readFile(path.join(h.tmp, 'out1', 'hello.txt'), 'utf8'), 'over tls\n');
 
   // The registry transport's node:https path, with the variable as the launcher hands it on.
-  const script = `import(${JSON.stringify(path.join(repo, 'dist', 'registry', 'http-transport.js'))}).then((m) => m.transport(${JSON.stringify(url)})).then((r) => r.text()).then((s) => process.stdout.write(s))`;
+  const script = `import(${JSON.stringify(path.join(repo, 'dist', 'util', 'http-transport.js'))}).then((m) => m.transport(${JSON.stringify(url)})).then((r) => r.text()).then((s) => process.stdout.write(s))`;
   const viaHttps = await run(process.execPath, ['-e', script], { ...env, TSBUILD_EXTRA_CA_CERTS: certs.ca }, h.tmp);
   t.is(viaHttps.stdout, 'over tls\n', viaHttps.stderr);
   t.not((await run(process.execPath, ['-e', script], env, h.tmp)).status, 0);

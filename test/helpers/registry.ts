@@ -28,6 +28,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** For a TLS registry, whose certificate the test process does not trust: the port accepting connections. */
+async function waitForPort(host: string, port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`registry exited early: ${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`registry did not start: ${log()}`);
+}
+
 async function waitForHttp(url: string, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -48,6 +66,8 @@ export interface RegistryOptions {
   listen?: string;
   htpasswd?: { user: string; password: string };
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  /** Serve HTTPS with this key and certificate (PEM files). */
+  tls?: { key: string; cert: string };
 }
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
@@ -66,13 +86,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const config = path.join(dir, 'config.yml');
   await writeFile(
     config,
-    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${listen}:${port}\n${auth}`,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${listen}:${port}\n${options.tls ? `  tls:\n    certificate: ${options.tls.cert}\n    key: ${options.tls.key}\n` : ''}${auth}`,
   );
   let output = '';
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  await waitForHttp(`http://${listen}:${port}/v2/`, child, () => output);
+  if (options.tls) await waitForPort(listen, port, child, () => output);
+  else await waitForHttp(`http://${listen}:${port}/v2/`, child, () => output);
   return {
     host: `${listen}:${port}`,
     async stop() {
