@@ -5,27 +5,14 @@
  * server whose certificate only a test CA vouches for (test/registry/tls.test.ts: a registry).
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { makeCerts } from '../helpers/tls.js';
-import { createHarness, repo } from '../helpers/tsbuild.js';
+import { createHarness, repo, runCommand } from '../helpers/tsbuild.js';
 
 const launcher = path.join(repo, 'bin', 'tsbuild');
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 test('NODE_EXTRA_CA_CERTS: not parsed at start-up, trusted by ADD <url> and the registry transport', async (t) => {
   const h = await createHarness(t, { busybox: false });
@@ -39,15 +26,15 @@ test('NODE_EXTRA_CA_CERTS: not parsed at start-up, trusted by ADD <url> and the 
 
   // Node itself warns at start-up about an unreadable file; through the launcher it never reads it.
   const bogus = { ...env, NODE_EXTRA_CA_CERTS: path.join(h.tmp, 'missing.pem') };
-  t.regex((await run(process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), '--version'], bogus, h.tmp)).stderr, /Ignoring extra certs/);
-  const quiet = await run(launcher, ['--version'], bogus, h.tmp);
+  t.regex((await runCommand(t, process.execPath, [path.join(repo, 'bin', 'tsbuild.js'), '--version'], { env: bogus, cwd: h.tmp })).stderr, /Ignoring extra certs/);
+  const quiet = await runCommand(t, launcher, ['--version'], { env: bogus, cwd: h.tmp });
   t.is(quiet.status, 0);
   t.notRegex(quiet.stderr, /Ignoring extra certs/);
 
   const ctx = path.join(h.tmp, 'ctx');
   await mkdir(ctx);
   await writeFile(path.join(ctx, 'Dockerfile'), `FROM scratch\nADD ${url} /hello.txt\n`);
-  const build = (e: NodeJS.ProcessEnv, out: string) => run(launcher, ['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], e, h.tmp);
+  const build = (e: NodeJS.ProcessEnv, out: string) => runCommand(t, launcher, ['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], { env: e, cwd: h.tmp });
 
   const untrusted = await build(env, path.join(h.tmp, 'out0'));
   t.not(untrusted.status, 0, 'the test CA is not trusted by default');
@@ -59,7 +46,7 @@ test('NODE_EXTRA_CA_CERTS: not parsed at start-up, trusted by ADD <url> and the 
 
   // The registry transport's node:https path, with the variable as the launcher hands it on.
   const script = `import(${JSON.stringify(path.join(repo, 'dist', 'util', 'http-transport.js'))}).then((m) => m.transport(${JSON.stringify(url)})).then((r) => r.text()).then((s) => process.stdout.write(s))`;
-  const viaHttps = await run(process.execPath, ['-e', script], { ...env, TSBUILD_EXTRA_CA_CERTS: certs.ca }, h.tmp);
+  const viaHttps = await runCommand(t, process.execPath, ['-e', script], { env: { ...env, TSBUILD_EXTRA_CA_CERTS: certs.ca }, cwd: h.tmp });
   t.is(viaHttps.stdout, 'over tls\n', viaHttps.stderr);
-  t.not((await run(process.execPath, ['-e', script], env, h.tmp)).status, 0);
+  t.not((await runCommand(t, process.execPath, ['-e', script], { env, cwd: h.tmp })).status, 0);
 });

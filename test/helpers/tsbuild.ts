@@ -51,20 +51,7 @@ export async function createHarness(t: ExecutionContext, options: { busybox?: bo
       maxBuffer: 64 * 1024 * 1024,
     });
   const runAsync: Harness['runAsync'] = (args, opts = {}) =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, ...args], {
-        cwd: opts.cwd ?? tmp,
-        env: { ...process.env, TSBUILD_ROOT: root, ...(opts.env ?? {}) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      t.teardown(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    runCommand(t, process.execPath, [bin, ...args], { cwd: opts.cwd ?? tmp, env: { ...process.env, TSBUILD_ROOT: root, ...(opts.env ?? {}) } });
   const h: Harness = {
     root,
     tmp,
@@ -84,6 +71,23 @@ export async function createHarness(t: ExecutionContext, options: { busybox?: bo
   // A fixed creation time makes the base image identical across state roots.
   if (options.busybox !== false) h.ok(['image', 'import', busyboxTar(), 'busybox:latest'], { env: { SOURCE_DATE_EPOCH: '0' } });
   return h;
+}
+
+/**
+ * Runs any command without blocking this process (a server in the test process may have to
+ * answer it) and collects its output; killed at teardown if still alive.
+ */
+export function runCommand(t: ExecutionContext, cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.teardown(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 /** Progress events from a `--progress=rawjson` run. */
