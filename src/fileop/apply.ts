@@ -24,7 +24,7 @@ import type { Chown, CopyAction, Digest, FileOp, MkdirAction, MkfileAction, RmAc
 import { createIgnoreMatcher } from '../context/index.js';
 import { resolveUser } from '../util/passwd.js';
 import { parseChmod } from './chmod.js';
-import { copyEntry, mkdirAllOwned, type CopyReuseHooks, type CopyRun, type Owner } from './copy-tree.js';
+import { applyXattrs, copyEntry, mkdirAllOwned, type CopyReuseHooks, type CopyRun, type Owner } from './copy-tree.js';
 import { expandWildcards, hasWildcard, unescapeGo } from './match.js';
 import { climbsAbove, cleanRooted, resolveInRoot } from './paths.js';
 import { extractArchive, isArchive } from './archive.js';
@@ -203,11 +203,14 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
       let target = destHost;
       if (!srcSt.isDirectory() && destSt?.isDirectory()) target = path.join(destHost, base);
       if (srcSt.isDirectory() && !destSt) await mkdirAllOwned(target, 0o755, owner, root);
-      run.xattrs = visible ? await readXattrsOf(visibleUnder(visible, srcRel).map((rel) => path.join(inputRoot, rel))) : await readXattrs(srcHost);
+      // Read while the files are copied; applied after them (copy-tree.ts applyXattrs).
+      run.xattrs = visible ? readXattrsOf(visibleUnder(visible, srcRel).map((rel) => path.join(inputRoot, rel))) : readXattrs(srcHost);
+      run.xattrs.catch(() => {});
       // Hard links are kept within one source (match), never across two: BuildKit copies each
       // separately, so `COPY a b /d/` of two linked files gives two files.
       run.inodes = new Map();
       await copyEntry(run, srcHost, target, '', true);
+      await applyXattrs(run);
       // The context root read in place: BuildKit's copy takes the time of its synced context
       // root, a directory made at build time, not the user's directory's mtime.
       if (visible && srcRel === '' && srcSt.isDirectory()) {
@@ -261,8 +264,10 @@ async function copyWithParents(a: CopyAction, run: CopyRun, inputRoot: string, r
       }
     }
     const leaf = parts[parts.length - 1]!;
-    run.xattrs = await readXattrs(path.join(srcCur, leaf));
+    run.xattrs = readXattrs(path.join(srcCur, leaf));
+    run.xattrs.catch(() => {});
     await copyEntry(run, path.join(srcCur, leaf), path.join(dstCur, leaf), '', false);
+    await applyXattrs(run);
   }
 }
 

@@ -42,8 +42,13 @@ export interface CopyRun {
   visible?: (rel: string) => boolean;
   /** Hardlink tracking: source inode -> first destination path (once copied). */
   inodes: Map<string, string>;
-  /** Extended attributes of the sources, keyed by host path (see xattr.ts). */
-  xattrs?: XattrMap;
+  /**
+   * Extended attributes of the sources, keyed by host path (see xattr.ts): a promise, so that
+   * getfattr runs while the files are copied; copied entries are noted in `xattrTargets` and
+   * get theirs from applyXattrs() after the copy (after their chown, which clears capabilities).
+   */
+  xattrs?: XattrMap | Promise<XattrMap>;
+  xattrTargets?: Array<[src: string, target: string]>;
   reuse?: CopyReuseHooks | undefined;
   bytesRead: number;
   filesRead: number;
@@ -142,7 +147,7 @@ export async function copyEntry(run: CopyRun, src: string, target: string, rel: 
     for (const name of readdirSync(src).sort()) await copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false, created);
     if (created && !isTop) {
       applyMeta(run, st, target);
-      await copyXattrs(run, src, target);
+      copyXattrs(run, src, target);
     } else if (isTop) utimesSync(target, st.atime, st.mtime);
     return;
   }
@@ -175,7 +180,7 @@ async function copyLeaf(run: CopyRun, st: Stats, src: string, target: string, fr
     }
     if (st.size < SMALL_FILE) {
       writeSmallFile(run, st, readFileSync(src), target);
-      await copyXattrs(run, src, target);
+      copyXattrs(run, src, target);
       return;
     }
     copyFileSync(src, target);
@@ -184,7 +189,7 @@ async function copyLeaf(run: CopyRun, st: Stats, src: string, target: string, fr
     await mknodLike(src, target, st);
   }
   applyMeta(run, st, target, st.isFile());
-  await copyXattrs(run, src, target);
+  copyXattrs(run, src, target);
 }
 
 /** Below this size a file is read whole and written through one descriptor. */
@@ -211,9 +216,19 @@ function writeSmallFile(run: CopyRun, st: Stats, data: Buffer, target: string): 
   }
 }
 
-async function copyXattrs(run: CopyRun, src: string, target: string): Promise<void> {
-  const attrs = run.xattrs?.get(src);
-  if (attrs) await writeXattrs(target, attrs);
+function copyXattrs(run: CopyRun, src: string, target: string): void {
+  if (run.xattrs) (run.xattrTargets ??= []).push([src, target]);
+}
+
+/** Gives the entries copied so far the xattrs of their sources (see CopyRun.xattrs). */
+export async function applyXattrs(run: CopyRun): Promise<void> {
+  const pending = run.xattrTargets?.splice(0) ?? [];
+  if (pending.length === 0) return;
+  const map = await run.xattrs;
+  for (const [src, target] of pending) {
+    const attrs = map?.get(src);
+    if (attrs) await writeXattrs(target, attrs);
+  }
 }
 
 async function mknodLike(src: string, target: string, st: Stats): Promise<void> {
