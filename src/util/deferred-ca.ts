@@ -6,14 +6,16 @@
  * roots plus those certificates, which is what the Node variable means.
  */
 import { readFileSync } from 'node:fs';
+import type { SecureContext } from 'node:tls';
 
-let loaded: Promise<string[] | undefined> | undefined;
+let loaded: Promise<SecureContext | undefined> | undefined;
 
 /**
- * The CA set for HTTPS requests: undefined (Node's default roots) unless TSBUILD_EXTRA_CA_CERTS
- * names certificates. Read once; node:tls loads only here, when TLS is about to be used.
+ * The TLS context for HTTPS requests: undefined (Node's default roots) unless
+ * TSBUILD_EXTRA_CA_CERTS names certificates. Made once (parsing the roots for every connection
+ * would cost each one milliseconds); node:tls loads only here, when TLS is about to be used.
  */
-export function caCertificates(env: NodeJS.ProcessEnv = process.env): Promise<string[] | undefined> {
+export function caContext(env: NodeJS.ProcessEnv = process.env): Promise<SecureContext | undefined> {
   return (loaded ??= (async () => {
     const file = env.TSBUILD_EXTRA_CA_CERTS;
     if (!file) return undefined;
@@ -28,6 +30,6 @@ export function caCertificates(env: NodeJS.ProcessEnv = process.env): Promise<st
     const extra = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     if (extra.length === 0) return undefined;
     const tls = (await import('node:tls')).default;
-    return [...tls.rootCertificates, ...extra];
+    return tls.createSecureContext({ ca: [...tls.rootCertificates, ...extra] });
   })());
 }

@@ -13,7 +13,7 @@
  * like fetch's (`TypeError: fetch failed` with the socket error as cause).
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { caCertificates } from './deferred-ca.js';
+import { caContext } from './deferred-ca.js';
 
 /** A body that can be iterated (chunks) or cancelled, like the web stream's subset we use. */
 interface LiteBody extends AsyncIterable<Uint8Array> {
@@ -67,9 +67,9 @@ async function send(u: URL, method: string, headers: Record<string, string>, bod
   const https = u.protocol === 'https:';
   // Loaded on the first request (~5 ms for both): a cached build of a local base image makes none.
   const mod = https ? (await import('node:https')).default : (await import('node:http')).default;
-  const ca = https ? await caCertificates() : undefined;
+  const secureContext = https ? await caContext() : undefined;
   const signal = init.signal;
-  const tls = https ? { ...(ca ? { ca } : {}), ...(init.insecureTls ? { rejectUnauthorized: false } : {}) } : {};
+  const tls = https ? { ...(secureContext ? { secureContext } : {}), ...(init.insecureTls ? { rejectUnauthorized: false } : {}) } : {};
   return new Promise<IncomingMessage>((resolve, reject) => {
     const fail = (err: Error & { name?: string }): void => {
       if (signal?.aborted || err.name === 'AbortError') reject(signal?.reason ?? err);
