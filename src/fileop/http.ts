@@ -67,9 +67,11 @@ export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, d
       throw new TsbuildError('ERR_TSBUILD_HTTP_CHECKSUM', `${spec.url}: expected ${spec.checksum}, got ${digest}`);
     }
     await chmod(tmp, 0o600);
+    // The server's Last-Modified, else the epoch, as BuildKit's HTTP source does (compat add-url).
     const lm = res.headers.get('last-modified');
     const t = lm ? new Date(lm) : undefined;
-    if (t && !Number.isNaN(t.getTime())) await utimes(tmp, t, t);
+    const mtime = t && !Number.isNaN(t.getTime()) ? t : new Date(0);
+    await utimes(tmp, mtime, mtime);
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
