@@ -17,6 +17,7 @@ import { TsbuildError } from '../errors/index.js';
 import { climbsAbove, resolveInRoot } from './paths.js';
 import { writeXattrs } from './xattr.js';
 import { makeSpecialFile } from '../util/special-files.js';
+import { entryMtime } from '../util/tar-time.js';
 
 /**
  * PAX `SCHILY.xattr.NAME` records as setfattr arguments (Docker's untar applies them).
@@ -143,7 +144,7 @@ export async function extractArchive(file: string, destDir: string, signal: Abor
     const target = path.join(parent, path.posix.basename(clean));
     await mkdir(parent, { recursive: true });
     const mode = (h.mode ?? 0o644) & 0o7777;
-    const mtime = h.mtime ?? new Date(0);
+    const mtime = entryMtime(h);
     const uid = h.uid ?? 0;
     const gid = h.gid ?? 0;
     if (h.type === 'directory') {

@@ -87,6 +87,8 @@ function ustarInto(h: Block, buf: Buffer, off: number): boolean {
   }
   if (name.length > 100 || Buffer.byteLength(prefix) > 155) return false;
   if (h.linkname && Buffer.byteLength(h.linkname) > 100) return false;
+  const mtime = seconds(h.mtime);
+  if (!mtimeFitsUstar(mtime)) return false;
   buf.fill(0, off, off + 512);
   buf.write(name, off);
   buf.write(oct(h.mode & 0o7777, 6), off + 100);
@@ -101,7 +103,7 @@ function ustarInto(h: Block, buf: Buffer, off: number): boolean {
       num = Math.floor(num / 0x100);
     }
   } else buf.write(oct(h.size, 11), off + 124);
-  buf.write(oct((h.mtime.getTime() / 1000) | 0, 11), off + 136);
+  buf.write(oct(mtime, 11), off + 136);
   buf[off + 156] = 0x30 + TYPEFLAG[h.type];
   if (h.linkname) buf.write(h.linkname, off + 157, off + 512 - (off + 157));
   USTAR_MAGIC.copy(buf, off + 257);
@@ -116,6 +118,12 @@ function ustarInto(h: Block, buf: Buffer, off: number): boolean {
   buf.write(oct(sum, 6), off + 148);
   return true;
 }
+
+/** Whole seconds of a time (before 1970 too: floor, not truncation toward zero). */
+const seconds = (d: Date): number => Math.floor(d.getTime() / 1000);
+
+/** The ustar field holds 11 octal digits of non-negative seconds: 1970 to 2242. */
+const mtimeFitsUstar = (s: number): boolean => s >= 0 && s <= 0o77777777777;
 
 function ustar(h: Block): Buffer | undefined {
   const buf = Buffer.alloc(512);
@@ -143,6 +151,13 @@ function paxBlocks(header: TarHeader, h: Block): Buffer[] {
   let records = '';
   if (h.name) records += paxRecord(` path=${h.name}\n`);
   if (h.linkname) records += paxRecord(` linkpath=${h.linkname}\n`);
+  // A time before 1970 or after 2242 goes in a PAX record; the ustar field then holds 0, as Go's
+  // archive/tar (BuildKit's layer writer) does.
+  const mtime = seconds(h.mtime);
+  if (!mtimeFitsUstar(mtime)) {
+    records += paxRecord(` mtime=${mtime}\n`);
+    h = { ...h, mtime: new Date(0) };
+  }
   for (const key in header.pax ?? {}) records += paxRecord(` ${key}=${header.pax![key]}\n`);
   const body = Buffer.from(records);
   const ext: Block = { ...h, name: 'PaxHeader', type: 'pax-header', size: body.length, linkname: h.linkname && 'PaxHeader' };

@@ -21,6 +21,7 @@ import { TsbuildError } from '../errors/index.js';
 import type { Digest } from '../util/digest.js';
 import { hostCommand } from '../util/host-command.js';
 import { makeSpecialFile } from '../util/special-files.js';
+import { entryMtime } from '../util/tar-time.js';
 
 export type UnpackMode = 'merge' | 'overlay';
 
@@ -279,7 +280,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, destDir: st
       if (h.type === 'symlink') await set.catch(() => {});
       else await set;
     }
-    const mtime = h.mtime ?? new Date(0);
+    const mtime = entryMtime(h);
     if (h.type === 'directory') dirTimes.push([target, mtime]);
     else lutimesSync(target, mtime, mtime);
   };

@@ -50,7 +50,8 @@ const entry = fc
     mode: fc.constantFrom(0o644, 0o755, 0o4755, 0o2711, 0o1777, 0o600, 0o400),
     uid: fc.constantFrom(0, 1000, 65534, 3000000),
     gid: fc.constantFrom(0, 1000, 65534),
-    mtime: fc.integer({ min: 0, max: 4_000_000_000 }).map((s) => new Date(s * 1000 + 123)),
+    // Up to 2038: tar-stream truncates seconds to 32 bits, so later times are compared with GNU tar below.
+    mtime: fc.integer({ min: 0, max: 2 ** 31 - 1 }).map((s) => new Date(s * 1000 + 123)),
     link: name,
     body: fc.uint8Array({ maxLength: 1500 }),
     xattrs: fc.option(fc.dictionary(fc.constantFrom('user.a', 'security.capability', 'user.long-name'), fc.string({ maxLength: 30 })), { nil: undefined }),
@@ -105,4 +106,23 @@ test('a zero mode stays 0000 (tar-stream would write 0644/0755; BuildKit keeps 0
     e.resume();
   }
   t.deepEqual(modes, [['dir/', 0], ['z', 0]]);
+});
+
+test('times before 1970, after 2038 and after 2242 are written exactly: GNU tar reads them back', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const times: Record<string, string> = { old: '1960-01-01 00:00:00', y2038: '2100-06-01 12:00:00', far: '2250-01-01 00:00:00', plain: '2023-11-14 22:13:20' };
+  const tar = new TarChunks(4096);
+  for (const [name, when] of Object.entries(times)) tar.header({ name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: new Date(`${when}Z`), uname: '', gname: '' });
+  tar.bytes(END_OF_TAR);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-tartime-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bytes = Buffer.concat(tar.take());
+  writeFileSync(path.join(dir, 'a.tar'), bytes);
+  const listed = execFileSync('tar', ['--full-time', '--utc', '-tvf', path.join(dir, 'a.tar')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+  for (const [name, when] of Object.entries(times)) t.regex(listed, new RegExp(`${when} ${name}\\n`), `${name}: ${listed}`);
+  // Only the two that 11 octal digits cannot hold take a PAX record (2100 fits; it only overflowed 32 bits).
+  t.deepEqual(bytes.toString('latin1').match(/ mtime=-?\d+/g), [' mtime=-315619200', ' mtime=8835955200']);
 });

@@ -135,3 +135,19 @@ test('zstd: a layer far larger than a pipe buffer streams through; a corrupt zst
   const err = await t.throwsAsync(unpackLayer(Readable.from([corrupt]), path.join(root, 'bad')));
   t.is((err as { code?: string }).code, 'ERR_TSBUILD_LAYER_FORMAT');
 });
+
+test('entry times: PAX mtime records are read (after 2242 too); before 1970 or past 2262 become the epoch, as containerd bounds them', async (t) => {
+  const { TarChunks, END_OF_TAR } = await import('../../src/snapshot/tar-writer.js');
+  const { lstat } = await import('node:fs/promises');
+  const when: Record<string, string> = { old: '1960-01-01T00:00:00Z', y2038: '2100-06-01T12:00:00Z', far: '2250-01-01T00:00:00Z', beyond: '2300-01-01T00:00:00Z' };
+  const tar = new TarChunks(4096);
+  for (const [name, iso] of Object.entries(when)) tar.header({ name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: new Date(iso), uname: '', gname: '' });
+  tar.bytes(END_OF_TAR);
+  const dest = await tmp(t);
+  await unpackLayer(from(Buffer.concat(tar.take())), dest, { mode: 'merge' });
+  const mtime = async (n: string) => (await lstat(path.join(dest, n))).mtime.toISOString();
+  t.is(await mtime('old'), new Date(0).toISOString());
+  t.is(await mtime('y2038'), new Date(when.y2038!).toISOString());
+  t.is(await mtime('far'), new Date(when.far!).toISOString());
+  t.is(await mtime('beyond'), new Date(0).toISOString());
+});
