@@ -81,7 +81,8 @@ JSON (--format json, schemaVersion 1): { schemaVersion, mode: "child-process", r
       // The CLI re-runs itself for each build: the same node, flags and entry script.
       tsbuild: [process.execPath, ...process.execArgv, process.argv[1]!],
       ...(o.root !== undefined ? { root: o.root as string } : {}),
-      env: io.env,
+      // Each build runs as the installed command would (bin/tsbuild): the CA bundle is deferred.
+      env: deferCaBundle(io.env),
       signal: io.signal,
       log: (line) => void io.stderr.write(`${line}\n`),
     });
@@ -89,3 +90,9 @@ JSON (--format json, schemaVersion 1): { schemaVersion, mode: "child-process", r
     return 0;
   },
 };
+
+/** NODE_EXTRA_CA_CERTS handed on as bin/tsbuild hands it on, whichever way this bench started. */
+function deferCaBundle(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: file, ...rest } = env;
+  return file ? { ...rest, TSBUILD_EXTRA_CA_CERTS: file } : env;
+}
