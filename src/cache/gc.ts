@@ -214,9 +214,8 @@ async function imageHeld(state: Roots): Promise<{ blobs: Set<Digest>; diffIds: S
 
 const digestHexOf = (d: string): string => d.slice(d.indexOf(':') + 1);
 
-/** Apparent size of a tree (regular files and symlinks), without following links. */
 /**
- * Apparent size of a tree. A file with several links (COPY reuse links unchanged files between
+ * Apparent size of a tree (regular files and symlinks), without following links. A file with several links (COPY reuse links unchanged files between
  * the layer dirs of successive builds, solver/ops/copy-reuse.ts) counts 1/nlink in each place,
  * so that the layers' sizes add up to what they hold together.
  */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import type { Digest } from '../util/index.js';
-import { transport } from '../util/http-transport.js';
+import { networkReason, transport } from '../util/http-transport.js';
 
 /** What to fetch. */
 export interface HttpSourceSpec {
@@ -45,10 +45,7 @@ export async function fetchHttpSource(ctx: BuildContext, spec: HttpSourceSpec, d
     res = await transport(url, { signal: ctx.signal, redirect: 'follow' });
   } catch (e) {
     if (ctx.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'download cancelled', { cause: e });
-    // The error says only "fetch failed"; the reason (refused, DNS, certificate) is its cause.
-    const reason = (e as { cause?: { message?: string; code?: string } }).cause;
-    const why = reason?.message ? `: ${reason.message}${reason.code && !reason.message.includes(reason.code) ? ` (${reason.code})` : ''}` : '';
-    throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url} failed${why}`, { cause: e });
+    throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url}: ${networkReason(e)}`, { cause: e });
   }
   if (!res.ok) throw new TsbuildError('ERR_TSBUILD_HTTP_FETCH', `GET ${spec.url}: HTTP ${res.status}`);
   // Stream to a temp file while hashing: downloads can be larger than memory.

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { RegistryError, TsbuildError } from '../errors/index.js';
 import { basicHeader, parseChallenge, type CredentialStore } from './auth.js';
-import { transport, type TransportInit } from '../util/http-transport.js';
+import { networkReason, transport, type TransportInit } from '../util/http-transport.js';
 
 export interface RepositoryRef {
   /** Registry host[:port]; `docker.io` for Docker Hub. */
@@ -247,24 +247,26 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   return { ...(options.signal ? { signal: options.signal } : {}), baseUrl, request };
 }
 
-/** `fetch failed (ECONNREFUSED)` rather than a bare `fetch failed`. */
-export function networkReason(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string } };
-  const detail = e.cause?.code ?? e.cause?.message;
-  return detail ? `${e.message ?? 'network error'} (${detail})` : (e.message ?? String(err));
+
+/**
+ * What a failed HTTPS request says about the server: a certificate no trusted CA vouches for, or
+ * a handshake that failed on its first record, which is what a plain HTTP server gives.
+ */
+function tlsFailure(err: unknown): { code: string; kind: 'certificate' | 'handshake' | undefined } {
+  const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
+  return { code, kind: /CERT|UNABLE_TO/.test(code) ? 'certificate' : /SSL|TLS|EPROTO/.test(code) ? 'handshake' : undefined };
 }
 
-/** A handshake that fails on the first record (or a server that hangs up on it): plain HTTP. */
+/** A failed handshake, or a server that hangs up on it: the registry speaks plain HTTP. */
 function speaksPlainHttp(err: unknown): boolean {
-  const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
-  return /SSL|TLS|EPROTO|ECONNRESET/.test(code) && !/CERT|UNABLE_TO/.test(code);
+  const { code, kind } = tlsFailure(err);
+  return kind === 'handshake' || code === 'ECONNRESET';
 }
 
-/** A TLS handshake that fails on the first record usually means the registry speaks plain HTTP. */
 function tlsHint(url: string, err: unknown, registry: string): { hint?: string } {
-  const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
-  if (!url.startsWith('https:') || !/SSL|TLS|EPROTO|CERT|UNABLE_TO/.test(code)) return {};
-  if (/CERT|UNABLE_TO/.test(code)) {
+  const { code, kind } = tlsFailure(err);
+  if (!url.startsWith('https:') || kind === undefined) return {};
+  if (kind === 'certificate') {
     return { hint: `${registry} presented a certificate no trusted CA vouches for (${code}). Add its CA with NODE_EXTRA_CA_CERTS=FILE, or pass --insecure-registry ${registry} to skip verification.` };
   }
   return { hint: `TLS with ${registry} failed (${code}). If it serves plain HTTP, pass --insecure-registry ${registry} (or set TSBUILD_INSECURE_REGISTRIES).` };

@@ -11,7 +11,8 @@ import type { BuildContext } from '../progress/index.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { formatPlatform, selectPlatform } from './platform.js';
 import { createBlobSources } from './sources.js';
-import { networkReason, retryDelay, sleep, throwIfCancelled, type RegistryClient, type RepositoryRef } from './client.js';
+import { retryDelay, sleep, throwIfCancelled, type RegistryClient, type RepositoryRef } from './client.js';
+import { networkReason } from '../util/http-transport.js';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',

@@ -35,6 +35,13 @@ const MAX_REDIRECTS = 20;
 /** undici's default headers and body timeouts. */
 const IDLE_TIMEOUT_MS = 300_000;
 
+/** `fetch failed (ECONNREFUSED)`: the error with its socket-level reason, which is its cause. */
+export function networkReason(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const detail = e.cause?.code ?? e.cause?.message;
+  return detail ? `${e.message ?? 'network error'} (${detail})` : (e.message ?? String(err));
+}
+
 /** `fetch(url, init)` for http: and https: URLs, without undici. */
 export async function transport(url: string | URL, init: TransportInit = {}): Promise<Response> {
   let u = typeof url === 'string' ? new URL(url) : url;
