@@ -93,11 +93,9 @@ async function applyActions(ctx: BuildContext, op: FileOp, env: FileOpEnv, stats
  * number or a name from its /etc/group.
  */
 export async function resolveOwner(rootDir: string, c: Chown | undefined): Promise<Owner | undefined> {
-  if (!c || (c.user === '' && !c.group)) return undefined;
-  // `--chown=:GROUP`: root's uid with that group (BuildKit, Docker 26 lab: 0:1000).
-  if (c.user === '') c = { ...c, user: '0' };
-  const [userPart, groupFromUser] = c.user.includes(':') ? [c.user.slice(0, c.user.indexOf(':')), c.user.slice(c.user.indexOf(':') + 1)] : [c.user, undefined];
-  const group = c.group !== undefined && c.group !== '' ? c.group : groupFromUser;
+  const parts = chownParts(c);
+  if (!parts) return undefined;
+  const { user: userPart, group } = parts;
   try {
     let uid: number;
     let gid: number;
@@ -108,8 +106,23 @@ export async function resolveOwner(rootDir: string, c: Chown | undefined): Promi
     }
     return { uid, gid };
   } catch (e) {
-    throw new TsbuildError('ERR_TSBUILD_COPY_USER', `unable to resolve user ${c.user}${group ? ':' + group : ''}: ${(e as Error).message}`, { cause: e });
+    throw new TsbuildError('ERR_TSBUILD_COPY_USER', `unable to resolve user ${c!.user || '0'}${group ? ':' + group : ''}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** User and group of a --chown as written; undefined when it sets neither. */
+function chownParts(c: Chown | undefined): { user: string; group: string | undefined } | undefined {
+  if (!c || (c.user === '' && !c.group)) return undefined;
+  // `--chown=:GROUP`: root's uid with that group (BuildKit, Docker 26 lab: 0:1000).
+  const written = c.user === '' ? '0' : c.user;
+  const [user, groupFromUser] = written.includes(':') ? [written.slice(0, written.indexOf(':')), written.slice(written.indexOf(':') + 1)] : [written, undefined];
+  return { user, group: c.group !== undefined && c.group !== '' ? c.group : groupFromUser };
+}
+
+/** Whether resolving a --chown reads the destination's /etc/passwd or /etc/group (a name in it). */
+export function chownNeedsNames(c: Chown | undefined): boolean {
+  const parts = chownParts(c);
+  return parts !== undefined && (!/^\d+$/.test(parts.user) || (parts.group !== undefined && parts.group !== '' && !/^\d+$/.test(parts.group)));
 }
 
 async function exists(p: string): Promise<boolean> {

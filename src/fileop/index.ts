@@ -4,10 +4,11 @@
  * The solver gives `applyFileOp` the writable root (overlay merged dir or plain dir) and a map
  * from input vertices to host directories; everything here stays inside those directories.
  */
-export { applyFileOp, resolveOwner, type FileOpEnv, type FileOpStats } from './apply.js';
+export { applyFileOp, chownNeedsNames, resolveOwner, type FileOpEnv, type FileOpStats } from './apply.js';
 export { fetchHttpSource, type HttpSourceSpec } from './http.js';
 export { parseChmod, type ModeFn } from './chmod.js';
 export { goMatch, hasWildcard } from './match.js';
 export { detectCompression, isArchive, extractArchive, type Compression } from './archive.js';
-export { resolveInRoot } from './paths.js';
+export { cleanRooted, resolveInRoot } from './paths.js';
+export { readXattrsOf, writeXattrs, type XattrMap } from './xattr.js';
 export type { CopyReuseHooks } from './copy-tree.js';

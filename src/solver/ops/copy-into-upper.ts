@@ -1,8 +1,8 @@
 /**
  * A COPY that only adds names (into a new directory, or beside what an existing one holds) can
- * write its files straight into the snapshot's overlay upper dir instead of through the mount. Creating files
- * through overlayfs costs this kernel about twice what the same creates cost on the upper's own
- * filesystem (a 2,000-file COPY: ~150-250 ms against ~100 ms), and the result is the same upper
+ * write its files straight into the snapshot's overlay upper dir instead of through the mount.
+ * Creating files through overlayfs costs this kernel about twice what the same creates cost on
+ * the upper's own filesystem (a 2,000-file COPY: ~150-250 ms against ~100 ms), and the result is the same upper
  * dir, provided what overlayfs would have done on its own is done by hand first:
  * - every existing directory on the way to the destination is "copied up": made in the upper dir
  *   with the lower's mode, owner, xattrs and times (overlayfs keeps a copied-up parent's times);
@@ -18,23 +18,34 @@
 import { chmod, lchown, lstat, mkdir, readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileOp } from '../../graph/index.js';
-import { hasWildcard, resolveInRoot } from '../../fileop/index.js';
-import { writeXattrs, type XattrMap } from '../../fileop/xattr.js';
+import { chownNeedsNames, cleanRooted, hasWildcard, readXattrsOf, resolveInRoot, writeXattrs, type XattrMap } from '../../fileop/index.js';
 import type { Stats } from 'node:fs';
 
+/** The existing directories to copy up (top first), with their xattrs as read through the mount. */
+export interface CopyUp {
+  dirs: Array<{ rel: string; st: Stats }>;
+  xattrs: XattrMap;
+}
+
 /**
- * The existing directories to copy up (top first), or undefined when the copy must go through the
- * mount. `merged` is the mounted snapshot, `inputDir` the root of the copy's sources.
+ * What to copy up before writing into the upper dir, or undefined when the copy must go through
+ * the mount. `merged` is the mounted snapshot, `inputDir` the root of the copy's sources.
  */
-export async function planCopyIntoUpper(op: FileOp, merged: string, inputDir: string): Promise<Array<{ rel: string; st: Stats }> | undefined> {
+export async function planCopyIntoUpper(op: FileOp, merged: string, inputDir: string): Promise<CopyUp | undefined> {
+  const dirs = await existingDirsOnTheWay(op, merged, inputDir);
+  if (!dirs) return undefined;
+  return { dirs, xattrs: dirs.length > 0 ? await readXattrsOf(dirs.map((d) => path.join(merged, d.rel))) : new Map() };
+}
+
+async function existingDirsOnTheWay(op: FileOp, merged: string, inputDir: string): Promise<Array<{ rel: string; st: Stats }> | undefined> {
   if (op.actions.length !== 1) return undefined;
   const a = op.actions[0]!;
   if (a.action !== 'copy' || a.unpack || a.parents) return undefined;
   // A named user is looked up in the destination's /etc/passwd, which the upper dir lacks.
-  if (a.chown && !(/^\d*$/.test(a.chown.user.split(':')[0]!) && /^\d*$/.test(a.chown.group ?? a.chown.user.split(':')[1] ?? ''))) return undefined;
+  if (chownNeedsNames(a.chown)) return undefined;
   // Which names a wildcard makes is the copy's business; so is a source that is not there.
   if (a.allowWildcard && a.src.some((s) => hasWildcard(s))) return undefined;
-  const parts = path.posix.normalize(`/${a.dest}`).split('/').filter((p) => p !== '');
+  const parts = cleanRooted(a.dest).split('/').filter((p) => p !== '');
   if (parts.length === 0) return undefined;
   const existing: Array<{ rel: string; st: Stats }> = [];
   for (let i = 0; i < parts.length; i++) {
@@ -51,14 +62,14 @@ export async function planCopyIntoUpper(op: FileOp, merged: string, inputDir: st
     const st = host === undefined ? undefined : await lstat(host).catch(() => undefined);
     if (!st) return undefined;
     // A directory source merges its entries (all of them: ignored ones only make this stricter).
-    const names = st.isDirectory() ? await readdir(host!) : [path.posix.basename(path.posix.normalize(`/${src}`))];
+    const names = st.isDirectory() ? await readdir(host!) : [path.posix.basename(cleanRooted(src))];
     for (const name of names) if (await lstat(path.join(dest, name)).then(() => true, () => false)) return undefined;
   }
   return existing;
 }
 
 /** Makes the copied-up directories in `upper` (call with the overlay unmounted). */
-export async function copyUpDirs(dirs: Array<{ rel: string; st: Stats }>, merged: string, upper: string, xattrs: XattrMap): Promise<void> {
+export async function copyUpDirs({ dirs, xattrs }: CopyUp, merged: string, upper: string): Promise<void> {
   for (const { rel, st } of dirs) {
     const p = path.join(upper, rel);
     await mkdir(p);

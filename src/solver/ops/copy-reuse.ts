@@ -8,10 +8,9 @@
  * mode, owner, mtime and ctime (a write, chmod, chown or xattr change moves ctime), the same rule
  * as the context's stat cache. Files changed just before the build are not recorded: file times
  * come from the kernel's coarse clock (a tick of 1-10 ms), so a second change within the tick of
- * the first could leave every field as it was. Layer dirs are
- * never written after they are adopted (overlay lowers are read-only, other snapshots copy), so a
- * shared inode cannot change under either layer; the layer tar and its digest are the same as a
- * plain copy gives.
+ * the first could leave every field as it was. Layer dirs are never written after they are
+ * adopted (overlay lowers are read-only, other snapshots copy), so a shared inode cannot change
+ * under either layer; the layer tar and its digest are the same as a plain copy gives.
  *
  * The record (source path -> stat signature, plus the layer made) lives in
  * <root>/cache/copy-reuse/<hash of the COPY's definition>.json, replaced by each run; a missing,

@@ -14,7 +14,6 @@ import type { LayerRef, StepStats, VertexResult } from '../types.js';
 import type { SolverEnvironment } from './environment.js';
 import { copyUpDirs, planCopyIntoUpper } from './copy-into-upper.js';
 import { openCopyReuse, type CopyReuse } from './copy-reuse.js';
-import { readXattrsOf } from '../../fileop/xattr.js';
 
 export async function runFile(
   ctx: BuildContext,
@@ -62,10 +61,9 @@ export async function runFile(
     const copy = op.actions[0]?.action === 'copy' ? op.actions[0] : undefined;
     const copyUp = active.kind === 'overlay' && copy ? await planCopyIntoUpper(op, target, dirs.get(copy.from)!) : undefined;
     if (copy && copyUp) {
-      const xattrs = copyUp.length > 0 ? await readXattrsOf(copyUp.map((d) => path.join(target, d.rel))) : new Map();
       releases.splice(releases.indexOf(unmount), 1);
       await unmount();
-      await copyUpDirs(copyUp, target, active.upper, xattrs);
+      await copyUpDirs(copyUp, target, active.upper);
       rootDir = active.upper;
       // Files the previous run of this COPY made, linked instead of copied when unchanged.
       if (env.layerDir && visible.has(copy.from)) reuse = await openCopyReuse({ stateRoot: env.stateRoot, contextDir: dirs.get(copy.from)!, action: copy, upper: active.upper, layerDir: env.layerDir });
