@@ -19,6 +19,7 @@ import { teeProgress, type BuildContext } from './progress/index.js';
 import { createCacheIndex } from './solver/cache-index.js';
 import { createSolverEnvironment } from './solver/environment-impl.js';
 import { createOpExecutor } from './solver/ops/executor.js';
+import { isPendingLayer } from './solver/pending-layers.js';
 import { solve } from './solver/solve.js';
 import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
 import { fetchHttpSource } from './fileop/index.js';
@@ -233,7 +234,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     for (const w of graph.warnings) ctx.progress.emit({ type: 'warning', time: Date.now(), rule: w.rule, message: w.message, file: w.file, line: w.line });
     // Exports and the cache export turn uncompressed new layers into blobs in their compression.
     const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
-    const remoteCache = await openBuildCache(ctx, cacheSpecs, { state, registry, convert: (c, ls) => converter.convert(c, ls, { compression: 'gzip', force: false }) });
+    const remoteCache = await openBuildCache(ctx, cacheSpecs, { state, registry, convert: async (c, ls) => converter.convert(c, await solverEnv.materialize(c, ls), { compression: 'gzip', force: false }) });
     const localIndex = createCacheIndex(state.root);
     const index = remoteCache.wrapIndex(localIndex);
     // Nothing to hit: the solver need not wait for cache keys (and the context checksum) first.
@@ -244,7 +245,8 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       index,
       checksums: recorder.checksums,
       executor: remoteCache.wrapExecutor(createOpExecutor(solverEnv)),
-      layersAvailable: (r) => remoteCache.layersAvailable(r),
+      // A layer this store made exists as its dir until an export makes its tar (solver/pending-layers.ts).
+      layersAvailable: async (r) => (await solverEnv.pendingLayersPresent(r.layers)) && remoteCache.layersAvailable({ layers: r.layers.filter((l) => !isPendingLayer(l)) }),
       jobs: options.jobs ?? os.availableParallelism(),
       eager,
     });
@@ -255,17 +257,19 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     // The image as this store holds it: new layers uncompressed. Its config (and so the image ID)
     // is the exported image's; its manifest is reported only when an image exporter ran (as BuildKit
     // reports no containerimage.digest without one), so a build without outputs compresses nothing.
-    const image = await assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch);
+    // The image's layers made by this store get their tars now (the config lists their diff_ids).
+    const layers = await solverEnv.materialize(ctx, solved.target.layers);
+    const image = await assembleFromSolve(state.content, graph, solved, layers, base, sourceDateEpoch);
     // Layers known only from --cache-from are downloaded now, and only when something is exported.
-    if (exporters.length) await remoteCache.ensureOutput(ctx, solved.target.layers);
+    if (exporters.length) await remoteCache.ensureOutput(ctx, layers);
     // Uncompressed new layers take their compression here; force-compression=true: this exporter's
     // image has every layer in its compression (exporter/convert-layers.ts).
     const imageFor = async (e: ResolvedExporter): Promise<AssembledImage> => {
       const target = { compression: e.compression, level: e.compressionLevel, force: e.forceCompression };
       if (e.type === 'local' || e.type === 'tar') return image;
-      const convert = needsConversion(solved.target.layers, target) ? (ls: StoredLayerRef[]) => converter.convert(ctx, ls, target) : undefined;
+      const convert = needsConversion(layers, target) ? (ls: StoredLayerRef[]) => converter.convert(ctx, ls, target) : undefined;
       if (!convert && e.ociMediaTypes) return image;
-      return assembleFromSolve(state.content, graph, solved, base, sourceDateEpoch, convert, e.ociMediaTypes ? 'oci' : 'docker');
+      return assembleFromSolve(state.content, graph, solved, layers, base, sourceDateEpoch, convert, e.ociMediaTypes ? 'oci' : 'docker');
     };
     let resultImage: AssembledImage | undefined;
     for (const exporter of exporters) {
@@ -283,13 +287,13 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
         store: state.content,
         images: state.images,
         image: exported,
-        rootfs: () => solverEnv.flatten(ctx, solved.target.layers),
+        rootfs: () => solverEnv.flatten(ctx, layers),
         sourceDateEpoch,
         stdout: options.stdout,
       });
     }
     const cache = await remoteCache.finish(ctx, graph, solved, index);
-    const record = await recorder.finish({ graph, solved, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
+    const record = await recorder.finish({ graph, solved, layers, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
     if (options.explain && record) emitExplanations(ctx.progress, record);
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
     return { graph, solved, image: resultImage ?? image, exported: resultImage !== undefined, warnings, cache, ...(record ? { record } : {}) };
@@ -306,13 +310,15 @@ async function assembleFromSolve(
   store: Parameters<typeof assembleImage>[0],
   graph: BuildGraph,
   solved: SolveResult,
+  /** The target's layer chain, materialized. */
+  layers: LayerRef[],
   baseResult: { layers: LayerRef[]; image: ResolvedBaseImage } | undefined,
   sourceDateEpoch: number | undefined,
   convert?: (layers: StoredLayerRef[]) => Promise<StoredLayerRef[]>,
   mediaTypes: 'oci' | 'docker' = 'oci',
 ): Promise<AssembledImage> {
   const stage = graph.target;
-  const chain = [...(baseResult?.layers ?? []), ...solved.target.layers.slice(baseResult?.layers.length ?? 0)];
+  const chain = [...(baseResult?.layers ?? []), ...layers.slice(baseResult?.layers.length ?? 0)];
   const all = convert ? await convert(chain) : chain;
   const baseLayers = all.slice(0, baseResult?.layers.length ?? 0);
   const added = all.slice(baseLayers.length);

@@ -257,6 +257,19 @@ async function readModel(state: Roots): Promise<Model> {
   } catch {
     // no index (or an unreadable one): no variants to keep
   }
+  // Tars made for pending layers (solver/pending-layers.ts: layer-diffs/<id hex>.json names the
+  // tar's diff_id): a record holding the layer's id holds that tar and its variants too.
+  const madeTars = new Map<string, Digest>();
+  const diffsDir = path.join(state.root, 'cache', 'layer-diffs');
+  for (const n of await readdir(diffsDir).catch(() => [] as string[])) {
+    if (!n.endsWith('.json')) continue;
+    const diffId = await readFile(path.join(diffsDir, n), 'utf8').then((t) => (JSON.parse(t) as { diffId?: unknown }).diffId, () => undefined);
+    if (isDigest(diffId)) madeTars.set(n.slice(0, -5), diffId);
+  }
+  const blobsOf = (l: { diffId: Digest; blob: Digest }): Digest[] => {
+    const tar = madeTars.get(digestHexOf(l.diffId));
+    return [l.blob, ...(variants.get(l.diffId) ?? []), ...(tar ? [tar, ...(variants.get(tar) ?? [])] : [])];
+  };
   const keysDir = path.join(state.root, 'cache', 'keys');
   const records: Model['records'] = [];
   for (const n of await readdir(keysDir).catch(() => [] as string[])) {
@@ -267,9 +280,9 @@ async function readModel(state: Roots): Promise<Model> {
       const rec = JSON.parse(text) as { key?: string; layers?: Array<{ diffId: Digest; blob: Digest; size: number }> };
       const layers = Array.isArray(rec.layers) ? rec.layers.filter((l) => isDigest(l.blob) && isDigest(l.diffId)) : [];
       const top = layers.at(-1);
-      const topVariants = top ? (variants.get(top.diffId) ?? []).filter((b) => b !== top.blob && !held.blobs.has(b)) : [];
-      const size = top && !held.blobs.has(top.blob) ? (blobSizes.get(top.blob)?.size ?? 0) + (layerDirs.get(digestHexOf(top.diffId))?.bytes ?? 0) + topVariants.reduce((n, b) => n + (blobSizes.get(b)?.size ?? 0), 0) : 0;
-      records.push({ key: rec.key ?? `sha256:${n.slice(0, -5)}`, file, layers, lastUsed: st.mtime, size, reclaimable: true, blobs: layers.flatMap((l) => [l.blob, ...(variants.get(l.diffId) ?? [])]), diffIds: layers.map((l) => l.diffId) });
+      const topBlobs = top ? [...new Set(blobsOf(top))].filter((b) => !held.blobs.has(b)) : [];
+      const size = top && !held.blobs.has(top.blob) ? topBlobs.reduce((n, b) => n + (blobSizes.get(b)?.size ?? 0), 0) + (layerDirs.get(digestHexOf(top.diffId))?.bytes ?? 0) : 0;
+      records.push({ key: rec.key ?? `sha256:${n.slice(0, -5)}`, file, layers, lastUsed: st.mtime, size, reclaimable: true, blobs: layers.flatMap(blobsOf), diffIds: layers.map((l) => l.diffId) });
     } catch {
       // a record being replaced or unreadable: the index ignores it too
     }
@@ -432,7 +445,10 @@ export async function pruneStateRoot(state: Roots, options: PruneOptions = {}): 
       report.reclaimed += l.bytes;
     }
     if (report.blobs > 0) await forgetDeletedVariants(state);
-    if (report.layers > 0) await forgetCopyRecords(state);
+    if (report.layers > 0) {
+      await forgetCopyRecords(state);
+      await forgetLayerDiffs(state);
+    }
     return report;
   } finally {
     await release();
@@ -480,6 +496,18 @@ async function forgetCopyRecords(state: Roots): Promise<void> {
     const layer = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { layer?: unknown }).layer, () => undefined);
     const gone = !isDigest(layer) || !(await stat(path.join(state.root, 'snapshots', 'layers', digestHexOf(layer))).catch(() => undefined));
     if (gone) await rm(file, { force: true });
+  }
+}
+
+/**
+ * Drops the layer-diffs files (solver/pending-layers.ts) of layers whose dir is gone: no record
+ * can name those layers any more (a record whose layer dir is pruned is dropped with it).
+ */
+async function forgetLayerDiffs(state: Roots): Promise<void> {
+  const dir = path.join(state.root, 'cache', 'layer-diffs');
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    if (!(await stat(path.join(state.root, 'snapshots', 'layers', name.slice(0, -5))).catch(() => undefined))) await rm(path.join(dir, name), { force: true });
   }
 }
 

@@ -12,7 +12,7 @@ import { selectEntries, type ContextHasher } from '../context/index.js';
 import { targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
 import type { ProgressEvent, ProgressWriter } from '../progress/index.js';
 import type { ContentChecksums } from '../solver/cache-key.js';
-import type { SolveResult, StepStats } from '../solver/types.js';
+import type { LayerRef, SolveResult, StepStats } from '../solver/types.js';
 import { digestHex, digestOf, type Digest } from '../util/digest.js';
 import { explainMisses } from './explain.js';
 import { contextSummaryFile, pruneContextSummaries, readContextSummary } from './context-summary.js';
@@ -24,6 +24,7 @@ import {
   type BuildRecord,
   type ContextRef,
   type ContextSummary,
+  type LayerInfo,
   type StepInput,
   type StepRecord,
 } from './record.js';
@@ -43,6 +44,8 @@ export interface BuildOutcome {
   solved?: SolveResult;
   /** manifestDigest: only when an image exporter ran (a build without outputs compresses nothing). */
   image?: { manifestDigest?: Digest; configDigest: Digest };
+  /** The target's layers (solved.target.layers) with their tars made: those steps are recorded with digests. */
+  layers?: LayerRef[];
   error?: unknown;
 }
 
@@ -86,7 +89,7 @@ export function createBuildRecorder(options: BuildRecorderOptions): BuildRecorde
     async finish(outcome) {
       try {
         const salt = loadSalt(options.root);
-        const steps = outcome.graph ? await collectSteps(outcome.graph, outcome.solved, { salt, buildArgs: options.buildArgs, checksum, cachedAt, started, failed }) : [];
+        const steps = outcome.graph ? await collectSteps(outcome.graph, outcome.solved, outcome.layers, { salt, buildArgs: options.buildArgs, checksum, cachedAt, started, failed }) : [];
         const endedAt = Date.now();
         const executed = steps.filter((s) => !s.cached);
         const record: BuildRecord = {
@@ -161,10 +164,16 @@ export function stepIdentity(v: Vertex): { id: string; stage: string; position: 
   return { id: `${stage}/${m[2]}`, stage, position: Number(m[2]), instruction: m[4]! };
 }
 
-async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, c: CollectContext): Promise<StepRecord[]> {
+async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, layers: LayerRef[] | undefined, c: CollectContext): Promise<StepRecord[]> {
   const vertices = targetLayerSteps(graph);
   const stats = new Map<string, StepStats>((solved?.steps ?? []).map((s) => [s.vertex, s]));
   const ids = new Map(vertices.map((v) => [v.digest, stepIdentity(v)]));
+  // Pending layers of the target chain that got their tars for the export, by layer id.
+  const made = new Map<Digest, LayerRef>();
+  solved?.target.layers.forEach((l, i) => {
+    const real = layers?.[i];
+    if (l.pending && real && !real.pending) made.set(l.diffId, real);
+  });
   const keyOf = async (d: Digest): Promise<Digest | undefined> => (solved ? solved.keyOf(d).catch(() => undefined) : undefined);
   const envNames = new Map(graph.stages.map((s) => [s.name, new Set((s.config.Env ?? []).map((e) => e.slice(0, e.indexOf('='))))]));
   const out: StepRecord[] = [];
@@ -195,7 +204,7 @@ async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, 
       ...(st?.hostCpuMs !== undefined && !st.cached ? { hostCpuMs: st.hostCpuMs } : {}),
       // applyFileOp counts every byte it copies; only copies from the build context are context reads.
       ...(st?.contextBytes !== undefined && readsContext(graph, v) ? { contextBytes: st.contextBytes, contextFiles: st.contextFiles ?? 0 } : {}),
-      ...(st?.layer ? { layer: { ...st.layer, ...(st.layerSize !== undefined ? { uncompressedSize: st.layerSize } : {}) } } : {}),
+      ...(st?.layer ? { layer: layerInfo(st.layer, made, st.layerSize) } : {}),
       ...(st?.changes ? { changes: st.changes } : {}),
       inputs: await stepInputs(graph, v, ids, keyOf),
       definition: definitionDigest(v),
@@ -232,6 +241,14 @@ async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, 
     out.push(step);
   }
   return out;
+}
+
+/** A step's layer for its record; a pending one has no digests yet (solver/pending-layers.ts). */
+function layerInfo(recorded: LayerRef, made: Map<Digest, LayerRef>, uncompressedSize: number | undefined): LayerInfo {
+  const size = uncompressedSize !== undefined ? { uncompressedSize } : {};
+  const layer = (recorded.pending && made.get(recorded.diffId)) || recorded;
+  if (layer.pending) return { mediaType: layer.mediaType, size: 0, pending: true, ...size };
+  return { diffId: layer.diffId, blob: layer.blob, mediaType: layer.mediaType, size: layer.size, ...size };
 }
 
 async function stepInputs(graph: BuildGraph, v: Vertex, ids: Map<string, { id: string }>, keyOf: (d: Digest) => Promise<Digest | undefined>): Promise<StepInput[]> {

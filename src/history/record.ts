@@ -147,11 +147,17 @@ export interface StepRecord {
 }
 
 export interface LayerInfo {
-  diffId: Digest;
-  blob: Digest;
+  /** Absent while the layer is `pending`. */
+  diffId?: Digest;
+  blob?: Digest;
   mediaType: string;
-  /** Stored size in bytes: the blob in the content store (the tar itself for a new layer, which is stored uncompressed). */
+  /** Stored size in bytes: the blob in the content store (the tar itself for a new layer, which is stored uncompressed); 0 while pending. */
   size: number;
+  /**
+   * The layer exists only as its snapshot dir: its tar is made when an export needs it (layers
+   * of stages that are not exported never get one), so it has no digests yet.
+   */
+  pending?: true;
   /** Uncompressed tar size in bytes (executed steps; unknown for cache hits made by older builds). */
   uncompressedSize?: number;
 }

@@ -133,7 +133,8 @@ export function renderBuildSvg(r: BuildRecord): string {
 function tooltip(s: StepRecord): string {
   const parts = [s.name, s.line !== undefined ? `line ${s.line}` : '', s.cache === 'miss' ? `wall ${humanMs(s.wallMs)}` : s.cache === 'hit' ? 'cache hit' : 'cached (not looked up)'];
   if (s.cpuMs !== undefined) parts.push(`cpu ${humanMs(s.cpuMs)}`);
-  if (s.layer) parts.push(`layer ${humanBytes(s.layer.size)}${s.layer.uncompressedSize !== undefined ? ` (${humanBytes(s.layer.uncompressedSize)} uncompressed)` : ''}`);
+  if (s.layer?.pending) parts.push(`layer ${s.layer.uncompressedSize !== undefined ? `${humanBytes(s.layer.uncompressedSize)} ` : ''}(no tar yet: not exported)`);
+  else if (s.layer) parts.push(`layer ${humanBytes(s.layer.size)}${s.layer.uncompressedSize !== undefined ? ` (${humanBytes(s.layer.uncompressedSize)} uncompressed)` : ''}`);
   if (s.explain) parts.push(...s.explain.map((c) => `miss: ${c.text}`));
   return parts.filter(Boolean).join('\n');
 }
@@ -174,7 +175,7 @@ function stepTable(r: BuildRecord): string {
       cell(s.cache === 'miss' ? humanMs(s.wallMs) : '', true),
       cell(s.cpuMs !== undefined ? humanMs(s.cpuMs) : '', true),
       cell(s.contextBytes !== undefined ? humanBytes(s.contextBytes) : '', true),
-      cell(s.layer ? humanBytes(s.layer.size) : '', true),
+      cell(s.layer && !s.layer.pending ? humanBytes(s.layer.size) : '', true),
       cell(s.changes ? `${s.changes.added}/${s.changes.changed}/${s.changes.deleted}` : ''),
       `<td>${s.explain ? `<ul>${s.explain.map((c) => `<li>${escapeXml(c.text)}</li>`).join('')}</ul>` : ''}</td>`,
       '</tr>',

@@ -55,7 +55,7 @@ export function formatBuildRecord(r: BuildRecord, options: { cwd: string; explai
       s.cache === 'miss' ? humanMs(s.wallMs) : '',
       s.cpuMs !== undefined ? humanMs(s.cpuMs) : '',
       s.contextBytes !== undefined ? `${humanBytes(s.contextBytes)} (${s.contextFiles ?? 0} files)` : '',
-      s.layer ? humanBytes(s.layer.size) : '',
+      s.layer && !s.layer.pending ? humanBytes(s.layer.size) : '',
       s.layer?.uncompressedSize !== undefined ? humanBytes(s.layer.uncompressedSize) : '',
       s.changes ? `${s.changes.added}/${s.changes.changed}/${s.changes.deleted}` : '',
     ]);

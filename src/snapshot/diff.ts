@@ -9,7 +9,7 @@
 import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { END_OF_TAR, TarChunks, type TarHeader } from './tar-writer.js';
+import { END_OF_TAR, TarChunks, tarPadding, type TarHeader } from './tar-writer.js';
 import { hostCommand } from '../util/host-command.js';
 
 export interface DiffOptions {
@@ -17,6 +17,11 @@ export interface DiffOptions {
   sourceDateEpoch?: number;
   /** Receives the change list once it is known (build records count added/changed/deleted). */
   onChanges?: (items: ChangeItem[]) => void;
+  /**
+   * Sizing instead of writing: file bodies are neither read nor emitted, and each one's padded
+   * length goes here; the emitted bytes plus these are the tar's exact size (measureLayer).
+   */
+  skipBodies?: (bytes: number) => void;
 }
 
 /** All xattrs under a tree, from one getfattr call: path -> name -> value. */
@@ -106,6 +111,16 @@ export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptio
   }, options);
 }
 
+/**
+ * The exact size of the tar createLayerFromOverlayUpper would write, from one walk and no file
+ * reads: what a build record shows for a layer whose tar is not made until an export needs it.
+ */
+export async function measureLayer(upperDir: string, options: DiffOptions = {}): Promise<number> {
+  let size = 0;
+  for await (const chunk of createLayerFromOverlayUpper(upperDir, { ...options, skipBodies: (n) => void (size += n) })) size += (chunk as Buffer).length;
+  return size;
+}
+
 /** Bytes gathered before a chunk goes downstream (hashing and gzip work per chunk). */
 const CHUNK = 1 << 20;
 
@@ -156,6 +171,11 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
           continue;
         }
         if (st.nlink > 1) seenInodes.set(key, item.rel);
+        if (options.skipBodies) {
+          tar.header({ ...base, size: st.size });
+          options.skipBodies(st.size + (tarPadding(st.size)?.length ?? 0));
+          continue;
+        }
         const fd = openSync(item.abs, 'r');
         try {
           if (st.size < 1 << 20) {

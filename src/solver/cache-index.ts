@@ -24,6 +24,13 @@ export interface LayerRef {
    * layer was made) unless its force-compression asks for another (exporter/convert-layers.ts).
    */
   lazy?: { compression: 'gzip' | 'zstd'; level?: number };
+  /**
+   * Set on a layer this store made whose tar nothing has needed yet (solver/pending-layers.ts):
+   * it exists only as its dir under snapshots/layers, and `diffId` and `blob` both hold that
+   * dir's random id, not digests of content; `size` is 0. materializeLayers() gives the real
+   * LayerRef; the tar is made with `sourceDateEpoch` clamping, as it was asked for at commit.
+   */
+  pending?: { sourceDateEpoch?: number };
 }
 
 /** What a cache key resolves to: the full layer chain of the op's output filesystem. */

@@ -12,10 +12,11 @@ import type { BuildGraph, HttpSourceOp, ImageRunConfig, Platform } from '../grap
 import { directReadSelection, materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
 import { imageLayers, readImage, type LocalImage } from '../oci/index.js';
 import type { BuildContext } from '../progress/index.js';
-import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnapshotter, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
-import type { Digest } from '../util/digest.js';
+import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnapshotter, measureLayer, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
+import { digestHex, type Digest } from '../util/digest.js';
 import type { SolverEnvironment } from './ops/environment.js';
 import { countChanges, type ChangeItem } from './change-count.js';
+import { createLayerMaterializer, isPendingLayer, newLayerId, pendingLayer } from './pending-layers.js';
 import type { LayerRef, ResolvedBaseImage } from './types.js';
 
 export interface SolverEnvironmentOptions {
@@ -42,6 +43,10 @@ export interface SolverEnvironmentImpl extends SolverEnvironment {
   resolveImageConfig(ref: string, platform: Platform): Promise<{ ref: string; digest?: Digest; config: ImageRunConfig } | undefined>;
   /** Gives the environment the graph being solved (for vertex lookups). */
   attachGraph(graph: BuildGraph): void;
+  /** `layers` with every pending layer's tar made and stored (exports need real diff_ids and blobs). */
+  materialize(ctx: BuildContext, layers: LayerRef[]): Promise<LayerRef[]>;
+  /** Whether every pending layer among `layers` still has its dir (a record whose dir was pruned is a miss). */
+  pendingLayersPresent(layers: LayerRef[]): Promise<boolean>;
   /** The flattened filesystem of a layer chain in a temp dir (for local/tar exports). */
   flatten(ctx: BuildContext, layers: LayerRef[]): Promise<string>;
   close(): Promise<void>;
@@ -78,8 +83,16 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     return p;
   };
 
+  const materializer = createLayerMaterializer({ stateRoot: state.root, content: state.content, layerDir: (id) => snaps.layerDir(id) });
   const layerDirs = async (ctx: BuildContext, layers: LayerRef[]): Promise<string[]> => {
-    const dirs = await Promise.all(layers.map((l) => snaps.ensureLayer(l.diffId, () => state.content.openRead(l.blob))));
+    const dirs = await Promise.all(
+      layers.map(async (l) => {
+        if (!isPendingLayer(l)) return snaps.ensureLayer(l.diffId, () => state.content.openRead(l.blob));
+        // Its dir is all there is of it (solve checked it before using the record).
+        if (await snaps.hasLayer(l.diffId)) return snaps.layerDir(l.diffId);
+        throw new TsbuildError('ERR_TSBUILD_STORE_CORRUPT', `the dir of layer ${digestHex(l.diffId).slice(0, 12)} is gone from the state root (pruned while a build used it?)`, { hint: 'build again' });
+      }),
+    );
     void ctx;
     return dirs.reverse();
   };
@@ -131,18 +144,32 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       const active = activeLike as ActiveSnapshot;
       let items: ChangeItem[] | undefined;
       const diffOptions = { ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), ...(stats ? { onChanges: (i: ChangeItem[]) => void (items = i) } : {}) };
-      // Stored uncompressed (digest = diff_id): compression happens only when an exporter needs a blob.
+      const compression = options.compression ?? 'gzip';
+      const lazy = compression === 'uncompressed' ? undefined : { compression, ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}) };
+      if (active.kind === 'overlay') {
+        // The upper dir already is this layer in overlay form: it becomes the layer's dir, and its
+        // tar waits until something needs it (pending-layers.ts). The build record still gets
+        // the tar's size and the change counts, from one walk that reads no file.
+        if (stats) {
+          stats.layerSize = await measureLayer(active.upper, diffOptions);
+          if (items) stats.changes = countChanges(items, active.lower);
+        }
+        const id = newLayerId();
+        await snaps.adoptLayer(id, active.upper);
+        return pendingLayer(id, lazy, options.sourceDateEpoch);
+      }
+      // A copy snapshot's changes exist only against its base view, which goes with the snapshot:
+      // its tar is made now. Stored uncompressed (digest = diff_id); exports compress it.
       const stored = await writeLayerToStore(state.content, active.diff(diffOptions), 'uncompressed');
       if (stats) {
         stats.layerSize = stored.diffSize;
-        // Before adoptLayer moves the upper dir away.
-        if (items) stats.changes = countChanges(items, active.kind === 'copy' && active.base ? [active.base] : active.lower);
+        if (items) stats.changes = countChanges(items, active.base ? [active.base] : active.lower);
       }
-      // An overlay upper dir already is this layer in overlay form: keep it instead of unpacking later.
-      if (active.kind === 'overlay') await snaps.adoptLayer(stored.diffId, active.upper);
-      const compression = options.compression ?? 'gzip';
-      const lazy = compression === 'uncompressed' ? undefined : { compression, ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}) };
       return { diffId: stored.diffId, blob: stored.digest, mediaType: stored.mediaType, size: stored.size, ...(lazy ? { lazy } : {}) };
+    },
+    materialize: (ctx, layers) => materializer.materialize(ctx, layers),
+    async pendingLayersPresent(layers) {
+      return (await Promise.all(layers.filter(isPendingLayer).map((l) => snaps.hasLayer(l.diffId)))).every(Boolean);
     },
     contextDirFor(name) {
       if (name !== 'context') throw new TsbuildError('ERR_TSBUILD_CONTEXT_NOT_FOUND', `named context "${name}" is not supported yet`);
@@ -169,8 +196,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     async flatten(ctx, layers) {
       const { unpackLayer } = await import('../snapshot/index.js');
       const dir = await mkdtemp(path.join(tmpRoot, 'rootfs-'));
-      for (const l of layers) await unpackLayer(state.content.openRead(l.blob), dir, { mode: 'merge' });
-      void ctx;
+      for (const l of await materializer.materialize(ctx, layers)) await unpackLayer(state.content.openRead(l.blob), dir, { mode: 'merge' });
       return dir;
     },
     async close() {

@@ -11,7 +11,7 @@ import type { Digest } from '../util/digest.js';
 import { createCacheKeyCalculator, type ContentChecksums } from './cache-key.js';
 import type { CacheIndex } from './cache-index.js';
 import { createScheduler } from './scheduler.js';
-import type { SolveResult, StepStats, VertexResult } from './types.js';
+import type { LayerRef, SolveResult, StepStats, VertexResult } from './types.js';
 
 /** Executes one kind of op. Implementations live in ops/ and are wired by createOpRunners. */
 export interface OpExecutor {
@@ -26,7 +26,7 @@ export interface SolveOptions {
   checksums: ContentChecksums;
   executor: OpExecutor;
   /** Returns false when a recorded layer's blob is gone (pruned): the record is then ignored. */
-  layersAvailable(result: { layers: { blob: Digest }[] }): Promise<boolean>;
+  layersAvailable(result: { layers: LayerRef[] }): Promise<boolean>;
   jobs: number;
   /** Vertices to ignore the cache for (--no-cache, --no-cache-filter). */
   noCache?: (vertex: Vertex) => boolean;

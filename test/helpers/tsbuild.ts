@@ -3,7 +3,7 @@
  * base image made from Debian's busybox-static (scripts/busybox-rootfs.sh).
  */
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -103,6 +103,20 @@ export function executed(stderr: string): string[] {
   return events(stderr)
     .filter((e) => e.type === 'vertex.start')
     .map((e) => String(e.name));
+}
+
+/**
+ * The dir under <root>/snapshots/layers holding the layer with `diffId`: a layer unpacked from a
+ * blob is named by its diff_id; one a build made is named by its own id, and the tar made for it
+ * later (solver/pending-layers.ts) is recorded in cache/layer-diffs/<id>.json.
+ */
+export function layerDirOf(root: string, diffId: string): string {
+  const layers = path.join(root, 'snapshots', 'layers');
+  const diffs = path.join(root, 'cache', 'layer-diffs');
+  for (const n of existsSync(diffs) ? readdirSync(diffs) : []) {
+    if (n.endsWith('.json') && (JSON.parse(readFileSync(path.join(diffs, n), 'utf8')) as { diffId: string }).diffId === diffId) return path.join(layers, n.slice(0, -5));
+  }
+  return path.join(layers, diffId.slice('sha256:'.length));
 }
 
 export { repo };

@@ -9,7 +9,7 @@ import { chmodSync, lstatSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHarness, type Harness } from '../helpers/tsbuild.js';
+import { createHarness, layerDirOf, type Harness } from '../helpers/tsbuild.js';
 
 /** Builds, and returns the unpacked dir of the image's top layer plus the exported filesystem. */
 async function build(h: Harness, dir: string, n: number): Promise<{ layer: string; fs: string }> {
@@ -24,7 +24,7 @@ async function build(h: Harness, dir: string, n: number): Promise<{ layer: strin
   const manifest = await blob(index.manifests[0].digest);
   const config = await blob(manifest.config.digest);
   const top = (config.rootfs.diff_ids as string[]).at(-1)!;
-  return { layer: path.join(h.root, 'snapshots', 'layers', top.slice(7)), fs };
+  return { layer: layerDirOf(h.root, top), fs };
 }
 
 test('an edited context: unchanged files are linked from the previous COPY layer, changed ones copied', async (t) => {
