@@ -9,7 +9,7 @@
 import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { END_OF_TAR, TarChunks, tarPadding, type TarHeader } from './tar-writer.js';
+import { END_OF_TAR, TarChunks, tarHeaderSize, tarPadding, type TarHeader } from './tar-writer.js';
 import { hostCommand } from '../util/host-command.js';
 
 export interface DiffOptions {
@@ -18,10 +18,10 @@ export interface DiffOptions {
   /** Receives the change list once it is known (build records count added/changed/deleted). */
   onChanges?: (items: ChangeItem[]) => void;
   /**
-   * Sizing instead of writing: file bodies are neither read nor emitted, and each one's padded
-   * length goes here; the emitted bytes plus these are the tar's exact size (measureLayer).
+   * Sizing instead of writing: nothing is read or emitted, and the tar's exact size comes here at
+   * the end (measureLayer). Headers are sized by the writer's own rules, so it cannot drift.
    */
-  skipBodies?: (bytes: number) => void;
+  sizeOnly?: (bytes: number) => void;
 }
 
 /** All xattrs under a tree, from one getfattr call: path -> name -> value. */
@@ -98,16 +98,16 @@ export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptio
     const reading = readXattrs(upperDir);
     const walked = await walk(upperDir);
     const xattrs = await reading;
-    const items: ChangeItem[] = [];
+    // Marked in place: a copy of each of thousands of items is garbage the collector pays for.
     for (const item of walked) {
       const st = item.st!;
       const attrs = xattrs.get(item.abs);
       // Both whiteout forms overlayfs uses: a 0/0 char device, or (userxattr/nested overlays)
       // an empty file carrying the trusted.overlay.whiteout xattr.
-      const whiteout = (st.isCharacterDevice() && st.rdev === 0) || (st.isFile() && attrs?.has('trusted.overlay.whiteout') === true);
-      items.push({ ...item, whiteout, opaque: st.isDirectory() && attrs?.get('trusted.overlay.opaque')?.toString() === 'y' });
+      item.whiteout = (st.isCharacterDevice() && st.rdev === 0) || (st.isFile() && attrs?.has('trusted.overlay.whiteout') === true);
+      item.opaque = st.isDirectory() && attrs?.get('trusted.overlay.opaque')?.toString() === 'y';
     }
-    return { items, xattrs };
+    return { items: walked, xattrs };
   }, options);
 }
 
@@ -117,8 +117,23 @@ export function createLayerFromOverlayUpper(upperDir: string, options: DiffOptio
  */
 export async function measureLayer(upperDir: string, options: DiffOptions = {}): Promise<number> {
   let size = 0;
-  for await (const chunk of createLayerFromOverlayUpper(upperDir, { ...options, skipBodies: (n) => void (size += n) })) size += (chunk as Buffer).length;
+  for await (const _ of createLayerFromOverlayUpper(upperDir, { ...options, sizeOnly: (n) => void (size = n) }));
   return size;
+}
+
+/** TarChunks' interface for sizing: counts what would be written (tarHeaderSize for headers). */
+class TarTally {
+  size = 0;
+  readonly pendingBytes = 0;
+  header(h: TarHeader): void {
+    this.size += tarHeaderSize(h);
+  }
+  bytes(b: Buffer | number): void {
+    this.size += typeof b === 'number' ? b : b.length;
+  }
+  take(): Buffer[] {
+    return [];
+  }
 }
 
 /** Bytes gathered before a chunk goes downstream (hashing and gzip work per chunk). */
@@ -135,7 +150,8 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
     options.onChanges?.(items);
     const seenInodes = new Map<string, string>();
     const clamp = (d: Date): Date => (options.sourceDateEpoch !== undefined && d.getTime() > options.sourceDateEpoch * 1000 ? new Date(options.sourceDateEpoch * 1000) : d);
-    const tar = new TarChunks(CHUNK);
+    const tally = options.sizeOnly ? new TarTally() : undefined;
+    const tar = tally ?? new TarChunks(CHUNK);
     const marker = (name: string, mtime: Date): TarHeader => ({ name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: clamp(mtime), uname: '', gname: '' });
     for (const item of items) {
       if (tar.pendingBytes >= CHUNK) yield* tar.take();
@@ -171,9 +187,9 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
           continue;
         }
         if (st.nlink > 1) seenInodes.set(key, item.rel);
-        if (options.skipBodies) {
+        if (tar instanceof TarTally) {
           tar.header({ ...base, size: st.size });
-          options.skipBodies(st.size + (tarPadding(st.size)?.length ?? 0));
+          tar.bytes(st.size + (tarPadding(st.size)?.length ?? 0));
           continue;
         }
         const fd = openSync(item.abs, 'r');
@@ -205,6 +221,7 @@ export function emitLayer(collect: () => Promise<{ items: ChangeItem[]; xattrs: 
     }
     tar.bytes(END_OF_TAR);
     yield* tar.take();
+    if (tally) options.sizeOnly?.(tally.size);
   }
   return Readable.from(generate(), { objectMode: false });
 }

@@ -76,19 +76,10 @@ interface Block {
  * target needs PAX.
  */
 function ustarInto(h: Block, buf: Buffer, off: number): boolean {
-  let name = h.name;
-  let prefix = '';
-  if (Buffer.byteLength(name) !== name.length) return false;
-  while (name.length > 100) {
-    const i = name.indexOf('/');
-    if (i === -1) return false;
-    prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
-    name = name.slice(i + 1);
-  }
-  if (name.length > 100 || Buffer.byteLength(prefix) > 155) return false;
-  if (h.linkname && Buffer.byteLength(h.linkname) > 100) return false;
+  const split = ustarName(h.name, h.linkname, h.mtime);
+  if (!split) return false;
+  const { name, prefix } = split;
   const mtime = seconds(h.mtime);
-  if (!mtimeFitsUstar(mtime)) return false;
   buf.fill(0, off, off + 512);
   buf.write(name, off);
   buf.write(oct(h.mode & 0o7777, 6), off + 100);
@@ -117,6 +108,23 @@ function ustarInto(h: Block, buf: Buffer, off: number): boolean {
   for (let i = 156; i < 512; i++) sum += buf[off + i]!;
   buf.write(oct(sum, 6), off + 148);
   return true;
+}
+
+/** The name split into ustar's name and prefix fields; undefined when the header needs PAX. */
+function ustarName(full: string, linkname: string | undefined, mtime: Date): { name: string; prefix: string } | undefined {
+  let name = full;
+  let prefix = '';
+  if (Buffer.byteLength(name) !== name.length) return undefined;
+  while (name.length > 100) {
+    const i = name.indexOf('/');
+    if (i === -1) return undefined;
+    prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
+    name = name.slice(i + 1);
+  }
+  if (name.length > 100 || Buffer.byteLength(prefix) > 155) return undefined;
+  if (linkname && Buffer.byteLength(linkname) > 100) return undefined;
+  if (!mtimeFitsUstar(seconds(mtime))) return undefined;
+  return { name, prefix };
 }
 
 /** Whole seconds of a time (before 1970 too: floor, not truncation toward zero). */
@@ -179,6 +187,12 @@ export function encodeTarHeader(header: TarHeader): Buffer[] {
     if (plain) return [plain];
   }
   return paxBlocks(header, h);
+}
+
+/** Bytes encodeTarHeader would give, without encoding a plain ustar header. */
+export function tarHeaderSize(header: TarHeader): number {
+  if (!header.pax && ustarName(header.name, header.linkname, header.mtime)) return 512;
+  return paxBlocks(header, withDefaults(header)).reduce((n, b) => n + b.length, 0);
 }
 
 /**

@@ -229,3 +229,28 @@ test('the overlay probe is kept in the state root for this kernel, filesystem an
   await second.dispose();
   t.is(await readFile(marker, 'utf8'), key);
 });
+
+test('measureLayer gives the exact size of the tar createLayerFromOverlayUpper writes, PAX headers, links and whiteouts included', async (t) => {
+  const { measureLayer } = await import('../../src/snapshot/index.js');
+  const { link, symlink, utimes } = await import('node:fs/promises');
+  const dir = await tmp(t);
+  const deep = path.join(dir, 'd'.repeat(90), 'e'.repeat(90));
+  await mkdir(deep, { recursive: true });
+  await writeFile(path.join(deep, 'f'.repeat(120)), 'long name\n'); // beyond ustar's prefix split
+  await writeFile(path.join(dir, 'naïve.txt'), 'non-ASCII name\n');
+  await writeFile(path.join(dir, 'big'), Buffer.alloc(1_500_000, 7)); // the streamed-body path
+  await writeFile(path.join(dir, 'odd'), 'x'.repeat(513));
+  await link(path.join(dir, 'odd'), path.join(dir, 'odd-link'));
+  await symlink('t'.repeat(140), path.join(dir, 'long-target'));
+  await writeFile(path.join(dir, 'old'), 'before 1970\n');
+  await utimes(path.join(dir, 'old'), new Date(-86_400_000), new Date(-86_400_000));
+  execFileSync('setfattr', ['-n', 'user.note', '-v', 'kept', path.join(dir, 'naïve.txt')]);
+  execFileSync('mknod', [path.join(dir, 'gone'), 'c', '0', '0']);
+  await mkdir(path.join(dir, 'opaque'));
+  execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', path.join(dir, 'opaque')]);
+  for (const options of [{}, { sourceDateEpoch: 1_700_000_000 }]) {
+    let written = 0;
+    for await (const chunk of createLayerFromOverlayUpper(dir, options)) written += (chunk as Buffer).length;
+    t.is(await measureLayer(dir, options), written);
+  }
+});
