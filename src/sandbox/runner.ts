@@ -21,11 +21,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
-import { resolveInRoot, unmount } from '../snapshot/index.js';
+import { mountOverlayFs, overlayMountOptions, resolveInRoot, unmount } from '../snapshot/index.js';
 import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
 import { capabilitiesInMask, toOciRuntimeSpec, type SandboxSpec } from './spec.js';
 import { childCpuMs } from './child-cpu.js';
-import { hostCommand } from '../util/host-command.js';
 
 const run = promisify(execFile);
 
@@ -117,9 +116,8 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     if (spec.rootfs.kind === 'overlay') {
       rootPath = path.join(bundle, 'rootfs');
       await mkdir(rootPath);
-      const opts = `lowerdir=${spec.rootfs.lower.join(':')},upperdir=${spec.rootfs.upper},workdir=${spec.rootfs.work},index=off,redirect_dir=off,metacopy=off`;
       try {
-        await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, rootPath]);
+        await mountOverlayFs(overlayMountOptions(spec.rootfs.lower, spec.rootfs.upper, spec.rootfs.work), rootPath);
       } catch (err) {
         throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `overlay mount failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, { cause: err });
       }

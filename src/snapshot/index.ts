@@ -2,4 +2,4 @@ export { unpackLayer, cleanEntryName, resolveInRoot, decompressed as decompressL
 export { createLayerFromOverlayUpper, measureLayer, type DiffOptions } from './diff.js';
 export { createLayerFromTreeDiff } from './tree-diff.js';
 export { writeLayerToStore, compressLayer, type CompressingLayer, LAYER_MEDIA_TYPES, type Compression, type StoredLayer } from './layer-store.js';
-export { createSnapshotter, cleanupStaleMounts, cleanupStaleBuildDirs, BUILD_TMP_PREFIX, unmount, overlaySupported, overlayMountOptions, mergeLayersTo, type ActiveSnapshot, type Snapshotter } from './snapshotter.js';
+export { createSnapshotter, cleanupStaleMounts, cleanupStaleBuildDirs, BUILD_TMP_PREFIX, unmount, overlaySupported, overlayMountOptions, mountOverlayFs, mergeLayersTo, type ActiveSnapshot, type Snapshotter } from './snapshotter.js';

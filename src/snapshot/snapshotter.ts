@@ -70,9 +70,18 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/**
+ * Writable overlays are mounted `volatile` (Linux 5.10+): overlayfs then turns the fsyncs a step
+ * makes into no-ops and skips syncing the upper filesystem on unmount. A step's writes need no
+ * durability of their own: a crashed build runs the step again, and a killed one loses nothing
+ * (the page cache outlives the process). dpkg alone fsyncs every file it installs. A kernel that
+ * refuses the option gets mounts without it (mountOverlayFs).
+ */
+let volatileUpper = ((r) => r[0]! > 5 || (r[0] === 5 && r[1]! >= 10))(os.release().split('.').map(Number));
+
 /** Options for an overlay mount of `lower` (top first); throws a clear error past the kernel's limit. */
 export function overlayMountOptions(lowerTopFirst: string[], upper?: string, work?: string): string {
-  const rw = upper !== undefined && work !== undefined ? `,upperdir=${upper},workdir=${work}` : '';
+  const rw = upper !== undefined && work !== undefined ? `,upperdir=${upper},workdir=${work}${volatileUpper ? ',volatile' : ''}` : '';
   // Two steps with the same diff (two `RUN true`, a WORKDIR that exists) share one layer dir, and
   // overlayfs refuses a lowerdir listed twice (ELOOP). Only the topmost copy is kept, which gives
   // the same view: the lower copy holds exactly what the upper one already provides above it.
@@ -84,6 +93,17 @@ export function overlayMountOptions(lowerTopFirst: string[], upper?: string, wor
   return options;
 }
 
+/** Mounts an overlay at `target` with `options` (overlayMountOptions); without `volatile` when the kernel refuses it. */
+export async function mountOverlayFs(options: string, target: string): Promise<void> {
+  try {
+    await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, target]);
+  } catch (err) {
+    if (!options.includes(',volatile')) throw err;
+    volatileUpper = false;
+    await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', options.replace(',volatile', ''), target]);
+  }
+}
+
 let overlayProbe: Promise<boolean> | undefined;
 /** Whether an overlay with upper/work dirs can be mounted here (probed once per process). */
 export function overlaySupported(scratchParent: string = os.tmpdir()): Promise<boolean> {
@@ -92,7 +112,7 @@ export function overlaySupported(scratchParent: string = os.tmpdir()): Promise<b
     const [l, u, w, m] = ['l', 'u', 'w', 'm'].map((n) => path.join(dir, n)) as [string, string, string, string];
     try {
       await Promise.all([l, u, w, m].map((d) => mkdir(d)));
-      await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', overlayMountOptions([l], u, w), m]);
+      await mountOverlayFs(overlayMountOptions([l], u, w), m);
       await unmount(m);
       return true;
     } catch {
@@ -213,7 +233,7 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   const mountOverlay = async (options: string, target: string): Promise<() => Promise<void>> => {
     await mkdir(target, { recursive: true });
     try {
-      await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, target]);
+      await mountOverlayFs(options, target);
     } catch (err) {
       throw new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `overlay mount failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, { cause: err });
     }

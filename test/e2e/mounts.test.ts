@@ -204,3 +204,16 @@ test('RUN --mount=type=bind from a stage with rw: writes succeed (as BuildKit) a
   t.is(await readFile(path.join(out, 'after'), 'utf8'), 's.txt\nfrom-stage\n');
   t.deepEqual(await readdir(path.join(out, 'm')).catch(() => []), []);
 });
+
+test('a RUN step writes to a volatile overlay (its fsyncs are no-ops) where the kernel has the option; what it wrote and synced is in its layer', async (t) => {
+  const [major, minor] = (await import('node:os')).release().split('.').map(Number) as [number, number];
+  const h = await createHarness(t);
+  const dir = await project(h, 'volatile', 'FROM busybox\nRUN grep " / / " /proc/self/mountinfo > /root-mount && echo data > /f && sync /f\n');
+  const out = path.join(h.tmp, 'out');
+  build(h, ['-o', `type=local,dest=${out}`, dir]);
+  const line = await readFile(path.join(out, 'root-mount'), 'utf8');
+  t.regex(line, / - overlay /);
+  if (major > 5 || (major === 5 && minor >= 10)) t.regex(line, /volatile/);
+  else t.notRegex(line, /volatile/);
+  t.is(await readFile(path.join(out, 'f'), 'utf8'), 'data\n');
+});
