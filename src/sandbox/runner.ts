@@ -21,7 +21,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
-import { mountOverlayFs, overlayMountOptions, resolveInRoot, unmount } from '../snapshot/index.js';
+import { mountOverlayFs, overlayMountOptions, resolveInRoot, typeInLayers, unmount } from '../snapshot/index.js';
 import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
 import { capabilitiesInMask, toOciRuntimeSpec, type SandboxSpec } from './spec.js';
 import { childCpuMs } from './child-cpu.js';
@@ -108,12 +108,22 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   const bundle = await mkdtemp(path.join(os.tmpdir(), `${BUNDLE_PREFIX}${process.pid}-`));
   let rootPath: string;
   let release: (() => Promise<void>) | undefined;
+  // Overlay options when runc mounts the root inside the container's mount namespace.
+  let rootOverlay: string | undefined;
   const stubs: string[] = [];
   // `runc run` in the foreground destroys its container when the process exits on its own; only
   // a cancel, a start failure or a non-zero exit needs an explicit (4 ms) `runc delete`.
   let clean = false;
   try {
-    if (spec.rootfs.kind === 'overlay') {
+    const inNamespace = spec.rootfs.kind === 'overlay' ? namespacedRootStubs(spec.rootfs.lower, spec.cwd) : undefined;
+    if (spec.rootfs.kind === 'overlay' && inNamespace) {
+      // runc mounts the overlay as the container's root in its own mount namespace: no mount and
+      // umount on the host per step (~6 ms), and nothing left mounted if tsbuild is killed.
+      rootPath = path.join(bundle, 'rootfs');
+      await mkdir(rootPath);
+      rootOverlay = overlayMountOptions(spec.rootfs.lower, spec.rootfs.upper, spec.rootfs.work);
+      stubs.push(...inNamespace.map((rel) => path.join((spec.rootfs as { upper: string }).upper, rel)));
+    } else if (spec.rootfs.kind === 'overlay') {
       rootPath = path.join(bundle, 'rootfs');
       await mkdir(rootPath);
       try {
@@ -124,22 +134,24 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
       release = () => unmount(rootPath);
     } else rootPath = spec.rootfs.path;
 
-    // Mount points runc would create (and leave in the layer): remember which are new.
-    for (const rel of ['etc/hosts', 'etc/resolv.conf', 'etc/hostname']) {
-      const p = await resolveInRoot(rootPath, rel, rel);
-      if (!(await existsIn(p))) stubs.push(p);
-    }
-    // The working directory is created when missing, owned by the step's user (as BuildKit).
-    const cwd = await resolveInRoot(rootPath, spec.cwd, spec.cwd);
-    if (!(await existsIn(cwd))) {
-      await mkdir(cwd, { recursive: true, mode: 0o755 });
-      await chown(cwd, spec.user.uid, spec.user.gid);
+    if (!rootOverlay) {
+      // Mount points runc would create (and leave in the layer): remember which are new.
+      for (const rel of RUNTIME_FILES) {
+        const p = await resolveInRoot(rootPath, rel, rel);
+        if (!(await existsIn(p))) stubs.push(p);
+      }
+      // The working directory is created when missing, owned by the step's user (as BuildKit).
+      const cwd = await resolveInRoot(rootPath, spec.cwd, spec.cwd);
+      if (!(await existsIn(cwd))) {
+        await mkdir(cwd, { recursive: true, mode: 0o755 });
+        await chown(cwd, spec.user.uid, spec.user.gid);
+      }
     }
     const files = { hosts: path.join(bundle, 'hosts'), resolvConf: path.join(bundle, 'resolv.conf'), hostname: path.join(bundle, 'hostname') };
     await writeFile(files.hosts, spec.hosts);
     await writeFile(files.resolvConf, spec.resolvConf);
     await writeFile(files.hostname, `${spec.hostname}\n`);
-    await writeFile(path.join(bundle, 'config.json'), JSON.stringify(toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`)));
+    await writeFile(path.join(bundle, 'config.json'), JSON.stringify(toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`, rootOverlay)));
 
     // Setup can outlast a cancel (a loaded machine): an already-aborted signal never fires 'abort'.
     throwIfCancelled(ctx.signal);
@@ -179,6 +191,26 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     if (release) await release();
     await rm(bundle, { recursive: true, force: true });
   }
+}
+
+/** Files the runtime bind-mounts into every container, created in the root when missing. */
+const RUNTIME_FILES = ['etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
+
+/**
+ * Whether runc can mount an overlay root itself, read from the layer dirs: the working directory
+ * must exist (creating it needs the merged view), and the runtime files must be plain files or
+ * absent (a symlink would lead runc to create its target somewhere). Returns the runtime files
+ * runc will create in the upper dir (removed after the step), or undefined for a host mount.
+ */
+function namespacedRootStubs(lowerTopFirst: string[], cwd: string): string[] | undefined {
+  if (typeInLayers(lowerTopFirst, cwd) !== 'dir') return undefined;
+  const stubs: string[] = [];
+  for (const rel of RUNTIME_FILES) {
+    const type = typeInLayers(lowerTopFirst, rel);
+    if (type === undefined) stubs.push(rel);
+    else if (type !== 'file') return undefined;
+  }
+  return stubs;
 }
 
 /**

@@ -135,10 +135,18 @@ const ALLOWED_DEVICES = [
 ];
 
 /** The OCI runtime spec (config.json) for runc. `rootPath` is the mounted root filesystem. */
-export function toOciRuntimeSpec(spec: SandboxSpec, rootPath: string, files: { hosts: string; resolvConf: string; hostname: string }, cgroupsPath: string): Record<string, unknown> {
+export function toOciRuntimeSpec(
+  spec: SandboxSpec,
+  rootPath: string,
+  files: { hosts: string; resolvConf: string; hostname: string },
+  cgroupsPath: string,
+  /** Overlay mount options: runc mounts the root over `rootPath` in the container's namespace. */
+  rootOverlay?: string,
+): Record<string, unknown> {
   const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (spec.network === 'none') namespaces.push({ type: 'network' });
   const mounts: Array<Record<string, unknown>> = [
+    ...(rootOverlay ? [{ destination: '/', type: 'overlay', source: 'overlay', options: rootOverlay.split(',') }] : []),
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     // gid 5 (tty) is not mapped in a single-id user namespace.

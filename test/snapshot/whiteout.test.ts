@@ -254,3 +254,27 @@ test('measureLayer gives the exact size of the tar createLayerFromOverlayUpper w
     t.is(await measureLayer(dir, options), written);
   }
 });
+
+test('typeInLayers reads a path through layer dirs: the topmost layer wins, whiteouts hide, symlinks are reported', async (t) => {
+  const { typeInLayers } = await import('../../src/snapshot/index.js');
+  const { symlink } = await import('node:fs/promises');
+  const dir = await tmp(t);
+  const [top, bottom] = [path.join(dir, 'top'), path.join(dir, 'bottom')];
+  await mkdir(path.join(bottom, 'etc'), { recursive: true });
+  await writeFile(path.join(bottom, 'etc', 'hosts'), 'x');
+  await writeFile(path.join(bottom, 'etc', 'hostname'), 'x');
+  await mkdir(path.join(bottom, 'work', 'app'), { recursive: true });
+  await mkdir(path.join(top, 'etc'), { recursive: true });
+  execFileSync('mknod', [path.join(top, 'etc', 'hostname'), 'c', '0', '0']);
+  await symlink('../run/resolv.conf', path.join(top, 'etc', 'resolv.conf'));
+  await writeFile(path.join(top, 'work'), 'a file now');
+  const view = [top, bottom];
+  t.is(typeInLayers(view, ''), 'dir');
+  t.is(typeInLayers(view, 'etc'), 'dir');
+  t.is(typeInLayers(view, 'etc/hosts'), 'file', 'from the lower layer');
+  t.is(typeInLayers(view, 'etc/hostname'), undefined, 'whited out');
+  t.is(typeInLayers(view, 'etc/resolv.conf'), 'symlink');
+  t.is(typeInLayers(view, '/work/app'), undefined, 'a file above hides the directory below');
+  t.is(typeInLayers([bottom], 'work/app'), 'dir');
+  t.is(typeInLayers(view, 'nothing/here'), undefined);
+});
