@@ -253,6 +253,14 @@ export async function cleanupStaleContainers(): Promise<number> {
     // rmdir refuses a directory that is still a mount point: never recurse into a live overlay.
     if (await rmdir(target).then(() => true, () => false)) await rm(path.dirname(target), { recursive: true, force: true });
   }
+  // Bundles of dead owners with nothing mounted (runc mounted their root in the container's
+  // namespace, which died with it) only hold the config and runtime files.
+  const mounted = new Set([...mountinfo.matchAll(/^\S+ \S+ \S+ \S+ (\S+)/gm)].map((m) => path.dirname(m[1]!)));
+  for (const name of await readdir(tmp).catch(() => [] as string[])) {
+    const m = new RegExp(`^${BUNDLE_PREFIX}(\\d+)-`).exec(name);
+    const dir = path.join(tmp, name);
+    if (m && !pidAlive(Number(m[1])) && !stale.has(path.join(dir, 'rootfs')) && !mounted.has(dir)) await rm(dir, { recursive: true, force: true });
+  }
   return n;
 }
 

@@ -1,9 +1,10 @@
 /**
  * A tsbuild SIGKILLed in the middle of a RUN cannot clean up after itself; the next run's
- * cleanupStaleContainers must leave the mount table and the process table as before the crash.
+ * cleanupStaleContainers must leave the mount table, the process table and the temp dir as before the crash.
  */
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,4 +49,6 @@ await runSandbox({ signal: new AbortController().signal, progress: nullProgress 
   for (let i = 0; i < 50 && running(); i++) await new Promise((r) => setTimeout(r, 100));
   t.false(running(), 'no process of the step is left');
   t.deepEqual(ours(), mountsBefore);
+  // Nor its bundle dir (its root was mounted in the container's namespace, not on the host).
+  t.deepEqual(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`tsbuild-run-${child.pid}-`)), []);
 });
