@@ -66,8 +66,10 @@ export async function openCopyReuse(options: { stateRoot: string; contextDir: st
   return {
     reuse(src, st, target) {
       if (!previous || previous.files[src] !== signature(st)) return false;
+      // Targets lie under the upper dir: slicing spares path.relative and path.join their normalising, per file.
+      const rel = target.startsWith(`${upper}/`) ? target.slice(upper.length + 1) : path.relative(upper, target);
       try {
-        linkSync(path.join(oldDir!, path.relative(upper, target)), target);
+        linkSync(`${oldDir!}/${rel}`, target);
         return true;
       } catch {
         return false;
