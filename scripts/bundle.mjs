@@ -22,6 +22,18 @@ try {
   process.exit(0);
 }
 rmSync(outdir, { recursive: true, force: true });
+// The up-to-date check (src/cli/up-to-date.ts) is its own small bundle: a build it can answer
+// never loads the rest.
+await esbuild.build({
+  entryPoints: [path.join(root, 'dist', 'cli', 'up-to-date.js')],
+  outfile: path.join(outdir, 'up-to-date.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  supported: { 'dynamic-import': false },
+  logLevel: 'warning',
+});
 await esbuild.build({
   entryPoints: [path.join(root, 'dist', 'cli', 'main.js')],
   outfile: path.join(outdir, 'main.cjs'),

@@ -12,18 +12,20 @@ import { createIgnoreMatcher, readDockerignore } from './context/index.js';
 import { createContextHasher, statCacheFileFor } from './context/checksum.js';
 import { TsbuildError } from './errors/index.js';
 import { assembleImage, checkStdoutOutputs, createLayerConverter, exportImage, needsConversion, resolveExporters, type AssembledImage, type OutputSink, type ResolvedExporter, type StoredLayerRef } from './exporter/index.js';
-import { targetLayerSteps, type BuildGraph, type NetworkMode, type Platform } from './graph/index.js';
+import { isLayerOp, targetLayerSteps, type BuildGraph, type NetworkMode, type Platform } from './graph/index.js';
 import { parseDockerfile } from './parser/index.js';
 import { planBuild } from './plan/index.js';
-import { teeProgress, type BuildContext } from './progress/index.js';
+import { teeProgress, type BuildContext, type ProgressEvent } from './progress/index.js';
 import { createCacheIndex } from './solver/cache-index.js';
 import { createSolverEnvironment } from './solver/environment-impl.js';
 import { createOpExecutor } from './solver/ops/executor.js';
 import { isPendingLayer } from './solver/pending-layers.js';
+import type { TimelessEvent } from './uptodate/record.js';
+import { saveUpToDate } from './uptodate/write.js';
 import { solve } from './solver/solve.js';
 import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
 import { fetchHttpSource } from './fileop/index.js';
-import { parseReference } from './oci/index.js';
+import { normalizeReference, parseReference } from './oci/index.js';
 import { createDockerCredentialStore, createRegistryClient, pullReference, pushToNames } from './registry/index.js';
 import type { LayerRef, ResolvedBaseImage, SolveResult } from './solver/types.js';
 import type { Digest } from './util/digest.js';
@@ -64,6 +66,12 @@ export interface BuildOptions {
   env?: NodeJS.ProcessEnv;
   /** Emit a `vertex.explain` event naming the cause of every cache miss (`--explain`). */
   explain?: boolean;
+  /**
+   * Write an up-to-date record for this invocation (src/uptodate/): `key` names the invocation,
+   * `tool` the tsbuild that writes it. The CLI passes it; a later identical invocation is
+   * answered from the record while nothing it names has changed.
+   */
+  upToDate?: { key: string; tool: string };
   /** `--cache-to` values, buildx syntax (type=registry|local). */
   cacheTo?: string[];
   /** `--cache-from` values, buildx syntax (type=registry|local, or a bare registry ref). */
@@ -160,6 +168,10 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
 
   const ast = parseDockerfile(text, { file: path.relative(process.cwd(), dockerfilePath) || dockerfilePath });
   const { patterns: ignore } = await readDockerignore(contextDir, dockerfilePath);
+  // Both places an ignore file may be, as read now (for the up-to-date record).
+  const ignoreFiles = options.upToDate
+    ? await Promise.all([`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')].map(async (p) => ({ path: p, text: await readFile(p, 'latin1').catch(() => null) })))
+    : [];
   const state = await openStateRoot({ root: options.root, env });
   const platform = parsePlatform(options.platform);
   await checkSandboxAvailable();
@@ -228,10 +240,13 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     const warnings = graph.unusedBuildArgs
       .filter((a) => !PROXY_ARGS.includes(a.toUpperCase()))
       .map((a) => `[Warning] One or more build-args [${a}] were not consumed`);
-    for (const w of warnings) ctx.progress.emit({ type: 'warning', time: Date.now(), rule: 'UnusedBuildArg', message: w });
-
+    // Every build of these inputs shows them, an up-to-date one too (uptodate/).
+    const warningEvents: TimelessEvent[] = [
+      ...warnings.map((message): TimelessEvent => ({ type: 'warning', rule: 'UnusedBuildArg', message })),
+      ...graph.warnings.map((w): TimelessEvent => ({ type: 'warning', rule: w.rule, message: w.message, file: w.file, line: w.line })),
+    ];
+    for (const e of warningEvents) ctx.progress.emit({ ...e, time: Date.now() } as ProgressEvent);
     solverEnv.attachGraph(graph);
-    for (const w of graph.warnings) ctx.progress.emit({ type: 'warning', time: Date.now(), rule: w.rule, message: w.message, file: w.file, line: w.line });
     // Exports and the cache export turn uncompressed new layers into blobs in their compression.
     const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
     const remoteCache = await openBuildCache(ctx, cacheSpecs, { state, registry, convert: async (c, ls) => converter.convert(c, await solverEnv.materialize(c, ls), { compression: 'gzip', force: false }) });
@@ -296,6 +311,27 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     const record = await recorder.finish({ graph, solved, layers, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
     if (options.explain && record) emitExplanations(ctx.progress, record);
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
+    if (options.upToDate && upToDateEligible(graph, exporters, cacheSpecs, options)) {
+      // A record a later identical invocation can be answered from; failing to write it only costs that.
+      const target = graph.vertices[graph.target.root];
+      await recordUpToDate(options.upToDate, {
+        state,
+        files: [{ path: dockerfilePath, text: text.toString('latin1') }, ...ignoreFiles],
+        contextDir,
+        hasher,
+        graph,
+        solved,
+        tags: exporters.flatMap((e) => e.names),
+        manifest: resultImage?.manifest.digest,
+        events: [
+          ...warningEvents,
+          { type: 'build.start', target: graph.target.name, vertices: Object.keys(graph.vertices).length },
+          ...(target && isLayerOp(target) ? [{ type: 'vertex.cached' as const, vertex: target.digest, name: target.meta.name, ...(target.meta.stage ? { stage: target.meta.stage } : {}) }] : []),
+          { type: 'build.end', ok: true },
+        ],
+        imageId: (resultImage ?? image).config.digest,
+      }).catch(() => {});
+    }
     return { graph, solved, image: resultImage ?? image, exported: resultImage !== undefined, warnings, cache, ...(record ? { record } : {}) };
   } catch (err) {
     await recorder.finish({ ...(planned ? { graph: planned } : {}), error: err });
@@ -350,6 +386,58 @@ async function historyTimes(history: BuildGraph['target']['history'], solved: So
     out.push({ ...h, ...(last ? { created: last } : {}) });
   }
   return out;
+}
+
+/**
+ * Whether a later identical invocation could be answered without building: only local inputs
+ * (no ADD <url>, whose server may change), no cache imports or exports, only the local image
+ * store as output (a file or a push would have to be made again), and nothing that forces work.
+ */
+function upToDateEligible(graph: BuildGraph, exporters: ResolvedExporter[], cache: ReturnType<typeof resolveBuildCache>, options: BuildOptions): boolean {
+  if (options.noCache || options.noCacheFilter?.length || options.explain) return false;
+  if (cache.imports.length > 0 || cache.exports.length > 0) return false;
+  if (!exporters.every((e) => e.type === 'image' && !e.push)) return false;
+  return Object.values(graph.vertices).every((v) => v.op.kind !== 'source.http');
+}
+
+async function recordUpToDate(
+  upToDate: { key: string; tool: string },
+  b: {
+    state: Awaited<ReturnType<typeof openStateRoot>>;
+    files: Array<{ path: string; text: string | null }>;
+    contextDir: string;
+    hasher: ReturnType<typeof createContextHasher>;
+    graph: BuildGraph;
+    solved: SolveResult;
+    tags: string[];
+    manifest: Digest | undefined;
+    events: TimelessEvent[];
+    imageId: Digest;
+  },
+): Promise<void> {
+  const images: Array<{ name: string; digest: string }> = [];
+  for (const v of Object.values(b.graph.vertices)) {
+    if (v.op.kind !== 'source.image') continue;
+    const rec = await b.state.images.get(v.op.ref);
+    // Pulled by digest or not stored: nothing to compare later.
+    if (!rec) return;
+    images.push({ name: v.op.ref, digest: rec.digest });
+  }
+  for (const tag of b.tags) images.push({ name: normalizeReference(tag), digest: b.manifest ?? '' });
+  await saveUpToDate({
+    key: upToDate.key,
+    tool: upToDate.tool,
+    stateRoot: b.state.root,
+    files: b.files,
+    contextDir: b.contextDir,
+    listing: await b.hasher.listing(),
+    fileHash: (rel) => b.hasher.fileHash(rel),
+    images,
+    resultKey: b.solved.target.key,
+    layers: b.solved.target.layers,
+    events: b.events,
+    imageId: b.imageId,
+  });
 }
 
 function parseEpoch(value: string | undefined): number | undefined {

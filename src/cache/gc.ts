@@ -445,6 +445,7 @@ export async function pruneStateRoot(state: Roots, options: PruneOptions = {}): 
       report.reclaimed += l.bytes;
     }
     if (report.blobs > 0) await forgetDeletedVariants(state);
+    if (report.records > 0) await forgetUpToDateRecords(state);
     if (report.layers > 0) {
       await forgetCopyRecords(state);
       await forgetLayerDiffs(state);
@@ -496,6 +497,19 @@ async function forgetCopyRecords(state: Roots): Promise<void> {
     const layer = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { layer?: unknown }).layer, () => undefined);
     const gone = !isDigest(layer) || !(await stat(path.join(state.root, 'snapshots', 'layers', digestHexOf(layer))).catch(() => undefined));
     if (gone) await rm(file, { force: true });
+  }
+}
+
+/**
+ * Drops the up-to-date records (src/uptodate/record.ts: one per build invocation, naming the
+ * cache record of its result) whose cache record prune removed: they could only ever say "build".
+ */
+async function forgetUpToDateRecords(state: Roots): Promise<void> {
+  const dir = path.join(state.root, 'cache', 'up-to-date');
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const file = path.join(dir, name);
+    const result = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { result?: { record?: unknown } }).result?.record, () => undefined);
+    if (typeof result !== 'string' || !(await stat(result).catch(() => undefined))) await rm(file, { force: true });
   }
 }
 

@@ -7,9 +7,12 @@ import path from 'node:path';
 import { sha256 } from '../util/digest.js';
 import type { ImageRecord, ImageStore } from './types.js';
 
+/** The record file of an image name (the record repeats the name: a hash collision reads as absent). */
+export const imageRecordFile = (root: string, name: string): string => path.join(root, 'images', `${sha256(name).slice(7, 39)}.json`);
+
 export function createImageStore(root: string): ImageStore {
   const dir = path.join(root, 'images');
-  const fileOf = (name: string) => path.join(dir, `${sha256(name).slice(7, 39)}.json`);
+  const fileOf = (name: string) => imageRecordFile(root, name);
   return {
     async get(name) {
       try {

@@ -11,6 +11,7 @@ import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync, t
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256, type Digest } from '../util/digest.js';
+import { statLine } from './listing.js';
 
 /** Decides whether a context-relative path is excluded (.dockerignore). */
 export type ExcludeFn = (relPath: string, isDir: boolean) => boolean;
@@ -42,9 +43,29 @@ export interface StatCacheEntry {
   hash: string;
 }
 
+/** What the hasher's walk saw, for the up-to-date check (listing.ts). */
+export interface ContextListing {
+  /** statLine of every entry the walk visited, in walk order. */
+  lines: string[];
+  /** Entries the walk left out: ignored files, and ignored directories it did not enter. */
+  skipped: string[];
+  /**
+   * Entries whose ctime lies within RACY_NS of the walk's start: a change in the same clock tick
+   * could leave every stat field as it was, so a listing match alone cannot vouch for them.
+   */
+  racy: Array<{ path: string; type: 'file' | 'dir' | 'symlink' | 'other' }>;
+}
+
+/** Above the kernel's coarse timestamp clock (a tick of 1-10 ms). */
+export const RACY_NS = 50_000_000n;
+
 export interface ContextHasher {
   /** All entries of the context after exclusion, sorted by path. */
   entries(): Promise<ContextEntry[]>;
+  /** The walk's stat listing (walks first if needed). */
+  listing(): Promise<ContextListing>;
+  /** The content hash of an included regular file (from the stat cache when unchanged). */
+  fileHash(path: string): Promise<string | undefined>;
   /** Checksum of the entries selected by COPY-style source patterns (dirs include their contents). */
   checksum(patterns: string[]): Promise<{ digest: Digest; files: number; bytes: number }>;
   /** Persists the stat cache; call once at the end of a build. */
@@ -57,6 +78,8 @@ export interface ContextHasherOptions {
   canSkipDir?: CanSkipDirFn;
   /** Where to persist the stat cache (a file path); omit for in-memory only. */
   statCacheFile?: string;
+  /** How recent a change makes an entry racy (ContextListing.racy); RACY_NS by default. */
+  racyNs?: bigint;
 }
 
 export function createContextHasher(options: ContextHasherOptions): ContextHasher {
@@ -85,8 +108,11 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
   // The walk uses synchronous calls on purpose: an awaited lstat per file costs a thread-pool
   // round trip (~0.3 ms), which dominated no-op rebuilds of a 2,000-file context; the sync
   // calls take a few microseconds each and the walk is short.
+  // What the walk saw; listing lines are made only when asked for (bigints to strings cost ~ms).
+  const seen = { visited: [] as Array<[string, BigIntStats]>, skipped: [] as string[], racy: [] as ContextListing['racy'] };
   const walk = async (): Promise<ContextEntry[]> => {
     const out: ContextEntry[] = [];
+    const racyAfter = BigInt(Date.now()) * 1_000_000n - (options.racyNs ?? RACY_NS);
     // Plain concatenation, not path.join: names from readdir hold no `/`, `.` or `..`, and
     // normalising 2,000 paths twice cost a no-op rebuild several ms.
     const prefix = root.endsWith('/') ? root : `${root}/`;
@@ -100,7 +126,11 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
         const excluded = exclude(childRel, isDir);
         // An excluded directory may still hold re-included children (`!` patterns), so it is
         // pruned only when the matcher says nothing below it can come back.
-        if (excluded && (!isDir || canSkipDir(childRel))) continue;
+        if (excluded && (!isDir || canSkipDir(childRel))) {
+          seen.skipped.push(childRel);
+          continue;
+        }
+        seen.visited.push([childRel, st]);
         const entry: ContextEntry = {
           path: childRel,
           type: isDir ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other',
@@ -110,6 +140,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
           size: Number(st.size),
           mtimeNs: st.mtimeNs,
         };
+        if (st.ctimeNs >= racyAfter) seen.racy.push({ path: childRel, type: entry.type });
         if (entry.type === 'symlink') entry.linkTarget = readlinkSync(abs);
         if (entry.type === 'other' && st.isFIFO()) entry.fifo = true;
         if (!excluded) out.push(entry);
@@ -155,6 +186,16 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
 
   return {
     entries,
+    async listing() {
+      await entries();
+      return { lines: seen.visited.map(([rel, st]) => statLine(rel, st)), skipped: seen.skipped, racy: seen.racy };
+    },
+    async fileHash(rel) {
+      const entry = (await entries()).find((e) => e.path === rel);
+      if (entry?.type !== 'file') return undefined;
+      await loadStatCache();
+      return cachedHash(entry) ?? hashFile(entry);
+    },
     async checksum(patterns) {
       const all = await entries();
       await loadStatCache();

@@ -1,5 +1,5 @@
 /**
- * bin/tsbuild.js runs dist/bundle/main.cjs through V8's code cache: the bundle must not need
+ * The launcher (bin/tsbuild.cjs) runs dist/bundle/main.cjs through V8's code cache: the bundle must not need
  * anything a vm-compiled script cannot do (a dynamic import), and each command gets its cache.
  */
 import test, { type ExecutionContext } from 'ava';
@@ -18,7 +18,7 @@ async function privateInstall(t: ExecutionContext): Promise<string> {
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await mkdir(path.join(dir, 'bin'));
   await mkdir(path.join(dir, 'dist', 'bundle'), { recursive: true });
-  await copyFile(path.join(repo, 'bin', 'tsbuild.js'), path.join(dir, 'bin', 'tsbuild.js'));
+  for (const f of ['tsbuild.js', 'tsbuild.cjs']) await copyFile(path.join(repo, 'bin', f), path.join(dir, 'bin', f));
   await copyFile(bundle, path.join(dir, 'dist', 'bundle', 'main.cjs'));
   await writeFile(path.join(dir, 'package.json'), '{"type":"module"}\n');
   return dir;
@@ -50,7 +50,7 @@ test('a command writes its code cache on first run and runs from it afterwards',
 
 test("the launcher's command list (one code cache per command) is the CLI's", async (t) => {
   const { COMMANDS } = await import('../../src/cli/commands/index.js');
-  const launcher = readFileSync(path.join(repo, 'bin', 'tsbuild.js'), 'utf8');
+  const launcher = readFileSync(path.join(repo, 'bin', 'tsbuild.cjs'), 'utf8');
   const listed = /const commands = \[([^\]]*)\]/.exec(launcher)?.[1]?.match(/'([^']+)'/g)?.map((q) => q.slice(1, -1)) ?? [];
   t.deepEqual([...listed].sort(), COMMANDS.flatMap((c) => c.names).sort());
 });

@@ -1,35 +1,12 @@
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import type { OptionSpec } from '../args.js';
 import type { Command } from '../command.js';
 import { TsbuildError } from '../../errors/index.js';
 import { createProgressRenderer, type ProgressMode } from '../progress-mode.js';
 import { parseBuildArgs } from '../build-args.js';
+import { buildOptions as options } from './build-options.js';
+import { upToDateInvocation } from '../up-to-date.js';
 
-const options: OptionSpec[] = [
-  { name: 'file', short: 'f', type: 'string', value: 'PATH', description: 'Name of the Dockerfile (default: PATH/Dockerfile)' },
-  { name: 'tag', short: 't', type: 'list', value: 'NAME[:TAG]', description: 'Name and optionally a tag for the image' },
-  { name: 'target', type: 'string', value: 'STAGE', description: 'Set the target build stage to build' },
-  { name: 'build-arg', type: 'list', value: 'KEY=VALUE', description: 'Set build-time variables' },
-  { name: 'push', type: 'boolean', description: 'Push the -t names to their registries (shorthand for --output=type=image,push=true)' },
-  { name: 'no-cache', type: 'boolean', description: 'Do not use cache when building the image' },
-  { name: 'no-cache-filter', type: 'list', value: 'STAGE', description: 'Do not cache the specified stages' },
-  { name: 'output', short: 'o', type: 'list', value: 'SPEC', description: 'Output destination (format: type=local,dest=path)' },
-  { name: 'cache-to', type: 'list', value: 'SPEC', description: 'Cache export destination (type=registry,ref=REF[,mode=min|max][,cache-mounts=true] or type=local,dest=DIR)' },
-  { name: 'cache-from', type: 'list', value: 'SPEC', description: 'External cache sources (type=registry,ref=REF or type=local,src=DIR)' },
-  { name: 'progress', type: 'string', value: 'MODE', description: 'Progress output: auto, tty, plain, rawjson, quiet (default: auto)' },
-  { name: 'quiet', short: 'q', type: 'boolean', description: 'Suppress the build output and print the image ID on success' },
-  { name: 'explain', type: 'boolean', description: 'Print why each step missed the cache (also: tsbuild history show ID --explain)' },
-  { name: 'metadata-file', type: 'string', value: 'FILE', description: 'Write build result metadata to a file' },
-  { name: 'iidfile', type: 'string', value: 'FILE', description: 'Write the image ID to a file' },
-  { name: 'jobs', type: 'string', value: 'N', description: 'Maximum number of steps run at once (default: number of CPUs)' },
-  { name: 'network', type: 'string', value: 'MODE', description: 'Networking mode for RUN: default, none, host' },
-  { name: 'secret', type: 'list', value: 'id=ID,src=FILE|env=VAR', description: 'Secret to expose to the build' },
-  { name: 'platform', type: 'string', value: 'OS/ARCH', description: 'Target platform (default: the host platform)' },
-  { name: 'insecure-registry', type: 'list', value: 'HOST[:PORT]', description: 'Reach this registry over plain HTTP (loopback registries always are)' },
-  { name: 'allow', type: 'list', value: 'ENTITLEMENT', description: 'Extra privileged entitlement: security.insecure (RUN --security=insecure), network.host (RUN --network=host)' },
-  { name: 'root', type: 'string', value: 'DIR', description: 'State root (default: $TSBUILD_ROOT or the per-user default)' },
-];
 
 export const buildCommand: Command = {
   names: ['build', 'b'],
@@ -48,6 +25,7 @@ export const buildCommand: Command = {
     const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
     if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `invalid --jobs "${o.jobs}"`);
     const renderer = createProgressRenderer(mode, io.stderr);
+    const upToDate = upToDateInvocation(args, io);
     // Heavy modules load only when a build actually runs.
     const { build } = await import('../../api.js');
     try {
@@ -74,6 +52,8 @@ export const buildCommand: Command = {
           insecureRegistries: o['insecure-registry'] as string[],
           allow: o.allow as string[],
           env: io.env,
+          // What a later identical invocation checks before building (cli/up-to-date.ts).
+          ...(upToDate ? { upToDate: { key: upToDate.key, tool: upToDate.tool } } : {}),
           // `-o type=oci,dest=-` streams the tarball here; progress always goes to stderr.
           stdout: io.stdout,
         },

@@ -1,0 +1,90 @@
+/**
+ * The up-to-date check of `tsbuild build` (src/uptodate/): bin/tsbuild.js calls
+ * answerUpToDate() before it loads the build code, and a build invocation whose record still
+ * holds is answered here, with the progress events a full build that hits the cache for its
+ * target shows, through the same renderers. Anything else (another command, flags the record
+ * cannot speak for, a changed input, any error) returns false and the full CLI runs.
+ *
+ * Eligible invocations name only a context, -f, -t, --target, --build-arg, --progress/-q and
+ * --root; the record itself is written only by builds that need nothing but the local cache and
+ * image store (api.ts).
+ */
+import { realpathSync, statSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { resolveStateRootDir } from '../cache/root-dir.js';
+import type { ProgressEvent } from '../progress/index.js';
+import { isUpToDate } from '../uptodate/check.js';
+import { invocationKey, readUpToDateRecord, upToDateEnabled, upToDateFile, type Invocation } from '../uptodate/record.js';
+import { parseArgs, type ParsedArgs } from './args.js';
+import { parseBuildArgs } from './build-args.js';
+import { buildOptions } from './commands/build-options.js';
+import { createProgressRenderer, type ProgressMode } from './progress-mode.js';
+
+/** Options an up-to-date record can stand for; any other set means a full build. */
+const ELIGIBLE = new Set(['file', 'tag', 'target', 'build-arg', 'progress', 'quiet', 'root']);
+
+/**
+ * The tsbuild that runs: the sizes and times of its built files. Another build of tsbuild may
+ * plan differently, so its records do not count.
+ */
+export function toolIdentity(): string {
+  const launcher = process.argv[1] ? realpathSync(process.argv[1]) : '';
+  const dist = path.resolve(path.dirname(launcher), '..', 'dist');
+  return ['bundle/main.cjs', 'bundle/up-to-date.cjs', 'cli/main.js']
+    .map((f) => {
+      const st = statSync(path.join(dist, f), { throwIfNoEntry: false });
+      return st ? `${st.size}:${st.mtimeMs}` : '-';
+    })
+    .join(' ');
+}
+
+/** The invocation's record key, state root and tool; undefined when no record can stand for it. */
+export function upToDateInvocation(args: ParsedArgs, io: { cwd: string; env: NodeJS.ProcessEnv }): { key: string; root: string; tool: string } | undefined {
+  if (!upToDateEnabled(io.env) || args.positionals.length > 1) return undefined;
+  const o = args.options;
+  for (const [name, value] of Object.entries(o)) {
+    if (!ELIGIBLE.has(name) && value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)) return undefined;
+  }
+  const root = resolveStateRootDir({ root: o.root as string | undefined, env: io.env });
+  const inv: Invocation = {
+    cwd: io.cwd,
+    context: path.resolve(io.cwd, args.positionals[0] ?? '.'),
+    file: o.file === undefined ? null : path.resolve(io.cwd, o.file as string),
+    tags: o.tag as string[],
+    target: (o.target as string | undefined) ?? null,
+    buildArgs: parseBuildArgs(o['build-arg'] as string[], io.env),
+    root,
+  };
+  return { key: invocationKey(inv, io.env), root, tool: toolIdentity() };
+}
+
+/**
+ * Answers a build invocation from its up-to-date record when nothing it names has changed.
+ * `argv` is the command line after the program name. True: answered (exit status 0).
+ */
+export async function answerUpToDate(argv: string[]): Promise<boolean> {
+  try {
+    // Not root: the CLI first re-executes itself in a user namespace (cli/main.ts).
+    if (process.getuid?.() !== 0) return false;
+    const words = argv.filter((a) => a !== '--debug');
+    const rest = words[0] === 'build' || words[0] === 'b' ? words.slice(1) : words;
+    if (rest.includes('-h') || rest.includes('--help')) return false;
+    const args = parseArgs(rest, buildOptions);
+    const io = { cwd: process.cwd(), env: process.env };
+    const inv = upToDateInvocation(args, io);
+    if (!inv) return false;
+    const record = readUpToDateRecord(upToDateFile(inv.root, inv.key));
+    if (record?.key !== inv.key || !(await isUpToDate(record, inv.tool))) return false;
+    const mode = (args.options.quiet ? 'quiet' : ((args.options.progress as string | undefined) ?? 'auto')) as ProgressMode;
+    const renderer = createProgressRenderer(mode, process.stderr);
+    for (const { type, ...rest } of record.events) renderer.emit({ type, time: Date.now(), ...rest } as ProgressEvent);
+    renderer.close();
+    if (mode === 'quiet') process.stdout.write(`${record.imageId}\n`);
+    // A cache hit marks its record used (LRU prune reads the time), as the full build's lookup does.
+    const now = new Date();
+    utimesSync(record.result.record, now, now);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Whether an up-to-date record (record.ts) still describes the world: the same files, the same
+ * context listing (files changed in the tick before it was taken compared by content), the same
+ * image digests, and the build's result still in the cache. Any doubt answers no: the full
+ * build then decides, and only costs its usual time.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { contextMatchesListing } from '../context/listing.js';
+import type { UpToDateRecord } from './record.js';
+
+const read = (file: string, encoding?: 'latin1'): string | Buffer | null => {
+  try {
+    return encoding ? readFileSync(file, encoding) : readFileSync(file);
+  } catch {
+    return null;
+  }
+};
+
+/** Synchronous calls, and node:crypto only for a large racy file: the whole check takes ~15 ms. */
+export async function isUpToDate(record: UpToDateRecord, tool: string): Promise<boolean> {
+  if (record.tool !== tool) return false;
+  for (const f of record.files) if (read(f.path, 'latin1') !== f.text) return false;
+  // The result first: a pruned cache means a rebuild whatever the inputs.
+  if (!statSync(record.result.record, { throwIfNoEntry: false })) return false;
+  for (const p of record.result.needs) if (!statSync(p, { throwIfNoEntry: false })) return false;
+  for (const img of record.images) {
+    const text = read(img.file, 'latin1');
+    const rec = typeof text === 'string' ? (JSON.parse(text) as { name?: string; digest?: string }) : undefined;
+    if (rec?.name !== img.name || rec.digest !== img.digest) return false;
+  }
+  const { context } = record;
+  if (!contextMatchesListing(context.dir, new Set(context.skip), context.lines)) return false;
+  for (const r of context.racy) {
+    const data = read(`${context.dir}/${r.path}`);
+    if (!Buffer.isBuffer(data)) return false;
+    if (r.content !== undefined ? !data.equals(Buffer.from(r.content, 'base64')) : (await sha256Hex(data)) !== r.sha256) return false;
+  }
+  return true;
+}
+
+async function sha256Hex(data: Buffer): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256').update(data).digest('hex');
+}

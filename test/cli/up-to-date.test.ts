@@ -1,0 +1,151 @@
+/**
+ * The up-to-date check (src/cli/up-to-date.ts, src/uptodate/): an invocation whose inputs are all
+ * as its last successful build saw them is answered without building, with the output a full
+ * build that hits the cache gives; every kind of change sends it back to the full build.
+ * A full build writes a build record (history/) and an answered one does not, which is how the
+ * tests tell them apart.
+ */
+import test from 'ava';
+import { appendFile, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { busyboxTar, createHarness, executed, type Harness } from '../helpers/tsbuild.js';
+
+const DOCKERFILE = 'FROM busybox\nARG GREETING=hi\nCOPY app/ /app/\nRUN echo "$GREETING" > /greeting\n';
+
+async function project(h: Harness): Promise<string> {
+  const dir = path.join(h.tmp, 'proj');
+  await mkdir(path.join(dir, 'app'), { recursive: true });
+  await mkdir(path.join(dir, 'cache', 'deep'), { recursive: true });
+  await writeFile(path.join(dir, 'Dockerfile'), DOCKERFILE);
+  await writeFile(path.join(dir, '.dockerignore'), 'cache\n');
+  await writeFile(path.join(dir, 'app', 'a.txt'), 'alpha\n');
+  await writeFile(path.join(dir, 'app', 'b.txt'), 'beta\n');
+  return dir;
+}
+
+/** Build records written so far (history/<id>.json). */
+const records = (h: Harness): number => (existsSync(path.join(h.root, 'history')) ? readdirSync(path.join(h.root, 'history')).filter((n) => n.endsWith('.json')).length : 0);
+
+/** Runs a build; `answered` is true when no build record was written (the up-to-date check answered it). */
+function build(h: Harness, args: string[], env: NodeJS.ProcessEnv = {}): { answered: boolean; stdout: string; stderr: string; ran: string[] } {
+  const before = records(h);
+  const r = h.run(['build', ...args], { env });
+  if (r.status !== 0) throw new Error(`tsbuild build ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  return { answered: records(h) === before, stdout: r.stdout, stderr: r.stderr, ran: executed(r.stderr) };
+}
+
+const timeless = (stderr: string): string => stderr.replace(/"time":\d+,/g, '');
+
+test('an unchanged rebuild is answered from its record, with the output a full cache-hit build gives in every progress mode', async (t) => {
+  const h = await createHarness(t);
+  const dir = await project(h);
+  const first = build(h, ['--progress=rawjson', '-t', 'app:1', '--build-arg', 'GREETING=hello', dir]);
+  t.false(first.answered);
+  t.is(first.ran.length, 2);
+
+  for (const progress of ['rawjson', 'plain', 'quiet']) {
+    const args = [`--progress=${progress}`, '-t', 'app:1', '--build-arg', 'GREETING=hello', dir];
+    const fast = build(h, args);
+    t.true(fast.answered, progress);
+    const full = build(h, args, { TSBUILD_UP_TO_DATE: '0' });
+    t.false(full.answered, `${progress}: TSBUILD_UP_TO_DATE=0 turns the check off`);
+    t.deepEqual(full.ran, []);
+    t.is(timeless(fast.stderr), timeless(full.stderr), `${progress}: same progress output`);
+    t.is(fast.stdout, full.stdout, `${progress}: same stdout`);
+  }
+  // A file in an ignored directory the build never reads changes nothing.
+  await writeFile(path.join(dir, 'cache', 'deep', 'junk'), 'x');
+  t.true(build(h, ['--progress=plain', '-t', 'app:1', '--build-arg', 'GREETING=hello', dir]).answered);
+});
+
+test('every input the record names sends the build back to the full path', async (t) => {
+  const h = await createHarness(t);
+  const dir = await project(h);
+  const args = ['--progress=rawjson', '-t', 'app:1', dir];
+  const again = () => build(h, args);
+  build(h, args);
+  t.true(again().answered);
+
+  // Same size, mtime put back: the ctime still moves.
+  const a = path.join(dir, 'app', 'a.txt');
+  const st = statSync(a);
+  await writeFile(a, 'ALPHA\n');
+  await utimes(a, st.atime, st.mtime);
+  let r = again();
+  t.false(r.answered, 'content edit');
+  t.is(r.ran.length, 2, 'the COPY and the RUN after it ran');
+  t.true(again().answered);
+
+  await writeFile(path.join(dir, 'app', 'c.txt'), 'new\n');
+  t.false(again().answered, 'new file');
+  t.true(again().answered);
+  await rm(path.join(dir, 'app', 'c.txt'));
+  t.false(again().answered, 'deleted file');
+
+  await appendFile(path.join(dir, '.dockerignore'), '*.md\n');
+  t.false(again().answered, '.dockerignore edit');
+  await appendFile(path.join(dir, 'Dockerfile'), '# a comment\n');
+  r = again();
+  t.false(r.answered, 'Dockerfile edit');
+  t.deepEqual(r.ran, [], 'a comment changes no step');
+  t.true(again().answered);
+
+  t.false(build(h, ['--progress=rawjson', '-t', 'app:1', '--build-arg', 'GREETING=yo', dir]).answered, 'another build arg');
+  t.false(build(h, args, { SOURCE_DATE_EPOCH: '1700000000' }).answered, 'another environment');
+  t.false(build(h, ['--progress=rawjson', '-t', 'app:1', '-o', `type=oci,dest=${path.join(h.tmp, 'x.tar')}`, dir]).answered, 'a file output is always written');
+  t.false(build(h, ['--progress=rawjson', '-t', 'app:1', '-o', `type=oci,dest=${path.join(h.tmp, 'x.tar')}`, dir]).answered);
+
+  // The tag moved to another image: the full build names it again.
+  build(h, ['--progress=rawjson', '-t', 'other:1', dir]);
+  h.ok(['image', 'import', busyboxTar(), 'app:1'], { env: { SOURCE_DATE_EPOCH: '5' } });
+  t.false(again().answered, 'tag moved');
+  t.true(again().answered);
+
+  // The base image tag points elsewhere.
+  h.ok(['image', 'import', busyboxTar(), 'busybox:latest'], { env: { SOURCE_DATE_EPOCH: '7' } });
+  r = again();
+  t.false(r.answered, 'base image moved');
+  t.is(r.ran.length, 2);
+  t.true(again().answered);
+
+  // Pruning the cache: the record's result is gone, and so is the record.
+  h.ok(['prune', '--all', '--grace', '0s']);
+  t.deepEqual(await readdir(path.join(h.root, 'cache', 'up-to-date')), []);
+  r = again();
+  t.false(r.answered, 'after prune');
+  t.is(r.ran.length, 2);
+});
+
+test('entries changed in the clock tick before the walk: files are vouched for by content, a directory stops the record', async (t) => {
+  const { createHash } = await import('node:crypto');
+  const { mkdtemp } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const { createContextHasher } = await import('../../src/context/checksum.js');
+  const { isUpToDate } = await import('../../src/uptodate/check.js');
+  const { saveUpToDate } = await import('../../src/uptodate/write.js');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-racy-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const ctx = path.join(dir, 'ctx');
+  await mkdir(path.join(ctx, 'sub'), { recursive: true });
+  await writeFile(path.join(ctx, 'f'), 'new\n');
+  // A window of a minute: what was just made is surely in it, however slow this machine is now.
+  const listing = await createContextHasher({ contextDir: ctx, racyNs: 60_000_000_000n }).listing();
+  t.deepEqual(listing.racy.map((r) => r.path).sort(), ['f', 'sub'], 'just made: both racy');
+  const facts = { key: 'k', tool: 'tool', stateRoot: path.join(dir, 'root'), files: [], contextDir: ctx, listing, fileHash: async () => 'x', images: [], resultKey: `sha256:${'0'.repeat(64)}` as const, layers: [], events: [], imageId: 'sha256:1' };
+  t.false(await saveUpToDate(facts), 'a racy directory has no content to compare');
+
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const result = path.join(dir, 'result.json');
+  await writeFile(result, '{}');
+  const record = (racy: Array<{ path: string; sha256?: string; content?: string }>) => ({
+    version: 1 as const, key: 'k', tool: 'tool', files: [], images: [], events: [], imageId: 'sha256:1',
+    context: { dir: ctx, lines: listing.lines, skip: listing.skipped, racy },
+    result: { record: result, needs: [] },
+  });
+  t.true(await isUpToDate(record([{ path: 'f', sha256: sha('new\n') }]), 'tool'));
+  t.false(await isUpToDate(record([{ path: 'f', sha256: sha('old\n') }]), 'tool'), 'same stat, other content');
+  t.true(await isUpToDate(record([{ path: 'f', content: Buffer.from('new\n').toString('base64') }]), 'tool'));
+  t.false(await isUpToDate(record([{ path: 'f', content: Buffer.from('old\n').toString('base64') }]), 'tool'), 'kept whole, compared whole');
+  t.false(await isUpToDate(record([]), 'another tsbuild'));
+});
