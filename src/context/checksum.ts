@@ -47,7 +47,7 @@ export interface StatCacheEntry {
 export interface ContextListing {
   /** statLine of every entry the walk visited, in walk order. */
   lines: string[];
-  /** Entries the walk left out: ignored files, and ignored directories it did not enter. */
+  /** Entries the walk left out: ignored files, and ignored directories it did not enter (with a trailing `/`). */
   skipped: string[];
   /**
    * Entries whose ctime lies within RACY_NS of the walk's start: a change in the same clock tick
@@ -127,7 +127,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
         // An excluded directory may still hold re-included children (`!` patterns), so it is
         // pruned only when the matcher says nothing below it can come back.
         if (excluded && (!isDir || canSkipDir(childRel))) {
-          seen.skipped.push(childRel);
+          seen.skipped.push(isDir ? `${childRel}/` : childRel);
           continue;
         }
         seen.visited.push([childRel, st]);

@@ -4,30 +4,34 @@
  * sorted, depth first). The context hasher's walk records it at the start of every build; a
  * later invocation walks again and compares, which is what git's index does for `git status`.
  */
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
 
 /** The listing line of one entry. */
 export function statLine(rel: string, st: BigIntStats): string {
   return `${rel}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}`;
 }
 
+const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 /**
- * Whether a walk of `root` that passes over the paths in `skip` (entries the build's walk left
- * out: ignored files, pruned directories) gives exactly `expected`. Stops at the first difference.
+ * Whether a walk of `root` that passes over the entries in `skip` (what the build's walk left
+ * out: ignored files, and ignored directories with a trailing `/`; a directory that replaced an
+ * ignored file may hold re-included names, so the kind must match too) gives exactly `expected`.
+ * Stops at the first difference.
  */
 export function contextMatchesListing(root: string, skip: ReadonlySet<string>, expected: readonly string[]): boolean {
   const prefix = root.endsWith('/') ? root : `${root}/`;
   let at = 0;
   const visit = (rel: string): boolean => {
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = readdirSync(rel === '' ? root : prefix + rel).sort();
+      entries = readdirSync(rel === '' ? root : prefix + rel, { withFileTypes: true }).sort(byName);
     } catch {
       return false;
     }
-    for (const name of names) {
-      const childRel = rel === '' ? name : `${rel}/${name}`;
-      if (skip.has(childRel)) continue;
+    for (const entry of entries) {
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (skip.has(entry.isDirectory() ? `${childRel}/` : childRel)) continue;
       const st = lstatSync(prefix + childRel, { bigint: true, throwIfNoEntry: false });
       if (!st || expected[at] !== statLine(childRel, st)) return false;
       at++;

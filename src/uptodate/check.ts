@@ -21,7 +21,7 @@ export async function isUpToDate(record: UpToDateRecord, tool: string): Promise<
   if (record.tool !== tool) return false;
   for (const f of record.files) if (read(f.path, 'latin1') !== f.text) return false;
   // The result first: a pruned cache means a rebuild whatever the inputs.
-  if (!statSync(record.result.record, { throwIfNoEntry: false })) return false;
+  if (read(record.result.record, 'latin1') !== record.result.text) return false;
   for (const p of record.result.needs) if (!statSync(p, { throwIfNoEntry: false })) return false;
   for (const img of record.images) {
     const text = read(img.file, 'latin1');

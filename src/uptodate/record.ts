@@ -45,8 +45,11 @@ export interface UpToDateRecord {
   };
   /** Image store records (base images and -t tags): their files, names and manifest digests. */
   images: Array<{ file: string; name: string; digest: string }>;
-  /** The cache record of the result, and what its layers need: a snapshot dir or a blob each. */
-  result: { record: string; needs: string[] };
+  /**
+   * The cache record of the result (its file and text: a --no-cache build may have put another
+   * result under the same key), and what its layers need: a snapshot dir or a blob each.
+   */
+  result: { record: string; text: string; needs: string[] };
   /** The events a rebuild that hits the cache for the target shows, in order. */
   events: TimelessEvent[];
   /** The image ID (quiet mode prints it). */

@@ -51,6 +51,9 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     // A layer made here exists as its dir until something makes its tar (solver/pending-layers.ts).
     l.pending ? path.join(root, 'snapshots', 'layers', digestHex(l.diffId)) : path.join(root, 'content', 'blobs', 'sha256', digestHex(l.blob)),
   );
+  const recordFile = path.join(root, 'cache', 'keys', `${digestHex(facts.resultKey)}.json`);
+  const recordText = await readFile(recordFile, 'latin1').catch(() => undefined);
+  if (recordText === undefined) return false;
   await writeUpToDateRecord(upToDateFile(root, facts.key), {
     version: UP_TO_DATE_VERSION,
     key: facts.key,
@@ -58,7 +61,7 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     files: facts.files,
     context: { dir: facts.contextDir, lines: facts.listing.lines, skip: facts.listing.skipped, racy },
     images: facts.images.map((i) => ({ file: imageRecordFile(root, i.name), ...i })),
-    result: { record: path.join(root, 'cache', 'keys', `${digestHex(facts.resultKey)}.json`), needs },
+    result: { record: recordFile, text: recordText, needs },
     events: facts.events,
     imageId: facts.imageId,
   });

@@ -109,6 +109,16 @@ test('every input the record names sends the build back to the full path', async
   t.is(r.ran.length, 2);
   t.true(again().answered);
 
+  // --no-cache puts another result under the same cache key: the image ID is that one's now.
+  const quiet = ['-q', dir];
+  const id = build(h, quiet).stdout;
+  t.true(build(h, quiet).answered);
+  const fresh = build(h, ['-q', '--no-cache', dir]);
+  t.not(fresh.stdout, id);
+  const after = build(h, quiet);
+  t.false(after.answered, 'the result under the key changed');
+  t.is(after.stdout, fresh.stdout);
+
   // Pruning the cache: the record's result is gone, and so is the record.
   h.ok(['prune', '--all', '--grace', '0s']);
   t.deepEqual(await readdir(path.join(h.root, 'cache', 'up-to-date')), []);
@@ -141,7 +151,7 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   const record = (racy: Array<{ path: string; sha256?: string; content?: string }>) => ({
     version: 1 as const, key: 'k', tool: 'tool', files: [], images: [], events: [], imageId: 'sha256:1',
     context: { dir: ctx, lines: listing.lines, skip: listing.skipped, racy },
-    result: { record: result, needs: [] },
+    result: { record: result, text: '{}', needs: [] },
   });
   t.true(await isUpToDate(record([{ path: 'f', sha256: sha('new\n') }]), 'tool'));
   t.false(await isUpToDate(record([{ path: 'f', sha256: sha('old\n') }]), 'tool'), 'same stat, other content');
