@@ -15,12 +15,11 @@ import { assembleImage, checkStdoutOutputs, createLayerConverter, exportImage, n
 import { isLayerOp, targetLayerSteps, type BuildGraph, type NetworkMode, type Platform } from './graph/index.js';
 import { parseDockerfile } from './parser/index.js';
 import { planBuild } from './plan/index.js';
-import { teeProgress, type BuildContext, type ProgressEvent } from './progress/index.js';
+import { stamp, teeProgress, type BuildContext, type TimelessEvent } from './progress/index.js';
 import { createCacheIndex } from './solver/cache-index.js';
 import { createSolverEnvironment } from './solver/environment-impl.js';
 import { createOpExecutor } from './solver/ops/executor.js';
 import { isPendingLayer } from './solver/pending-layers.js';
-import type { TimelessEvent } from './uptodate/record.js';
 import { saveUpToDate } from './uptodate/write.js';
 import { solve } from './solver/solve.js';
 import { checkSandboxAvailable, cleanupStaleContainers } from './sandbox/index.js';
@@ -245,7 +244,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       ...warnings.map((message): TimelessEvent => ({ type: 'warning', rule: 'UnusedBuildArg', message })),
       ...graph.warnings.map((w): TimelessEvent => ({ type: 'warning', rule: w.rule, message: w.message, file: w.file, line: w.line })),
     ];
-    for (const e of warningEvents) ctx.progress.emit({ ...e, time: Date.now() } as ProgressEvent);
+    for (const e of warningEvents) ctx.progress.emit(stamp(e));
     solverEnv.attachGraph(graph);
     // Exports and the cache export turn uncompressed new layers into blobs in their compression.
     const converter = createLayerConverter({ store: state.content, root: state.root, lock: state.lock });
@@ -308,13 +307,13 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       });
     }
     const cache = await remoteCache.finish(ctx, graph, solved, index);
-    const record = await recorder.finish({ graph, solved, layers, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
-    if (options.explain && record) emitExplanations(ctx.progress, record);
-    ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
+    // A record a later identical invocation can be answered from (uptodate/), written while the
+    // build record is; failing to write it only costs that.
+    let upToDateWritten: Promise<unknown> | undefined;
     if (options.upToDate && upToDateEligible(graph, exporters, cacheSpecs, options)) {
-      // A record a later identical invocation can be answered from; failing to write it only costs that.
       const target = graph.vertices[graph.target.root];
-      await recordUpToDate(options.upToDate, {
+      const cached: TimelessEvent[] = target && isLayerOp(target) ? [{ type: 'vertex.cached', vertex: target.digest, name: target.meta.name, ...(target.meta.stage ? { stage: target.meta.stage } : {}) }] : [];
+      upToDateWritten = recordUpToDate(options.upToDate, {
         state,
         files: [{ path: dockerfilePath, text: text.toString('latin1') }, ...ignoreFiles],
         contextDir,
@@ -323,15 +322,15 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
         solved,
         tags: exporters.flatMap((e) => e.names),
         manifest: resultImage?.manifest.digest,
-        events: [
-          ...warningEvents,
-          { type: 'build.start', target: graph.target.name, vertices: Object.keys(graph.vertices).length },
-          ...(target && isLayerOp(target) ? [{ type: 'vertex.cached' as const, vertex: target.digest, name: target.meta.name, ...(target.meta.stage ? { stage: target.meta.stage } : {}) }] : []),
-          { type: 'build.end', ok: true },
-        ],
+        // What a rebuild that hits the cache for the target shows.
+        events: [...warningEvents, { type: 'build.start', target: graph.target.name, vertices: Object.keys(graph.vertices).length }, ...cached, { type: 'build.end', ok: true }],
         imageId: (resultImage ?? image).config.digest,
       }).catch(() => {});
     }
+    const record = await recorder.finish({ graph, solved, layers, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
+    await upToDateWritten;
+    if (options.explain && record) emitExplanations(ctx.progress, record);
+    ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
     return { graph, solved, image: resultImage ?? image, exported: resultImage !== undefined, warnings, cache, ...(record ? { record } : {}) };
   } catch (err) {
     await recorder.finish({ ...(planned ? { graph: planned } : {}), error: err });

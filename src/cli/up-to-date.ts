@@ -12,7 +12,7 @@
 import { realpathSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { resolveStateRootDir } from '../cache/root-dir.js';
-import type { ProgressEvent } from '../progress/index.js';
+import { stamp } from '../progress/index.js';
 import { isUpToDate } from '../uptodate/check.js';
 import { invocationKey, readUpToDateRecord, upToDateEnabled, upToDateFile, type Invocation } from '../uptodate/record.js';
 import { parseArgs, type ParsedArgs } from './args.js';
@@ -77,7 +77,7 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
     if (record?.key !== inv.key || !(await isUpToDate(record, inv.tool))) return false;
     const mode = (args.options.quiet ? 'quiet' : ((args.options.progress as string | undefined) ?? 'auto')) as ProgressMode;
     const renderer = createProgressRenderer(mode, process.stderr);
-    for (const { type, ...rest } of record.events) renderer.emit({ type, time: Date.now(), ...rest } as ProgressEvent);
+    for (const e of record.events) renderer.emit(stamp(e));
     renderer.close();
     if (mode === 'quiet') process.stdout.write(`${record.imageId}\n`);
     // A cache hit marks its record used (LRU prune reads the time), as the full build's lookup does.

@@ -16,6 +16,15 @@ export type ProgressEvent =
 
 export type ProgressEventType = ProgressEvent['type'];
 
+type Timeless<E> = E extends unknown ? Omit<E, 'time'> : never;
+/** An event without its time: one kept to be shown again (uptodate/), stamped by `stamp`. */
+export type TimelessEvent = Timeless<ProgressEvent>;
+
+/** The event with the time now, placed where emitted events have it (JSON output keeps the order). */
+export function stamp({ type, ...rest }: TimelessEvent): ProgressEvent {
+  return { type, time: Date.now(), ...rest } as ProgressEvent;
+}
+
 /** Where core code sends events. Implementations must never throw. */
 export interface ProgressWriter {
   emit(event: ProgressEvent): void;

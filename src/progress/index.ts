@@ -2,6 +2,8 @@ export {
   type ProgressEvent,
   type ProgressEventType,
   type ProgressWriter,
+  type TimelessEvent,
+  stamp,
   type BuildContext,
   nullProgress,
   createRecordingProgress,

@@ -15,13 +15,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ProgressEvent } from '../progress/index.js';
+import type { TimelessEvent } from '../progress/index.js';
 
 export const UP_TO_DATE_VERSION = 1;
 
-/** A progress event without its time (the replay stamps its own). */
-type Timeless<E> = E extends unknown ? Omit<E, 'time'> : never;
-export type TimelessEvent = Timeless<ProgressEvent>;
+export type { TimelessEvent };
 
 export interface UpToDateRecord {
   version: typeof UP_TO_DATE_VERSION;

@@ -40,23 +40,26 @@ const timeless = (stderr: string): string => stderr.replace(/"time":\d+,/g, '');
 test('an unchanged rebuild is answered from its record, with the output a full cache-hit build gives in every progress mode', async (t) => {
   const h = await createHarness(t);
   const dir = await project(h);
-  const first = build(h, ['--progress=rawjson', '-t', 'app:1', '--build-arg', 'GREETING=hello', dir]);
+  // An unused build arg: its warning is part of every build's output.
+  const base = ['-t', 'app:1', '--build-arg', 'GREETING=hello', '--build-arg', 'UNUSED=1', dir];
+  const first = build(h, ['--progress=rawjson', ...base]);
   t.false(first.answered);
   t.is(first.ran.length, 2);
 
   for (const progress of ['rawjson', 'plain', 'quiet']) {
-    const args = [`--progress=${progress}`, '-t', 'app:1', '--build-arg', 'GREETING=hello', dir];
+    const args = [`--progress=${progress}`, ...base];
     const fast = build(h, args);
     t.true(fast.answered, progress);
     const full = build(h, args, { TSBUILD_UP_TO_DATE: '0' });
     t.false(full.answered, `${progress}: TSBUILD_UP_TO_DATE=0 turns the check off`);
     t.deepEqual(full.ran, []);
     t.is(timeless(fast.stderr), timeless(full.stderr), `${progress}: same progress output`);
+    if (progress !== 'quiet') t.regex(fast.stderr, /UNUSED/);
     t.is(fast.stdout, full.stdout, `${progress}: same stdout`);
   }
   // A file in an ignored directory the build never reads changes nothing.
   await writeFile(path.join(dir, 'cache', 'deep', 'junk'), 'x');
-  t.true(build(h, ['--progress=plain', '-t', 'app:1', '--build-arg', 'GREETING=hello', dir]).answered);
+  t.true(build(h, ['--progress=plain', ...base]).answered);
 });
 
 test('every input the record names sends the build back to the full path', async (t) => {
