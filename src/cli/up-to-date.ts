@@ -14,7 +14,7 @@ import path from 'node:path';
 import { resolveStateRootDir } from '../cache/root-dir.js';
 import { stamp } from '../progress/index.js';
 import { isUpToDate } from '../uptodate/check.js';
-import { invocationKey, readUpToDateRecord, upToDateEnabled, upToDateFile, type Invocation } from '../uptodate/record.js';
+import { invocationKey, readUpToDateRecord, upToDateEnabled, upToDateFile, type Invocation, type UpToDateRecord } from '../uptodate/record.js';
 import { parseArgs, type ParsedArgs } from './args.js';
 import { parseBuildArgs } from './build-args.js';
 import { buildOptions } from './commands/build-options.js';
@@ -66,7 +66,19 @@ export function upToDateInvocation(args: ParsedArgs, io: { cwd: string; env: Nod
 async function stderrStream(): Promise<NodeJS.WritableStream & { isTTY?: boolean }> {
   // isatty is true only for a character device; asking tty for anything else would load net too.
   if (fstatSync(2).isCharacterDevice() && (await import('node:tty')).isatty(2)) return process.stderr;
-  return { write: (chunk: string) => (writeSync(2, chunk), true), isTTY: false } as unknown as NodeJS.WritableStream & { isTTY?: boolean };
+  return { write: (chunk: string) => (writeAll(2, chunk), true), isTTY: false } as unknown as NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** The whole text, also to a non-blocking descriptor a parent left behind (EAGAIN: try again). */
+function writeAll(fd: number, text: string): void {
+  let rest = Buffer.from(text);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    }
+  }
 }
 
 /**
@@ -74,6 +86,9 @@ async function stderrStream(): Promise<NodeJS.WritableStream & { isTTY?: boolean
  * `argv` is the command line after the program name. True: answered (exit status 0).
  */
 export async function answerUpToDate(argv: string[]): Promise<boolean> {
+  let record: UpToDateRecord | undefined;
+  let mode: ProgressMode;
+  let renderer: ReturnType<typeof createProgressRenderer>;
   try {
     // Not root: the CLI first re-executes itself in a user namespace (cli/main.ts).
     if (process.getuid?.() !== 0) return false;
@@ -84,18 +99,24 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
     const io = { cwd: process.cwd(), env: process.env };
     const inv = upToDateInvocation(args, io);
     if (!inv) return false;
-    const record = readUpToDateRecord(upToDateFile(inv.root, inv.key));
+    record = readUpToDateRecord(upToDateFile(inv.root, inv.key));
     if (record?.key !== inv.key || !(await isUpToDate(record, inv.tool))) return false;
-    const mode = (args.options.quiet ? 'quiet' : ((args.options.progress as string | undefined) ?? 'auto')) as ProgressMode;
-    const renderer = createProgressRenderer(mode, await stderrStream());
-    for (const e of record.events) renderer.emit(stamp(e));
-    renderer.close();
-    if (mode === 'quiet') writeSync(1, `${record.imageId}\n`);
-    // A cache hit marks its record used (LRU prune reads the time), as the full build's lookup does.
-    const now = new Date();
-    utimesSync(record.result.record, now, now);
-    return true;
+    // An unknown mode throws here: the full CLI then reports it.
+    mode = (args.options.quiet ? 'quiet' : ((args.options.progress as string | undefined) ?? 'auto')) as ProgressMode;
+    renderer = createProgressRenderer(mode, await stderrStream());
   } catch {
     return false;
   }
+  // Answered: from here on a failure (a closed pipe) is this run's, not a reason to build again.
+  try {
+    for (const e of record.events) renderer.emit(stamp(e));
+    renderer.close();
+    if (mode === 'quiet') writeAll(1, `${record.imageId}\n`);
+    // A cache hit marks its record used (LRU prune reads the time), as the full build's lookup does.
+    const now = new Date();
+    utimesSync(record.result.record, now, now);
+  } catch {
+    process.exitCode = 1;
+  }
+  return true;
 }

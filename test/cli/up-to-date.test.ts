@@ -57,6 +57,10 @@ test('an unchanged rebuild is answered from its record, with the output a full c
     if (progress !== 'quiet') t.regex(fast.stderr, /UNUSED/);
     t.is(fast.stdout, full.stdout, `${progress}: same stdout`);
   }
+  // A bad flag value is still the full CLI's to report.
+  const bad = h.run(['build', '--progress=bogus', ...base]);
+  t.not(bad.status, 0);
+  t.regex(bad.stderr, /invalid --progress "bogus"/);
   // A file in an ignored directory the build never reads changes nothing.
   await writeFile(path.join(dir, 'cache', 'deep', 'junk'), 'x');
   t.true(build(h, ['--progress=plain', ...base]).answered);
