@@ -1,10 +1,10 @@
 // Bundles the compiled CLI (dist/cli/main.js) into one CommonJS file, dist/bundle/main.cjs, with
 // esbuild. Start-up cost is most of a no-op rebuild: ~100 ES modules cost Node 0.5-1 ms each to
 // resolve and link, and even one ES module bundle is compiled from source on every run. A plain
-// script can be compiled from V8's code cache instead, which bin/tsbuild.js keeps next to the
+// script can be compiled from V8's code cache instead, which bin/tsbuild.cjs keeps next to the
 // bundle (about 35 ms less per run on the bench project). Dynamic imports stay lazy: esbuild wraps
 // those modules in initialisers that run on first use, so `tsbuild --version` still evaluates
-// no sandbox or registry code. bin/tsbuild.js uses the bundle only while it is newer than
+// no sandbox or registry code. bin/tsbuild.cjs uses the bundle only while it is newer than
 // dist/cli/main.js (a plain `tsc` run after this script makes it stale); without esbuild the
 // unbundled dist/ is used as before.
 import { rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ let esbuild;
 try {
   esbuild = await import('esbuild');
 } catch {
-  console.warn('bundle: esbuild is not installed; bin/tsbuild.js will load the unbundled dist/');
+  console.warn('bundle: esbuild is not installed; bin/tsbuild.cjs will load the unbundled dist/');
   process.exit(0);
 }
 rmSync(outdir, { recursive: true, force: true });
@@ -42,7 +42,7 @@ await esbuild.build({
   platform: 'node',
   target: 'node20',
   // `await import('node:child_process')` of a built-in would stay a real dynamic import, which a
-  // script compiled through vm (bin/tsbuild.js) cannot make: esbuild turns them into require().
+  // script compiled through vm (bin/tsbuild.cjs) cannot make: esbuild turns them into require().
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });

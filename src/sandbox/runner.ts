@@ -7,10 +7,12 @@
  * but re-implements exactly the surface where container escapes happen, so runc stays until
  * step overhead shows up in real builds (RUN commands themselves usually dominate).
  *
- * The overlay root is mounted on the host for the duration of the step and always unmounted
- * in `finally` (a SIGKILLed tsbuild cannot: cleanupStaleContainers, run at every build start,
- * removes what a dead owner left); cancelling kills the container (every process of its pid namespace) and
- * deletes it, so after success, failure or cancel no mount and no process is left.
+ * An overlay root is mounted by runc, in the container's own mount namespace, which ends with
+ * the container. Where that cannot be prepared from the layer dirs (a missing working dir, a
+ * symlinked runtime file) it is mounted on the host for the step and always unmounted in
+ * `finally` (a SIGKILLed tsbuild cannot: cleanupStaleContainers, run at every build start,
+ * removes what a dead owner left). Cancelling kills the container (every process of its pid
+ * namespace) and deletes it, so after success, failure or cancel no mount and no process is left.
  */
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
