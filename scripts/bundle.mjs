@@ -22,27 +22,20 @@ try {
   process.exit(0);
 }
 rmSync(outdir, { recursive: true, force: true });
+const bundle = (entry, out) =>
+  esbuild.build({
+    entryPoints: [path.join(root, 'dist', 'cli', entry)],
+    outfile: path.join(outdir, out),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    // `await import('node:child_process')` of a built-in would stay a real dynamic import, which a
+    // script compiled through vm (bin/tsbuild.cjs) cannot make: esbuild turns them into require().
+    supported: { 'dynamic-import': false },
+    logLevel: 'warning',
+  });
+await bundle('main.js', 'main.cjs');
 // The up-to-date check (src/cli/up-to-date.ts) is its own small bundle: a build it can answer
 // never loads the rest.
-await esbuild.build({
-  entryPoints: [path.join(root, 'dist', 'cli', 'up-to-date.js')],
-  outfile: path.join(outdir, 'up-to-date.cjs'),
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  supported: { 'dynamic-import': false },
-  logLevel: 'warning',
-});
-await esbuild.build({
-  entryPoints: [path.join(root, 'dist', 'cli', 'main.js')],
-  outfile: path.join(outdir, 'main.cjs'),
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  // `await import('node:child_process')` of a built-in would stay a real dynamic import, which a
-  // script compiled through vm (bin/tsbuild.cjs) cannot make: esbuild turns them into require().
-  supported: { 'dynamic-import': false },
-  logLevel: 'warning',
-});
+await bundle('up-to-date.js', 'up-to-date.cjs');

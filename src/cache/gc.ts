@@ -5,8 +5,9 @@
  * cache/ does not depend on oci/.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Digest } from '../util/digest.js';
 import { isDigest } from '../util/digest.js';
 import { fsckContentStore } from './content-store.js';
@@ -474,13 +475,8 @@ async function forgetDeletedVariants(state: Roots): Promise<void> {
     const kept: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(raw)) if (isDigest(v?.blob) && (await state.content.has(v.blob))) kept[k] = v;
     if (Object.keys(kept).length === Object.keys(raw).length) return;
-    const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await writeFile(tmp, `${JSON.stringify(kept, null, 1)}\n`);
-      await rename(tmp, file);
-    } catch {
-      await rm(tmp, { force: true });
-    }
+    // A failed rewrite leaves the old index: its stale entries are only checked again.
+    await writeFileAtomic(file, `${JSON.stringify(kept, null, 1)}\n`).catch(() => {});
   } finally {
     await release();
   }

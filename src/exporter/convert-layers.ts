@@ -16,8 +16,7 @@
  * to the export's own compression when force-compression=true asks for a different one. The
  * variants are remembered here like forced ones, so a layer is compressed once per setting.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
@@ -25,6 +24,7 @@ import type { ContentStore, ReleaseLock } from '../cache/index.js';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { compressLayer, decompressLayer, LAYER_MEDIA_TYPES, type Compression } from '../snapshot/index.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { isDigest, type Digest } from '../util/digest.js';
 
 /** A stored layer: the solver's LayerRef shape (the exporter does not import solver/). */
@@ -115,15 +115,7 @@ export function createLayerConverter(options: LayerConverterOptions): LayerConve
       const merged = await readIndex();
       for (const [k, v] of added) merged.set(k, v);
       const sorted = Object.fromEntries([...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-      // Temp file + rename: a reader sees the old index or the new one, never half of one.
-      const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-      try {
-        await writeFile(tmp, `${JSON.stringify(sorted, null, 1)}\n`);
-        await rename(tmp, file);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      await writeFileAtomic(file, `${JSON.stringify(sorted, null, 1)}\n`);
     } finally {
       await release();
     }

@@ -14,13 +14,14 @@
  * layer dir is gone is dropped.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import type { ContentStore } from '../cache/types.js';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { createLayerFromOverlayUpper, LAYER_MEDIA_TYPES, writeLayerToStore } from '../snapshot/index.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { digestHex, isDigest, type Digest } from '../util/digest.js';
 import type { LayerRef } from './cache-index.js';
 
@@ -87,16 +88,7 @@ export function createLayerMaterializer(deps: { stateRoot: string; content: Cont
         const epoch = l.pending?.sourceDateEpoch;
         const stored = await writeLayerToStore(deps.content, createLayerFromOverlayUpper(dir, epoch !== undefined ? { sourceDateEpoch: epoch } : {}), 'uncompressed');
         const made: Known = { diffId: stored.diffId, size: stored.size };
-        await mkdir(path.dirname(file), { recursive: true });
-        // Temp + rename: a reader sees no record or a whole one.
-        const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-        try {
-          await writeFile(tmp, JSON.stringify(made));
-          await rename(tmp, file);
-        } catch (err) {
-          await rm(tmp, { force: true });
-          throw err;
-        }
+        await writeFileAtomic(file, JSON.stringify(made));
         return made;
       }));
     return { diffId: k.diffId, blob: k.diffId, mediaType: LAYER_MEDIA_TYPES.uncompressed, size: k.size, ...(l.lazy ? { lazy: l.lazy } : {}) };

@@ -3,12 +3,13 @@
  * come from the build (api.ts), this turns them into the record and refuses what it cannot
  * vouch for later.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { imageRecordFile } from '../cache/image-store.js';
 import type { ContextListing } from '../context/checksum.js';
 import type { LayerRef } from '../solver/cache-index.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { digestHex, type Digest } from '../util/digest.js';
 import { UP_TO_DATE_VERSION, upToDateFile, type TimelessEvent, type UpToDateRecord } from './record.js';
 
@@ -54,7 +55,7 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
   const recordFile = path.join(root, 'cache', 'keys', `${digestHex(facts.resultKey)}.json`);
   const recordText = await readFile(recordFile, 'latin1').catch(() => undefined);
   if (recordText === undefined) return false;
-  await writeUpToDateRecord(upToDateFile(root, facts.key), {
+  await writeFileAtomic(upToDateFile(root, facts.key), JSON.stringify({
     version: UP_TO_DATE_VERSION,
     key: facts.key,
     tool: facts.tool,
@@ -64,19 +65,7 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     result: { record: recordFile, text: recordText, needs },
     events: facts.events,
     imageId: facts.imageId,
-  });
+  } satisfies UpToDateRecord));
   return true;
 }
 
-/** Temp file and rename: a reader sees the old record or the new one, never part of one. */
-async function writeUpToDateRecord(file: string, record: UpToDateRecord): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, JSON.stringify(record));
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}

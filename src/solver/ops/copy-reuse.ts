@@ -16,11 +16,11 @@
  * <root>/cache/copy-reuse/<hash of the COPY's definition>.json, replaced by each run; a missing,
  * unreadable or pruned one only means copying.
  */
-import { randomBytes } from 'node:crypto';
 import { linkSync, lstatSync, type Stats } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyAction } from '../../graph/index.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
 import { digestHex, isDigest, sha256, type Digest } from '../../util/digest.js';
 import type { CopyReuseHooks } from '../../fileop/index.js';
 
@@ -79,16 +79,10 @@ export async function openCopyReuse(options: { stateRoot: string; contextDir: st
       if (st.ctimeMs < startedAt - RACY_MS) files[src] = signature(st);
     },
     async save(layer) {
-      await mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-      try {
-        const dir = dirSignature(options.layerDir(layer));
-        if (dir === undefined) return;
-        await writeFile(tmp, JSON.stringify({ layer, dir, files } satisfies Record));
-        await rename(tmp, file);
-      } catch {
-        await rm(tmp, { force: true });
-      }
+      const dir = dirSignature(options.layerDir(layer));
+      if (dir === undefined) return;
+      // Best effort: without a record the next run copies.
+      await writeFileAtomic(file, JSON.stringify({ layer, dir, files } satisfies Record)).catch(() => {});
     },
   };
 }
