@@ -7,7 +7,11 @@
  *   content/ingest/              temp files being written (removed on startup if stale)
  *   images/                      name -> manifest digest records
  *   snapshots/                   unpacked layers and step outputs (snapshot/ owns it)
- *   cache/                       cache-key index (solver owns it)
+ *   cache/keys/                  cache-key index (solver/cache-index.ts)
+ *   cache/layer-diffs/           tars made for layers kept as dirs (solver/pending-layers.ts)
+ *   cache/copy-reuse/            what each COPY of the context made last (solver/ops/copy-reuse.ts)
+ *   cache/up-to-date/            up-to-date records of build invocations (uptodate/record.ts)
+ *   cache/compression-variants.json  compressed blobs of layers (exporter/convert-layers.ts)
  *   locks/                       advisory lock files
  */
 import type { Readable } from 'node:stream';
