@@ -93,6 +93,8 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
     // Not root: the CLI first re-executes itself in a user namespace (cli/main.ts).
     if (process.getuid?.() !== 0) return false;
     const words = argv.filter((a) => a !== '--debug');
+    // No arguments at all is a request for help (cli/main.ts), not a build of `.`.
+    if (words.length === 0) return false;
     const rest = words[0] === 'build' || words[0] === 'b' ? words.slice(1) : words;
     if (rest.includes('-h') || rest.includes('--help')) return false;
     const args = parseArgs(rest, buildOptions);

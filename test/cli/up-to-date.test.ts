@@ -28,9 +28,9 @@ async function project(h: Harness): Promise<string> {
 const records = (h: Harness): number => (existsSync(path.join(h.root, 'history')) ? readdirSync(path.join(h.root, 'history')).filter((n) => n.endsWith('.json')).length : 0);
 
 /** Runs a build; `answered` is true when no build record was written (the up-to-date check answered it). */
-function build(h: Harness, args: string[], env: NodeJS.ProcessEnv = {}): { answered: boolean; stdout: string; stderr: string; ran: string[] } {
+function build(h: Harness, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): { answered: boolean; stdout: string; stderr: string; ran: string[] } {
   const before = records(h);
-  const r = h.run(['build', ...args], { env });
+  const r = h.run(['build', ...args], { env, ...(cwd ? { cwd } : {}) });
   if (r.status !== 0) throw new Error(`tsbuild build ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
   return { answered: records(h) === before, stdout: r.stdout, stderr: r.stderr, ran: executed(r.stderr) };
 }
@@ -57,6 +57,11 @@ test('an unchanged rebuild is answered from its record, with the output a full c
     if (progress !== 'quiet') t.regex(fast.stderr, /UNUSED/);
     t.is(fast.stdout, full.stdout, `${progress}: same stdout`);
   }
+  // `tsbuild` alone asks for help, even where `tsbuild build` would be answered.
+  build(h, ['--progress=plain', '.'], {}, dir);
+  t.true(build(h, ['--progress=plain', '.'], {}, dir).answered);
+  t.regex(h.run([], { cwd: dir }).stdout, /^Usage: tsbuild/);
+  t.regex(h.run(['--debug'], { cwd: dir }).stdout, /^Usage: tsbuild/);
   // A bad flag value is still the full CLI's to report.
   const bad = h.run(['build', '--progress=bogus', ...base]);
   t.not(bad.status, 0);
