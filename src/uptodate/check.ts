@@ -4,8 +4,8 @@
  * image digests, and the build's result still in the cache. Any doubt answers no: the full
  * build then decides, and only costs its usual time.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { contextMatchesListing } from '../context/listing.js';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { contextMatchesListing, statLine } from '../context/listing.js';
 import type { UpToDateRecord } from './record.js';
 
 const read = (file: string, encoding?: 'latin1'): string | Buffer | null => {
@@ -29,11 +29,22 @@ export async function isUpToDate(record: UpToDateRecord, tool: string): Promise<
     if (rec?.name !== img.name || rec.digest !== img.digest) return false;
   }
   const { context } = record;
+  if (!recentUnchanged(context.dir, context.recent)) return false;
   if (!contextMatchesListing(context.dir, new Set(context.skip), context.lines)) return false;
   for (const r of context.racy) {
     const data = read(`${context.dir}/${r.path}`);
     if (!Buffer.isBuffer(data)) return false;
     if (r.content !== undefined ? !data.equals(Buffer.from(r.content, 'base64')) : (await sha256Hex(data)) !== r.sha256) return false;
+  }
+  return true;
+}
+
+/** The recently changed entries as listed (an early no; the walk decides a yes). */
+function recentUnchanged(dir: string, recent: readonly string[]): boolean {
+  for (const line of recent) {
+    const rel = line.slice(0, line.indexOf('\0'));
+    const st = lstatSync(`${dir}/${rel}`, { bigint: true, throwIfNoEntry: false });
+    if (!st || statLine(rel, st) !== line) return false;
   }
   return true;
 }

@@ -36,6 +36,11 @@ export interface UpToDateRecord {
     /** Entries it left out (ignored). */
     skip: string[];
     /**
+     * The lines of the most recently changed entries, checked before the walk: what was edited
+     * last is what is edited again, so a changed context is usually told in a few lstats.
+     */
+    recent: string[];
+    /**
      * Files changed in the clock tick before the walk, vouched for by content: small ones whole
      * (base64: compared without loading node:crypto), larger ones by sha256 (hex).
      */

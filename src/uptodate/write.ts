@@ -15,6 +15,17 @@ import { UP_TO_DATE_VERSION, upToDateFile, type TimelessEvent, type UpToDateReco
 
 /** Racy files up to this size are kept whole in the record (compared without hashing). */
 const RACY_INLINE = 64 << 10;
+/** Lines of recently changed entries checked before the walk. */
+const RECENT = 16;
+
+/** The `n` lines with the latest ctime (statLine's seventh field). */
+function mostRecent(lines: string[], n: number): string[] {
+  const keyed = lines.map((line) => ({ line, ctime: BigInt(line.split('\0')[6] ?? '0') }));
+  return keyed
+    .sort((a, b) => (b.ctime > a.ctime ? 1 : b.ctime < a.ctime ? -1 : 0))
+    .slice(0, n)
+    .map((k) => k.line);
+}
 
 export interface UpToDateFacts {
   key: string;
@@ -60,7 +71,7 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     key: facts.key,
     tool: facts.tool,
     files: facts.files,
-    context: { dir: facts.contextDir, lines: facts.listing.lines, skip: facts.listing.skipped, racy },
+    context: { dir: facts.contextDir, lines: facts.listing.lines, skip: facts.listing.skipped, racy, recent: mostRecent(facts.listing.lines, RECENT) },
     images: facts.images.map((i) => ({ file: imageRecordFile(root, i.name), ...i })),
     result: { record: recordFile, text: recordText, needs },
     events: facts.events,

@@ -162,7 +162,7 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   await writeFile(result, '{}');
   const record = (racy: Array<{ path: string; sha256?: string; content?: string }>) => ({
     version: 1 as const, key: 'k', tool: 'tool', files: [], images: [], events: [], imageId: 'sha256:1',
-    context: { dir: ctx, lines: listing.lines, skip: listing.skipped, racy },
+    context: { dir: ctx, lines: listing.lines, skip: listing.skipped, racy, recent: listing.lines.slice(-1) },
     result: { record: result, text: '{}', needs: [] },
   });
   t.true(await isUpToDate(record([{ path: 'f', sha256: sha('new\n') }]), 'tool'));
@@ -170,4 +170,8 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   t.true(await isUpToDate(record([{ path: 'f', content: Buffer.from('new\n').toString('base64') }]), 'tool'));
   t.false(await isUpToDate(record([{ path: 'f', content: Buffer.from('old\n').toString('base64') }]), 'tool'), 'kept whole, compared whole');
   t.false(await isUpToDate(record([]), 'another tsbuild'));
+  // The recently changed entries are looked at first: a stale one is a no before any walk.
+  const stale = record([{ path: 'f', sha256: sha('new\n') }]);
+  stale.context.recent = [listing.lines.at(-1)!.replace(/\0(\d+)$/, (_m, ino: string) => `\0${BigInt(ino) + 1n}`)];
+  t.false(await isUpToDate(stale, 'tool'));
 });
