@@ -5,11 +5,11 @@
  * target shows, through the same renderers. Anything else (another command, flags the record
  * cannot speak for, a changed input, any error) returns false and the full CLI runs.
  *
- * Eligible invocations name only a context, -f, -t, --target, --build-arg, --progress/-q and
- * --root; the record itself is written only by builds that need nothing but the local cache and
+ * Eligible invocations name only a context, -f, -t, --target, --build-arg, --progress/-q,
+ * --iidfile and --root; the record itself is written only by builds that need nothing but the local cache and
  * image store (api.ts).
  */
-import { fstatSync, realpathSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { fstatSync, realpathSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { resolveStateRootDir } from '../cache/root-dir.js';
 import { stamp } from '../progress/index.js';
@@ -21,7 +21,7 @@ import { buildOptions } from './commands/build-options.js';
 import { createProgressRenderer, type ProgressMode } from './progress-mode.js';
 
 /** Options an up-to-date record can stand for; any other set means a full build. */
-const ELIGIBLE = new Set(['file', 'tag', 'target', 'build-arg', 'progress', 'quiet', 'root']);
+const ELIGIBLE = new Set(['file', 'tag', 'target', 'build-arg', 'progress', 'quiet', 'root', 'iidfile']);
 
 /**
  * The tsbuild that runs: the sizes and times of its built files. Another build of tsbuild may
@@ -89,6 +89,7 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
   let record: UpToDateRecord | undefined;
   let mode: ProgressMode;
   let renderer: ReturnType<typeof createProgressRenderer>;
+  let iidfile: string | undefined;
   try {
     // Not root: the CLI first re-executes itself in a user namespace (cli/main.ts).
     if (process.getuid?.() !== 0) return false;
@@ -104,6 +105,7 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
     record = readUpToDateRecord(upToDateFile(inv.root, inv.key));
     if (record?.key !== inv.key || !(await isUpToDate(record, inv.tool))) return false;
     // An unknown mode throws here: the full CLI then reports it.
+    iidfile = args.options.iidfile as string | undefined;
     mode = (args.options.quiet ? 'quiet' : ((args.options.progress as string | undefined) ?? 'auto')) as ProgressMode;
     renderer = createProgressRenderer(mode, await stderrStream());
   } catch {
@@ -113,6 +115,7 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
   try {
     for (const e of record.events) renderer.emit(stamp(e));
     renderer.close();
+    if (iidfile !== undefined) writeFileSync(iidfile, record.imageId);
     if (mode === 'quiet') writeAll(1, `${record.imageId}\n`);
     // A cache hit marks its record used (LRU prune reads the time), as the full build's lookup does.
     const now = new Date();

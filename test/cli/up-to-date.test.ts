@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { appendFile, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { busyboxTar, createHarness, executed, type Harness } from '../helpers/tsbuild.js';
 
@@ -47,10 +47,13 @@ test('an unchanged rebuild is answered from its record, with the output a full c
   t.is(first.ran.length, 2);
 
   for (const progress of ['rawjson', 'plain', 'quiet']) {
-    const args = [`--progress=${progress}`, ...base];
+    const iid = path.join(h.tmp, `iid-${progress}`);
+    const args = [`--progress=${progress}`, '--iidfile', iid, ...base];
     const fast = build(h, args);
     t.true(fast.answered, progress);
+    const fastId = readFileSync(iid, 'utf8');
     const full = build(h, args, { TSBUILD_UP_TO_DATE: '0' });
+    t.is(readFileSync(iid, 'utf8'), fastId, `${progress}: same --iidfile`);
     t.false(full.answered, `${progress}: TSBUILD_UP_TO_DATE=0 turns the check off`);
     t.deepEqual(full.ran, []);
     t.is(timeless(fast.stderr), timeless(full.stderr), `${progress}: same progress output`);
