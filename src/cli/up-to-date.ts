@@ -60,7 +60,7 @@ export function upToDateInvocation(args: ParsedArgs, io: { cwd: string; env: Nod
 
 /**
  * Where progress goes. process.stderr on a pipe (a CI log, the bench) is a net.Socket, whose
- * stream code Node compiles on first use: ~10 ms, a quarter of the check. A few synchronous
+ * stream code Node compiles on first use: ~10 ms, a sixth of an answer. A few synchronous
  * writes need none of it; only a terminal (the live display) gets the real stream.
  */
 async function stderrStream(): Promise<NodeJS.WritableStream & { isTTY?: boolean }> {

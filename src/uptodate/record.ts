@@ -75,7 +75,7 @@ const VOLATILE_ENV = new Set(['_', 'OLDPWD', 'PWD', 'SHLVL', 'COLUMNS', 'LINES']
 
 /**
  * The record file name for an invocation: a 128-bit digest of it and of the environment. Not a
- * cryptographic one: loading node:crypto would cost the check ~5 ms of its ~40, and the digest
+ * cryptographic one: loading node:crypto would cost an answer ~5 ms of its ~55, and the digest
  * only has to tell invocations apart, not resist someone who already runs tsbuild as this user.
  */
 export function invocationKey(inv: Invocation, env: NodeJS.ProcessEnv): string {
