@@ -261,7 +261,8 @@ export async function cleanupStaleContainers(): Promise<number> {
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
     const m = new RegExp(`^${BUNDLE_PREFIX}(\\d+)-`).exec(name);
     const dir = path.join(tmp, name);
-    if (m && !pidAlive(Number(m[1])) && !stale.has(path.join(dir, 'rootfs')) && !mounted.has(dir)) await rm(dir, { recursive: true, force: true });
+    // Another user's (a rootless build sees root's): not ours to remove, and never a reason to fail.
+    if (m && !pidAlive(Number(m[1])) && !stale.has(path.join(dir, 'rootfs')) && !mounted.has(dir)) await rm(dir, { recursive: true, force: true }).catch(() => {});
   }
   return n;
 }

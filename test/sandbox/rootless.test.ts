@@ -157,6 +157,11 @@ test('rootless build without subordinate ids: a single-id map, RUN is uid 0 and 
   const imported = user.tsbuild(['image', 'import', base, 'busybox:latest']);
   t.is(imported.status, 0, String(imported.stderr));
   await give(user, 'ctx/Dockerfile', 'FROM busybox\nRUN echo "marker-$((6*7))" && echo "uid=$(id -u)" && cat /proc/self/uid_map && mkdir -p /out && echo hi > /out/file\n');
+  // A bundle dir root's killed build left (no process has this pid): the user's start-up
+  // clean-up cannot remove it, and must not fail for that.
+  const foreign = path.join(os.tmpdir(), 'tsbuild-run-4194302-rootless-test');
+  await mkdir(path.join(foreign, 'rootfs'), { recursive: true, mode: 0o700 });
+  t.teardown(() => rm(foreign, { recursive: true, force: true }));
   const out = path.join(user.dir, 'out.tar');
   const r = user.tsbuild(['build', '--progress=plain', '-o', `type=oci,dest=${out}`, path.join(user.dir, 'ctx')]);
   const log = String(r.stderr) + String(r.stdout);
