@@ -10,6 +10,7 @@ import type { CacheMount, ExecOp, Vertex } from '../../graph/index.js';
 import type { BuildContext } from '../../progress/index.js';
 import { StepError, TsbuildError } from '../../errors/index.js';
 import { createSandboxSpec, hostResolvConf, runSandbox, type SandboxMount } from '../../sandbox/index.js';
+import { typeInLayers } from '../../snapshot/index.js';
 import type { Digest } from '../../util/digest.js';
 import { cacheMountName } from './cache-mount-path.js';
 import type { LayerRef, StepStats, VertexResult } from '../types.js';
@@ -107,7 +108,7 @@ export async function runExec(
     const stubs: string[] = [];
     for (const m of op.mounts) {
       const target = m.type === 'secret' ? (m.target ?? (m.env === undefined ? `/run/secrets/${m.id}` : undefined)) : m.type === 'ssh' ? undefined : m.target;
-      if (target !== undefined) stubs.push(...(await missingPaths(viewBefore, target)));
+      if (target !== undefined) stubs.push(...missingPaths(viewBefore, target));
     }
     const secretEnv = op.mounts.flatMap((m) =>
       m.type === 'secret' && m.env !== undefined && env.secrets.has(m.id) ? [`${m.env}=${env.secrets.get(m.id)!.toString('utf8')}`] : [],
@@ -182,22 +183,15 @@ async function cacheMountDir(ctx: BuildContext, stateRoot: string, m: CacheMount
 }
 
 /** The paths along `target` (shallowest first) that no dir of `view` (top first) has. */
-async function missingPaths(view: string[], target: string): Promise<string[]> {
+function missingPaths(view: string[], target: string): string[] {
   const parts = path.posix.normalize(`/${target}`).split('/').filter(Boolean);
   const out: string[] = [];
   for (let i = 1; i <= parts.length; i++) {
     const rel = parts.slice(0, i).join('/');
-    let found = false;
-    for (const dir of view) {
-      const st = await lstat(path.join(dir, rel)).catch(() => undefined);
-      if (!st) continue;
-      // A symlink along the way resolves elsewhere: leave such targets alone.
-      if (st.isSymbolicLink()) return out;
-      // An overlay whiteout (0/0 char device) hides the path below it.
-      found = !(st.isCharacterDevice() && st.rdev === 0);
-      break;
-    }
-    if (!found) out.push(rel);
+    const type = typeInLayers(view, rel);
+    // A symlink along the way resolves elsewhere: leave such targets alone.
+    if (type === 'symlink') return out;
+    if (type === undefined) out.push(rel);
   }
   return out;
 }
