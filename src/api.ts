@@ -16,7 +16,7 @@ import { isLayerOp, targetLayerSteps, type BuildGraph, type NetworkMode, type Pl
 import { parseDockerfile } from './parser/index.js';
 import { planBuild } from './plan/index.js';
 import { stamp, teeProgress, type BuildContext, type TimelessEvent } from './progress/index.js';
-import { createCacheIndex } from './solver/cache-index.js';
+import { cacheRecordFile, createCacheIndex } from './solver/cache-index.js';
 import { createSolverEnvironment } from './solver/environment-impl.js';
 import { createOpExecutor } from './solver/ops/executor.js';
 import { isPendingLayer } from './solver/pending-layers.js';
@@ -166,11 +166,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   const sourceDateEpoch = parseEpoch(options.buildArgs?.['SOURCE_DATE_EPOCH'] ?? env.SOURCE_DATE_EPOCH);
 
   const ast = parseDockerfile(text, { file: path.relative(process.cwd(), dockerfilePath) || dockerfilePath });
-  const { patterns: ignore } = await readDockerignore(contextDir, dockerfilePath);
-  // Both places an ignore file may be, as read now (for the up-to-date record).
-  const ignoreFiles = options.upToDate
-    ? await Promise.all([`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')].map(async (p) => ({ path: p, text: await readFile(p, 'latin1').catch(() => null) })))
-    : [];
+  const { patterns: ignore, read: ignoreFiles } = await readDockerignore(contextDir, dockerfilePath);
   const state = await openStateRoot({ root: options.root, env });
   const platform = parsePlatform(options.platform);
   await checkSandboxAvailable();
@@ -318,6 +314,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
         files: [{ path: dockerfilePath, text: text.toString('latin1') }, ...ignoreFiles],
         contextDir,
         hasher,
+        layerDir: (id) => solverEnv.layerDir(id),
         graph,
         solved,
         tags: exporters.flatMap((e) => e.names),
@@ -406,6 +403,7 @@ async function recordUpToDate(
     files: Array<{ path: string; text: string | null }>;
     contextDir: string;
     hasher: ReturnType<typeof createContextHasher>;
+    layerDir: (id: Digest) => string;
     graph: BuildGraph;
     solved: SolveResult;
     tags: string[];
@@ -432,8 +430,9 @@ async function recordUpToDate(
     listing: await b.hasher.listing(),
     fileHash: (rel) => b.hasher.fileHash(rel),
     images,
-    resultKey: b.solved.target.key,
-    layers: b.solved.target.layers,
+    resultRecord: cacheRecordFile(b.state.root, b.solved.target.key),
+    // A layer made here exists as its dir until something makes its tar (solver/pending-layers.ts).
+    needs: b.solved.target.layers.map((l) => (isPendingLayer(l) ? b.layerDir(l.diffId) : b.state.content.blobPath(l.blob))),
     events: b.events,
     imageId: b.imageId,
   });

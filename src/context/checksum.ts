@@ -183,6 +183,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
   };
 
   const entries = (): Promise<ContextEntry[]> => (walked ??= walk());
+  let byPath: Map<string, ContextEntry> | undefined;
 
   return {
     entries,
@@ -191,7 +192,9 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
       return { lines: seen.visited.map(([rel, st]) => statLine(rel, st)), skipped: seen.skipped, racy: seen.racy };
     },
     async fileHash(rel) {
-      const entry = (await entries()).find((e) => e.path === rel);
+      // Called for every racy file: all of them after a fresh checkout, so no scan per call.
+      byPath ??= new Map((await entries()).map((e) => [e.path, e]));
+      const entry = byPath.get(rel);
       if (entry?.type !== 'file') return undefined;
       await loadStatCache();
       return cachedHash(entry) ?? hashFile(entry);

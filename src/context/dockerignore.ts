@@ -121,19 +121,24 @@ export function createIgnoreMatcher(patterns: string[]): IgnoreMatcher {
  * Patterns may exclude the Dockerfile and the ignore file themselves (`Dockerfile`, `.dockerignore`):
  * that only keeps them out of the context sent to COPY/ADD. The caller still reads both from disk,
  * as Docker does.
+ * `read` lists the places looked at, in order, up to the one used, with their bytes as latin1
+ * text (null: absent): what the up-to-date check (uptodate/) compares.
  */
-export async function readDockerignore(contextDir: string, dockerfilePath?: string): Promise<{ patterns: string[]; file?: string }> {
+export async function readDockerignore(contextDir: string, dockerfilePath?: string): Promise<{ patterns: string[]; file?: string; read: Array<{ path: string; text: string | null }> }> {
   const candidates: string[] = [];
   if (dockerfilePath) candidates.push(`${dockerfilePath}.dockerignore`);
   candidates.push(path.join(contextDir, '.dockerignore'));
+  const read: Array<{ path: string; text: string | null }> = [];
   for (const file of candidates) {
-    let text: string;
+    let data: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      data = await readFile(file);
     } catch {
+      read.push({ path: file, text: null });
       continue;
     }
-    return { patterns: parseDockerignore(text), file };
+    read.push({ path: file, text: data.toString('latin1') });
+    return { patterns: parseDockerignore(data.toString('utf8')), file, read };
   }
-  return { patterns: [] };
+  return { patterns: [], read };
 }

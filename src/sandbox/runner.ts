@@ -123,8 +123,9 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
       // umount on the host per step (~6 ms), and nothing left mounted if tsbuild is killed.
       rootPath = path.join(bundle, 'rootfs');
       await mkdir(rootPath);
-      rootOverlay = overlayMountOptions(spec.rootfs.lower, spec.rootfs.upper, spec.rootfs.work);
-      stubs.push(...inNamespace.map((rel) => path.join((spec.rootfs as { upper: string }).upper, rel)));
+      const { lower, upper, work } = spec.rootfs;
+      rootOverlay = overlayMountOptions(lower, upper, work);
+      stubs.push(...inNamespace.map((rel) => path.join(upper, rel)));
     } else if (spec.rootfs.kind === 'overlay') {
       rootPath = path.join(bundle, 'rootfs');
       await mkdir(rootPath);

@@ -49,13 +49,16 @@ export interface CacheIndex {
   list(): Promise<CacheRecord[]>;
 }
 
+/** The file holding the record of `key` (the up-to-date check compares it, uptodate/). */
+export const cacheRecordFile = (stateRoot: string, key: Digest): string => path.join(stateRoot, 'cache', 'keys', `${digestHex(key)}.json`);
+
 export function createCacheIndex(stateRoot: string, options: { max?: number } = {}): CacheIndex & {
   /** True when no record exists at all (a fresh state root): no lookup can hit. */
   isEmpty(): Promise<boolean>;
 } {
   const dir = path.join(stateRoot, 'cache', 'keys');
   const hot = new LRUCache<Digest, CacheRecord>({ max: options.max ?? 4096 });
-  const fileOf = (key: Digest): string => path.join(dir, `${digestHex(key)}.json`);
+  const fileOf = (key: Digest): string => cacheRecordFile(stateRoot, key);
   let dirReady: Promise<unknown> | undefined;
 
   const touch = (key: Digest): void => {

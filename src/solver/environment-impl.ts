@@ -13,10 +13,10 @@ import { directReadSelection, materializeEntries, selectEntries, type ContextEnt
 import { imageLayers, readImage, type LocalImage } from '../oci/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnapshotter, measureLayer, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
-import { digestHex, type Digest } from '../util/digest.js';
+import type { Digest } from '../util/digest.js';
 import type { SolverEnvironment } from './ops/environment.js';
 import { countChanges, type ChangeItem } from './change-count.js';
-import { createLayerMaterializer, isPendingLayer, newLayerId, pendingLayer } from './pending-layers.js';
+import { createLayerMaterializer, isPendingLayer, layerDirGone, newLayerId, pendingLayer } from './pending-layers.js';
 import type { LayerRef, ResolvedBaseImage } from './types.js';
 
 export interface SolverEnvironmentOptions {
@@ -43,6 +43,8 @@ export interface SolverEnvironmentImpl extends SolverEnvironment {
   resolveImageConfig(ref: string, platform: Platform): Promise<{ ref: string; digest?: Digest; config: ImageRunConfig } | undefined>;
   /** Gives the environment the graph being solved (for vertex lookups). */
   attachGraph(graph: BuildGraph): void;
+  /** Where a layer's dir is (a pending layer's is all there is of it). */
+  layerDir(diffId: Digest): string;
   /** `layers` with every pending layer's tar made and stored (exports need real diff_ids and blobs). */
   materialize(ctx: BuildContext, layers: LayerRef[]): Promise<LayerRef[]>;
   /** Whether every pending layer among `layers` still has its dir (a record whose dir was pruned is a miss). */
@@ -90,7 +92,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
         if (!isPendingLayer(l)) return snaps.ensureLayer(l.diffId, () => state.content.openRead(l.blob));
         // Its dir is all there is of it (solve checked it before using the record).
         if (await snaps.hasLayer(l.diffId)) return snaps.layerDir(l.diffId);
-        throw new TsbuildError('ERR_TSBUILD_STORE_CORRUPT', `the dir of layer ${digestHex(l.diffId).slice(0, 12)} is gone from the state root (pruned while a build used it?)`, { hint: 'build again' });
+        throw layerDirGone(l.diffId);
       }),
     );
     void ctx;

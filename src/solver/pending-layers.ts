@@ -27,6 +27,13 @@ import type { LayerRef } from './cache-index.js';
 
 export const isPendingLayer = (l: LayerRef): boolean => l.pending !== undefined;
 
+/** A pending layer's dir is all there is of it: without it the layer is lost. */
+export function layerDirGone(id: Digest): TsbuildError {
+  return new TsbuildError('ERR_TSBUILD_STORE_CORRUPT', `the dir of layer ${digestHex(id).slice(0, 12)} is gone from the state root (pruned while a build used it?)`, {
+    hint: 'build again: the step that made it runs again',
+  });
+}
+
 /** A fresh layer id: the name of a new layer dir, in the digest form LayerRef fields have. */
 export function newLayerId(): Digest {
   return `sha256:${randomBytes(32).toString('hex')}`;
@@ -80,11 +87,7 @@ export function createLayerMaterializer(deps: { stateRoot: string; content: Cont
       (await limit(async () => {
         ctx.signal.throwIfAborted();
         const dir = deps.layerDir(l.diffId);
-        if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-          throw new TsbuildError('ERR_TSBUILD_STORE_CORRUPT', `the dir of layer ${digestHex(l.diffId).slice(0, 12)} is gone from the state root (pruned while a build used it?)`, {
-            hint: 'build again: the step that made it runs again',
-          });
-        }
+        if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw layerDirGone(l.diffId);
         const epoch = l.pending?.sourceDateEpoch;
         const stored = await writeLayerToStore(deps.content, createLayerFromOverlayUpper(dir, epoch !== undefined ? { sourceDateEpoch: epoch } : {}), 'uncompressed');
         const made: Known = { diffId: stored.diffId, size: stored.size };

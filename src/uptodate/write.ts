@@ -8,13 +8,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { imageRecordFile } from '../cache/image-store.js';
 import type { ContextListing } from '../context/checksum.js';
-import type { LayerRef } from '../solver/cache-index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { digestHex, type Digest } from '../util/digest.js';
 import { UP_TO_DATE_VERSION, upToDateFile, type TimelessEvent, type UpToDateRecord } from './record.js';
 
-/** Racy files up to this size are kept whole in the record (compared without hashing). */
+/** Racy files up to this size, and up to this many, are kept whole in the record (compared without hashing). */
 const RACY_INLINE = 64 << 10;
+const RACY_INLINE_FILES = 64;
 /** Lines of recently changed entries checked before the walk. */
 const RECENT = 16;
 
@@ -38,9 +37,9 @@ export interface UpToDateFacts {
   /** sha256 hex of a context file's content (the build's own hash, from its stat cache). */
   fileHash(rel: string): Promise<string | undefined>;
   images: Array<{ name: string; digest: string }>;
-  /** The target's cache key and layer chain. */
-  resultKey: Digest;
-  layers: LayerRef[];
+  /** The cache record file of the target's result, and the files its layers need (a dir or a blob each). */
+  resultRecord: string;
+  needs: string[];
   events: TimelessEvent[];
   imageId: string;
 }
@@ -48,24 +47,22 @@ export interface UpToDateFacts {
 /** Writes the record; false when the build's inputs cannot be vouched for by a later check. */
 export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
   const racy: UpToDateRecord['context']['racy'] = [];
+  // A few small racy files (an edit just before the build) are kept whole, so that the check
+  // compares them without loading node:crypto; a fresh checkout, all racy, keeps the hashes.
+  const inline = facts.listing.racy.length <= RACY_INLINE_FILES;
   for (const r of facts.listing.racy) {
     // A directory or link changed in the walk's tick has no content to compare: no record.
     if (r.type !== 'file') return false;
     const sha256 = await facts.fileHash(r.path);
     if (sha256 === undefined) return false;
-    const data = await readFile(path.join(facts.contextDir, r.path)).catch(() => undefined);
-    // Changed since the build hashed it: the record would vouch for content the build never used.
-    if (!data || createHash('sha256').update(data).digest('hex') !== sha256) return false;
-    racy.push(data.length <= RACY_INLINE ? { path: r.path, content: data.toString('base64') } : { path: r.path, sha256 });
+    const data = inline ? await readFile(path.join(facts.contextDir, r.path)).catch(() => undefined) : undefined;
+    // Kept whole only as the build hashed it: changed since, the hash stands for what it used.
+    if (data && data.length <= RACY_INLINE && createHash('sha256').update(data).digest('hex') === sha256) racy.push({ path: r.path, content: data.toString('base64') });
+    else racy.push({ path: r.path, sha256 });
   }
-  const root = facts.stateRoot;
-  const needs = facts.layers.map((l) =>
-    // A layer made here exists as its dir until something makes its tar (solver/pending-layers.ts).
-    l.pending ? path.join(root, 'snapshots', 'layers', digestHex(l.diffId)) : path.join(root, 'content', 'blobs', 'sha256', digestHex(l.blob)),
-  );
-  const recordFile = path.join(root, 'cache', 'keys', `${digestHex(facts.resultKey)}.json`);
-  const recordText = await readFile(recordFile, 'latin1').catch(() => undefined);
+  const recordText = await readFile(facts.resultRecord, 'latin1').catch(() => undefined);
   if (recordText === undefined) return false;
+  const root = facts.stateRoot;
   await writeFileAtomic(upToDateFile(root, facts.key), JSON.stringify({
     version: UP_TO_DATE_VERSION,
     key: facts.key,
@@ -73,7 +70,7 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     files: facts.files,
     context: { dir: facts.contextDir, lines: facts.listing.lines, skip: facts.listing.skipped, racy, recent: mostRecent(facts.listing.lines, RECENT) },
     images: facts.images.map((i) => ({ file: imageRecordFile(root, i.name), ...i })),
-    result: { record: recordFile, text: recordText, needs },
+    result: { record: facts.resultRecord, text: recordText, needs: facts.needs },
     events: facts.events,
     imageId: facts.imageId,
   } satisfies UpToDateRecord));

@@ -157,7 +157,7 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   // A window of a minute: what was just made is surely in it, however slow this machine is now.
   const listing = await createContextHasher({ contextDir: ctx, racyNs: 60_000_000_000n }).listing();
   t.deepEqual(listing.racy.map((r) => r.path).sort(), ['f', 'sub'], 'just made: both racy');
-  const facts = { key: 'k', tool: 'tool', stateRoot: path.join(dir, 'root'), files: [], contextDir: ctx, listing, fileHash: async () => 'x', images: [], resultKey: `sha256:${'0'.repeat(64)}` as const, layers: [], events: [], imageId: 'sha256:1' };
+  const facts = { key: 'k', tool: 'tool', stateRoot: path.join(dir, 'root'), files: [], contextDir: ctx, listing, fileHash: async () => 'x', images: [], resultRecord: path.join(dir, 'no-record.json'), needs: [], events: [], imageId: 'sha256:1' };
   t.false(await saveUpToDate(facts), 'a racy directory has no content to compare');
 
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
