@@ -44,16 +44,20 @@ export async function readXattrs(hostPath: string): Promise<XattrMap> {
  * Reads the xattrs of exactly these paths (no recursion, links not followed): a copy that reads
  * the context in place must not scan the ignored trees (node_modules) that lie beside its files.
  */
-export async function readXattrsOf(hostPaths: string[]): Promise<XattrMap> {
+export async function readXattrsOf(hostPaths: string[], options: { overlay?: boolean } = {}): Promise<XattrMap> {
   const map: XattrMap = new Map();
   // Batches keep each command line far below the kernel's argument limit.
   for (let i = 0; i < hostPaths.length; i += 1000) {
-    for (const [k, v] of await getfattr(['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...hostPaths.slice(i, i + 1000)])) map.set(k, v);
+    for (const [k, v] of await getfattr(['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...hostPaths.slice(i, i + 1000)], options.overlay)) map.set(k, v);
   }
   return map;
 }
 
-async function getfattr(args: string[]): Promise<XattrMap> {
+/**
+ * `overlay`: keep the trusted.overlay.* names too, for a caller that reads layer dirs themselves
+ * (an opaque directory is marked by one).
+ */
+async function getfattr(args: string[], overlay = false): Promise<XattrMap> {
   const map: XattrMap = new Map();
   if (!(await haveTools())) return map;
   let out: string;
@@ -69,7 +73,7 @@ async function getfattr(args: string[]): Promise<XattrMap> {
     else if (current && line.includes('=')) {
       const eq = line.indexOf('=');
       const name = line.slice(0, eq);
-      if (name.startsWith('trusted.overlay.') || name === 'security.selinux') continue;
+      if ((!overlay && name.startsWith('trusted.overlay.')) || name === 'security.selinux') continue;
       const list = map.get(current) ?? [];
       list.push([name, line.slice(eq + 1)]);
       map.set(current, list);

@@ -95,3 +95,45 @@ test('COPY copies up the directories on its way like overlayfs, on the direct pa
   t.like(deeper.get('srv/new'), { mode: 0o2755, uid: 7, gid: 8 });
   t.like(deeper.get('srv/new/deep/f'), { uid: 7, gid: 8 });
 });
+
+test('the direct path reads the layers as overlayfs merges them: whiteouts and opaque directories hide what lies below', async (t) => {
+  const h = await createHarness(t);
+  const dir = path.join(h.tmp, 'ctx');
+  execFileSync('mkdir', ['-p', dir]);
+  await writeFile(path.join(dir, 'f'), 'f\n');
+  await writeFile(path.join(dir, 'old'), 'new content\n');
+  await writeFile(
+    path.join(dir, 'Dockerfile'),
+    [
+      'FROM busybox AS base',
+      `RUN mkdir -p /srv/d && echo x > /srv/d/old && chown 5:6 /srv/d && chmod 2750 /srv/d && touch -d @${OLD} /srv/d`,
+      // /srv is deleted and made again: opaque in this layer, so the lower /srv/d is gone.
+      'FROM base AS remade',
+      'RUN rm -rf /srv && mkdir /srv',
+      'COPY f /srv/d/',
+      // /srv/d is deleted: a whiteout, so the copy makes a new /srv/d.
+      'FROM base AS whited',
+      'RUN rm -rf /srv/d',
+      'COPY f /srv/d/',
+      // A name deleted below is free again: written beside nothing, with the new content.
+      'FROM base AS renamed',
+      'RUN rm /srv/d/old',
+      'COPY old /srv/d/',
+      '',
+    ].join('\n'),
+  );
+
+  for (const stage of ['remade', 'whited']) {
+    const top = await topLayer(h, dir, stage);
+    t.true(top.has('srv/d/f'), stage);
+    // Made by the copy, not copied up from the hidden /srv/d (2750, 5:6).
+    t.like(top.get('srv/d'), { mode: 0o755, uid: 0, gid: 0 }, stage);
+    t.not(top.get('srv/d')!.mtime, OLD, stage);
+  }
+
+  const out = path.join(h.tmp, 'renamed-fs');
+  h.ok(['build', '--progress=quiet', '--target', 'renamed', '-o', `type=local,dest=${out}`, dir]);
+  t.is(await readFile(path.join(out, 'srv/d/old'), 'utf8'), 'new content\n');
+  const top = await topLayer(h, dir, 'renamed');
+  t.like(top.get('srv/d'), { mode: 0o2750, uid: 5, gid: 6 }, 'the existing /srv/d is copied up');
+});

@@ -1,6 +1,7 @@
 /**
- * COPY/ADD/WORKDIR: mount a writable snapshot of the root input on the host, apply the file
- * actions from their source inputs (context dirs or read-only views of other stages), commit.
+ * COPY/ADD/WORKDIR: mount a writable snapshot of the root input on the host (or, for a COPY that
+ * only adds names, write into its upper dir: copy-into-upper.ts), apply the file actions from
+ * their source inputs (context dirs or read-only views of other stages), commit.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -29,8 +30,6 @@ export async function runFile(
   const releases: Array<() => Promise<unknown>> = [];
   const target = await mkdtemp(path.join(env.tmpDir ?? os.tmpdir(), 'tsbuild-mnt-'));
   try {
-    const unmount = await env.mountSnapshot(active, target);
-    releases.push(unmount);
     const dirs = new Map<Digest, string>();
     const isLocal = new Set<Digest>();
     const visible = new Map<Digest, ReadonlySet<string>>();
@@ -59,15 +58,13 @@ export async function runFile(
     let rootDir = target;
     let reuse: CopyReuse | undefined;
     const copy = op.actions[0]?.action === 'copy' ? op.actions[0] : undefined;
-    const copyUp = active.kind === 'overlay' && copy ? await planCopyIntoUpper(op, target, dirs.get(copy.from)!) : undefined;
+    const copyUp = active.kind === 'overlay' && copy ? await planCopyIntoUpper(op, active.lower, dirs.get(copy.from)!) : undefined;
     if (copy && copyUp) {
-      releases.splice(releases.indexOf(unmount), 1);
-      await unmount();
-      await copyUpDirs(copyUp, target, active.upper);
+      await copyUpDirs(copyUp, active.upper);
       rootDir = active.upper;
       // Files the previous run of this COPY made, linked instead of copied when unchanged.
       if (env.layerDir && visible.has(copy.from)) reuse = await openCopyReuse({ stateRoot: env.stateRoot, contextDir: dirs.get(copy.from)!, action: copy, upper: active.upper, layerDir: env.layerDir });
-    }
+    } else releases.push(await env.mountSnapshot(active, target));
     const read = await applyFileOp(ctx, op, {
       rootDir,
       inputDir: (d: Digest) => dirs.get(d)!,
