@@ -1,3 +1,3 @@
 export * from './types.js';
 export { inputsOf, opDigest, createVertex } from './vertex.js';
-export { isLayerOp, targetLayerSteps } from './walk.js';
+export { imageLayerSteps, isLayerOp, targetLayerSteps } from './walk.js';

@@ -21,3 +21,17 @@ export function targetLayerSteps(graph: BuildGraph): Vertex[] {
   visit(graph.target.root);
   return out;
 }
+
+/** The layer steps whose layers make up the target's image: its root chain, top first. */
+export function imageLayerSteps(graph: BuildGraph): Vertex[] {
+  const out: Vertex[] = [];
+  const seen = new Set<Digest>();
+  for (let d: Digest | undefined = graph.target.root; d && !seen.has(d); ) {
+    seen.add(d);
+    const v: Vertex | undefined = graph.vertices[d];
+    if (!v) break;
+    if (isLayerOp(v)) out.push(v);
+    d = v.op.kind === 'exec' || v.op.kind === 'file' ? v.op.root : undefined;
+  }
+  return out;
+}

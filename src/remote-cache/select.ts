@@ -5,30 +5,14 @@
  * mode=min: the steps whose layers make up the final image (the target's root chain).
  * mode=max: every layer step the target depends on, in every stage.
  */
-import { isLayerOp, targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
+import { imageLayerSteps, targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
 import type { Digest } from '../util/digest.js';
 import type { CacheRecordLike } from './format.js';
 import type { ImportedCache } from './import.js';
 
-function rootOf(v: Vertex): Digest | undefined {
-  return v.op.kind === 'exec' || v.op.kind === 'file' ? v.op.root : undefined;
-}
-
 /** The vertices whose records a cache export with `mode` includes. */
 export function cacheExportVertices(graph: BuildGraph, mode: 'min' | 'max'): Vertex[] {
-  if (mode === 'min') {
-    const out: Vertex[] = [];
-    const seen = new Set<Digest>();
-    for (let d: Digest | undefined = graph.target.root; d && !seen.has(d); ) {
-      seen.add(d);
-      const v = graph.vertices[d];
-      if (!v) break;
-      if (isLayerOp(v)) out.push(v);
-      d = rootOf(v);
-    }
-    return out;
-  }
-  return targetLayerSteps(graph);
+  return mode === 'min' ? imageLayerSteps(graph) : targetLayerSteps(graph);
 }
 
 /** Records for the chosen vertices; a vertex with no record (never built here nor imported) is left out. */

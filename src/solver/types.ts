@@ -46,6 +46,11 @@ export interface StepStats {
   layerSize?: number;
   /** Entries the layer adds, changes and deletes relative to its parent (executed steps). */
   changes?: { added: number; changed: number; deleted: number };
+  /**
+   * Set while layerSize and changes are still being measured: the walk of a committed layer runs
+   * beside the next steps instead of before them. Await it before reading those two.
+   */
+  measured?: Promise<void>;
   /** CPU ms of child processes that ended during the step (RUN: runc and the container). */
   cpuMs?: number;
   /** CPU ms of the tsbuild process during the step (process-wide). */

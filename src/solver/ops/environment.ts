@@ -19,9 +19,13 @@ export interface ActiveSnapshotLike {
 
 /** What commitLayer reports about the layer it made (for build records). */
 export interface LayerStats {
+  /** The step the layer is for (its layer goes into the image when the step is on the target's root chain). */
+  readonly vertex?: Digest;
   /** Uncompressed tar size. */
   layerSize?: number;
   changes?: { added: number; changed: number; deleted: number };
+  /** Set while the two above are still being measured (StepStats.measured). */
+  measured?: Promise<void>;
 }
 
 export interface SolverEnvironment {
