@@ -11,7 +11,7 @@ import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync, t
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256, type Digest } from '../util/digest.js';
-import { statLine } from './listing.js';
+import { statLineOfBigInt } from './listing.js';
 
 /** Decides whether a context-relative path is excluded (.dockerignore). */
 export type ExcludeFn = (relPath: string, isDir: boolean) => boolean;
@@ -45,7 +45,7 @@ export interface StatCacheEntry {
 
 /** What the hasher's walk saw, for the up-to-date check (listing.ts). */
 export interface ContextListing {
-  /** statLine of every entry the walk visited, in walk order. */
+  /** statLine of every entry the walk visited, in walk order (context/listing.ts). */
   lines: string[];
   /** Entries the walk left out: ignored files, and ignored directories it did not enter (with a trailing `/`). */
   skipped: string[];
@@ -189,7 +189,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
     entries,
     async listing() {
       await entries();
-      return { lines: seen.visited.map(([rel, st]) => statLine(rel, st)), skipped: seen.skipped, racy: seen.racy };
+      return { lines: seen.visited.map(([rel, st]) => statLineOfBigInt(rel, st)), skipped: seen.skipped, racy: seen.racy };
     },
     async fileHash(rel) {
       // Called for every racy file: all of them after a fresh checkout, so no scan per call.

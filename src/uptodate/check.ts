@@ -46,7 +46,7 @@ export async function isUpToDate(record: UpToDateRecord, tool: string): Promise<
 function recentUnchanged(dir: string, recent: readonly string[]): boolean {
   for (const line of recent) {
     const rel = line.slice(0, line.indexOf('\0'));
-    const st = lstatSync(`${dir}/${rel}`, { bigint: true, throwIfNoEntry: false });
+    const st = lstatSync(`${dir}/${rel}`, { throwIfNoEntry: false });
     if (!st || statLine(rel, st) !== line) return false;
   }
   return true;

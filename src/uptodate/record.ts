@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TimelessEvent } from '../progress/index.js';
 
-export const UP_TO_DATE_VERSION = 1;
+export const UP_TO_DATE_VERSION = 2;
 
 export type { TimelessEvent };
 

@@ -19,9 +19,9 @@ const RECENT = 16;
 
 /** The `n` lines with the latest ctime (statLine's seventh field). */
 function mostRecent(lines: string[], n: number): string[] {
-  const keyed = lines.map((line) => ({ line, ctime: BigInt(line.split('\0')[6] ?? '0') }));
+  const keyed = lines.map((line) => ({ line, ctime: Number(line.split('\0')[6] ?? '0') }));
   return keyed
-    .sort((a, b) => (b.ctime > a.ctime ? 1 : b.ctime < a.ctime ? -1 : 0))
+    .sort((a, b) => b.ctime - a.ctime)
     .slice(0, n)
     .map((k) => k.line);
 }

@@ -10,6 +10,7 @@ import { appendFile, mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promi
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { busyboxTar, createHarness, executed, type Harness } from '../helpers/tsbuild.js';
+import type { UpToDateRecord } from '../../src/uptodate/record.js';
 
 const DOCKERFILE = 'FROM busybox\nARG GREETING=hi\nCOPY app/ /app/\nRUN echo "$GREETING" > /greeting\n';
 
@@ -149,6 +150,7 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   const { createContextHasher } = await import('../../src/context/checksum.js');
   const { isUpToDate } = await import('../../src/uptodate/check.js');
   const { saveUpToDate } = await import('../../src/uptodate/write.js');
+  const { UP_TO_DATE_VERSION } = await import('../../src/uptodate/record.js');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-racy-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const ctx = path.join(dir, 'ctx');
@@ -163,8 +165,8 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
   const result = path.join(dir, 'result.json');
   await writeFile(result, '{}');
-  const record = (racy: Array<{ path: string; sha256?: string; content?: string }>) => ({
-    version: 1 as const, key: 'k', tool: 'tool', files: [], images: [], events: [], imageId: 'sha256:1',
+  const record = (racy: Array<{ path: string; sha256?: string; content?: string }>): UpToDateRecord => ({
+    version: UP_TO_DATE_VERSION, key: 'k', tool: 'tool', files: [], images: [], events: [], imageId: 'sha256:1',
     context: { dir: ctx, lines: listing.lines, skip: listing.skipped, racy, recent: listing.lines.slice(-1) },
     result: { record: result, text: '{}', needs: [] },
   });
