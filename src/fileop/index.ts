@@ -10,5 +10,5 @@ export { parseChmod, type ModeFn } from './chmod.js';
 export { goMatch, hasWildcard } from './match.js';
 export { detectCompression, isArchive, extractArchive, type Compression } from './archive.js';
 export { cleanRooted, resolveInRoot } from './paths.js';
-export { readXattrsOf, writeXattrs, type XattrMap } from './xattr.js';
+export { readXattrsOf, writeXattrs, xattrToolsAvailable, type XattrMap } from './xattr.js';
 export type { CopyReuseHooks } from './copy-tree.js';

@@ -11,15 +11,18 @@ import { hostCommand } from '../util/host-command.js';
 /** Host path -> [name, 0x-hex value] pairs. */
 export type XattrMap = Map<string, Array<[string, string]>>;
 
-let available: boolean | undefined;
+let available: Promise<boolean> | undefined;
 
-async function haveTools(): Promise<boolean> {
-  if (available === undefined) {
-    available = await hostCommand('getfattr', ['--version']).then(
-      () => true,
-      () => false,
-    );
-  }
+/**
+ * Whether getfattr/setfattr are there, asked once. A build asks early: the first host command
+ * also starts the host shell (util/host-command.ts), which then overlaps the context hashing
+ * instead of delaying the first COPY by ~10-20 ms.
+ */
+export function xattrToolsAvailable(): Promise<boolean> {
+  available ??= hostCommand('getfattr', ['--version']).then(
+    () => true,
+    () => false,
+  );
   return available;
 }
 
@@ -59,7 +62,7 @@ export async function readXattrsOf(hostPaths: string[], options: { overlay?: boo
  */
 async function getfattr(args: string[], overlay = false): Promise<XattrMap> {
   const map: XattrMap = new Map();
-  if (!(await haveTools())) return map;
+  if (!(await xattrToolsAvailable())) return map;
   let out: string;
   try {
     ({ stdout: out } = await hostCommand('getfattr', args));

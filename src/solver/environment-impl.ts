@@ -10,6 +10,7 @@ import type { StateRoot } from '../cache/index.js';
 import { TsbuildError } from '../errors/index.js';
 import { imageLayerSteps, type BuildGraph, type HttpSourceOp, type ImageRunConfig, type Platform } from '../graph/index.js';
 import { directReadSelection, materializeEntries, selectEntries, type ContextEntry } from '../context/index.js';
+import { xattrToolsAvailable } from '../fileop/index.js';
 import { imageLayers, readImage, type LocalImage } from '../oci/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnapshotter, measureLayer, writeLayerToStore, type ActiveSnapshot, type Compression } from '../snapshot/index.js';
@@ -63,6 +64,8 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
   const probing = snaps.overlayAvailable().catch(() => false);
   // close() waits for it: a probe cut short by exit could leave its mount behind.
   const cleanups: Array<() => Promise<unknown>> = [() => probing];
+  // Asked now, the host shell the first COPY's getfattr needs starts while the context is hashed.
+  void xattrToolsAvailable();
   const images = new Map<string, Promise<LocalImage | undefined>>();
   // Named for this process, so a later build can tell a killed build's leftovers from a live one's.
   await cleanupStaleBuildDirs();
