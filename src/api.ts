@@ -260,6 +260,8 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       jobs: options.jobs ?? os.availableParallelism(),
       eager,
     });
+    // Deferred measuring (solver/idle-work.ts) may start: the record waits for it.
+    solverEnv.idle();
     await hasher.save();
 
     // A cache hit high in the chain skips the base image vertex: resolve the base explicitly.

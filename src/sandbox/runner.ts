@@ -33,6 +33,8 @@ const run = promisify(execFile);
 export interface SandboxIo {
   onStdout?(chunk: Buffer): void;
   onStderr?(chunk: Buffer): void;
+  /** The runtime process has been started: the caller now only waits for it. */
+  onStart?(): void;
 }
 
 export interface SandboxResult {
@@ -163,6 +165,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
       const child = spawn('runc', [...runc, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (c: Buffer) => io.onStdout?.(c));
       child.stderr.on('data', (c: Buffer) => io.onStderr?.(c));
+      io.onStart?.();
       const onAbort = () => {
         // SIGKILL to the container's init ends its whole pid namespace.
         execFile('runc', [...runc, 'kill', id, 'KILL'], () => {});

@@ -17,6 +17,7 @@ import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnap
 import type { Digest } from '../util/digest.js';
 import type { SolverEnvironment } from './ops/environment.js';
 import { countChanges, type ChangeItem } from './change-count.js';
+import { createIdleWork } from './idle-work.js';
 import { createLayerMaterializer, isPendingLayer, layerDirGone, newLayerId, pendingLayer } from './pending-layers.js';
 import type { LayerRef, ResolvedBaseImage } from './types.js';
 
@@ -50,6 +51,7 @@ export interface SolverEnvironmentImpl extends SolverEnvironment {
   materialize(ctx: BuildContext, layers: LayerRef[]): Promise<LayerRef[]>;
   /** Whether every pending layer among `layers` still has its dir (a record whose dir was pruned is a miss). */
   pendingLayersPresent(layers: LayerRef[]): Promise<boolean>;
+  idle(): void;
   /** The flattened filesystem of a layer chain in a temp dir (for local/tar exports). */
   flatten(ctx: BuildContext, layers: LayerRef[]): Promise<string>;
   close(): Promise<void>;
@@ -64,6 +66,8 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
   const probing = snaps.overlayAvailable().catch(() => false);
   // close() waits for it: a probe cut short by exit could leave its mount behind.
   const cleanups: Array<() => Promise<unknown>> = [() => probing];
+  const idleWork = createIdleWork();
+  cleanups.push(() => idleWork.flush());
   // Asked now, the host shell the first COPY's getfattr needs starts while the context is hashed.
   void xattrToolsAvailable();
   const images = new Map<string, Promise<LocalImage | undefined>>();
@@ -129,6 +133,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     proxyEnv: options.proxyEnv,
     tmpDir: tmpRoot,
     onCleanup: (fn) => void cleanups.push(fn),
+    idle: () => idleWork.idle(),
     layerDirs,
     layerDir: (diffId) => snaps.layerDir(diffId),
     prepareSnapshot: (lower) => snaps.prepare(lower, options.snapshotter),
@@ -158,18 +163,18 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
         // The upper dir already is this layer in overlay form: it becomes the layer's dir, and its
         // tar waits until something needs it (pending-layers.ts). The build record still gets
         // the tar's size and the change counts, from one walk that reads no file; a layer dir is
-        // never written once adopted, so the walk runs while the next steps do (a 2,000-file
-        // COPY's took ~25 ms before the next step could start).
+        // never written once adopted, so the walk waits for a moment the build only waits
+        // (idle-work.ts): a 2,000-file COPY's held the next step ~15-25 ms.
         const id = newLayerId();
         await snaps.adoptLayer(id, active.upper);
         if (stats) {
           const lower = active.lower;
-          const measuring = (async () => {
-            stats.layerSize = await measureLayer(snaps.layerDir(id), diffOptions);
-            if (items) stats.changes = countChanges(items, lower);
-          })().catch(() => {}); // only the record's numbers are missing then
-          stats.measured = measuring;
-          cleanups.push(() => measuring);
+          stats.measured = idleWork
+            .add(async () => {
+              stats.layerSize = await measureLayer(snaps.layerDir(id), diffOptions);
+              if (items) stats.changes = countChanges(items, lower);
+            })
+            .catch(() => {}); // only the record's numbers are missing then
         }
         const layer = pendingLayer(id, lazy, options.sourceDateEpoch);
         // The image config lists this layer's diff_id: its tar is made now, beside the next steps,

@@ -63,4 +63,6 @@ export interface SolverEnvironment {
   proxyEnv: string[];
   tmpDir?: string;
   onCleanup(fn: () => Promise<unknown>): void;
+  /** The build is about to wait (a RUN's process started): deferred work may run now (idle-work.ts). */
+  idle?(): void;
 }

@@ -137,7 +137,7 @@ export async function runExec(
       tail.push(...lines);
       if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
     };
-    const result = await runSandbox(ctx, spec, { onStdout: onData('stdout'), onStderr: onData('stderr') });
+    const result = await runSandbox(ctx, spec, { onStdout: onData('stdout'), onStderr: onData('stderr'), onStart: () => env.idle?.() });
     if (result.cpuMs !== undefined) stats.cpuMs = result.cpuMs;
     if (partial) tail.push(partial);
     if (result.exitCode !== 0) {
