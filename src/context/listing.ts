@@ -1,31 +1,20 @@
 /**
  * A context's stat listing, for the up-to-date check (src/uptodate/): one line per entry a walk
- * of the context visits (mode, owner, size, times in ns, inode), in the walk's order (names
+ * of the context visits (mode, owner, size, times in ms, inode), in the walk's order (names
  * sorted, depth first). The context hasher's walk records it at the start of every build; a
  * later invocation walks again and compares, which is what git's index does for `git status`.
  */
-import { lstatSync, readdirSync, type BigIntStats, type Dirent, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 
 /**
  * The listing line of one entry, from a plain (number) lstat: times in ms as Node gives them,
  * exact to well under a microsecond, far finer than the clock that stamps files. The check runs
  * these for every entry on every no-op: a bigint lstat made it allocate ~30,000 BigInts per
- * 2,000-entry walk, and the collector's pauses for them (~8 ms) were a seventh of a no-op.
+ * 2,000-entry walk, and the collector's pauses for them (~8 ms) were a seventh of a no-op. The
+ * build's walk (checksum.ts) lists with the same lstat.
  */
 export function statLine(rel: string, st: Stats): string {
   return `${rel}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.ino}`;
-}
-
-/** statLine of a bigint lstat (the context hasher's walk): the same numbers a plain lstat gives. */
-export function statLineOfBigInt(rel: string, st: BigIntStats): string {
-  return `${rel}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0${msOfNs(st.mtimeNs)}\0${msOfNs(st.ctimeNs)}\0${st.ino}`;
-}
-
-/** Node's plain Stats time: seconds * 1e3 + nanoseconds / 1e6, from the timespec (seconds floored). */
-function msOfNs(ns: bigint): number {
-  let sec = ns / 1_000_000_000n;
-  if (ns < 0n && sec * 1_000_000_000n !== ns) sec -= 1n;
-  return Number(sec) * 1e3 + Number(ns - sec * 1_000_000_000n) / 1e6;
 }
 
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

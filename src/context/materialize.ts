@@ -68,8 +68,8 @@ export async function materializeEntries(contextDir: string, entries: ContextEnt
     }
   }
   for (const [to, e] of timed) {
-    if (e.mtimeNs === undefined) continue;
-    const t = Number(e.mtimeNs / 1000n) / 1e6;
+    if (e.mtimeMs === undefined) continue;
+    const t = e.mtimeMs / 1000;
     lutimesSync(to, t, t);
   }
 }

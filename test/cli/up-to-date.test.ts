@@ -157,7 +157,7 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   await mkdir(path.join(ctx, 'sub'), { recursive: true });
   await writeFile(path.join(ctx, 'f'), 'new\n');
   // A window of a minute: what was just made is surely in it, however slow this machine is now.
-  const listing = await createContextHasher({ contextDir: ctx, racyNs: 60_000_000_000n }).listing();
+  const listing = await createContextHasher({ contextDir: ctx, racyMs: 60_000 }).listing();
   t.deepEqual(listing.racy.map((r) => r.path).sort(), ['f', 'sub'], 'just made: both racy');
   const facts = { key: 'k', tool: 'tool', stateRoot: path.join(dir, 'root'), files: [], contextDir: ctx, listing, fileHash: async () => 'x', images: [], resultRecord: path.join(dir, 'no-record.json'), needs: [], events: [], imageId: 'sha256:1' };
   t.false(await saveUpToDate(facts), 'a racy directory has no content to compare');

@@ -100,18 +100,17 @@ test('a named pipe in the context is recreated in the filtered view (BuildKit se
   t.is(st.mode & 0o7777, 0o640);
 });
 
-test('the stat cache file: line format round-trips any path, and the older JSON object is still read; a malformed file throws', (t) => {
-  const e = (n: number): StatCacheEntry => ({ size: n, mtimeNs: `${n}000000001`, ctimeNs: `${n}000000002`, ino: `${n + 7}`, hash: sha256(String(n)).slice(7) });
+test('the stat cache file: line format round-trips any path; an older format (ns times) or a malformed file throws', (t) => {
+  const e = (n: number): StatCacheEntry => ({ size: n, mtimeMs: `${n}000.000001`, ctimeMs: `${n}000.5`, ino: `${n + 7}`, hash: sha256(String(n)).slice(7) });
   const paths = ['a.txt', 'dir/b c.txt', 'tab\there', 'new\nline', '"quoted"', 'back\\slash', 'ünï', ' lead'];
   const cache = new Map(paths.map((p, i) => [p, e(i)]));
   const text = formatStatCache(cache);
-  t.true(text.startsWith('tsbuild-stat-cache 2\n'));
+  t.true(text.startsWith('tsbuild-stat-cache 3\n'));
   const back = new Map<string, StatCacheEntry>();
   parseStatCache(text, back);
   t.deepEqual([...back], [...cache]);
-  const legacy = new Map<string, StatCacheEntry>();
-  parseStatCache(JSON.stringify(Object.fromEntries(cache)), legacy);
-  t.deepEqual([...legacy], [...cache]);
+  t.throws(() => parseStatCache(text.replace('cache 3', 'cache 2'), new Map()));
+  t.throws(() => parseStatCache(JSON.stringify(Object.fromEntries(cache)), new Map()));
   t.throws(() => parseStatCache(text.slice(0, -5), new Map()));
   t.throws(() => parseStatCache('garbage', new Map()));
 });
