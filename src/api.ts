@@ -18,6 +18,7 @@ import { planBuild } from './plan/index.js';
 import { stamp, teeProgress, type BuildContext, type TimelessEvent } from './progress/index.js';
 import { cacheRecordFile, createCacheIndex } from './solver/cache-index.js';
 import { createSolverEnvironment } from './solver/environment-impl.js';
+import { createIdleWork } from './solver/idle-work.js';
 import { createOpExecutor } from './solver/ops/executor.js';
 import { isPendingLayer } from './solver/pending-layers.js';
 import { saveUpToDate } from './uptodate/write.js';
@@ -178,7 +179,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     canSkipDir: (rel) => matcher.canSkipDir(rel),
     statCacheFile: statCacheFileFor(state.root, contextDir),
   });
-  const recorder = createBuildRecorder({ root: state.root, dockerfile: dockerfilePath, context: contextDir, noCache: options.noCache ?? false, buildArgs: options.buildArgs ?? {}, hasher, startedAt });
+  // Work the build needs done but not now (layer sizes, context summaries), for when it only waits.
+  const idleWork = createIdleWork();
+  const recorder = createBuildRecorder({ root: state.root, dockerfile: dockerfilePath, context: contextDir, noCache: options.noCache ?? false, buildArgs: options.buildArgs ?? {}, hasher, startedAt, idleWork });
   ctx = { ...ctx, progress: teeProgress(ctx.progress, recorder.tap) };
   let planned: BuildGraph | undefined;
   // Plain-HTTP registries besides loopback: --insecure-registry, or TSBUILD_INSECURE_REGISTRIES=host[:port],...
@@ -192,6 +195,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
   const compression = imageExporter?.compression ?? 'gzip';
   const solverEnv = await createSolverEnvironment({
     state,
+    idleWork,
     contextDir,
     ignore,
     contextEntries: () => hasher.entries(),
@@ -260,8 +264,8 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
       jobs: options.jobs ?? os.availableParallelism(),
       eager,
     });
-    // Deferred measuring (solver/idle-work.ts) may start: the record waits for it.
-    solverEnv.idle();
+    // Deferred work (solver/idle-work.ts) may start: the record waits for it.
+    idleWork.idle();
     await hasher.save();
 
     // A cache hit high in the chain skips the base image vertex: resolve the base explicitly.

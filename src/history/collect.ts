@@ -6,13 +6,14 @@
  */
 import { randomBytes, createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { selectEntries, type ContextHasher } from '../context/index.js';
 import { targetLayerSteps, type BuildGraph, type Vertex } from '../graph/index.js';
 import type { ProgressEvent, ProgressWriter } from '../progress/index.js';
 import type { ContentChecksums } from '../solver/cache-key.js';
+import type { IdleWork } from '../solver/idle-work.js';
 import type { LayerRef, SolveResult, StepStats } from '../solver/types.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { digestHex, digestOf, type Digest } from '../util/digest.js';
 import { explainMisses } from './explain.js';
 import { contextSummaryFile, pruneContextSummaries, readContextSummary } from './context-summary.js';
@@ -37,6 +38,11 @@ export interface BuildRecorderOptions {
   buildArgs: Record<string, string>;
   hasher: ContextHasher;
   startedAt: number;
+  /**
+   * Where the context summaries a record refers to are made: queued when their checksum is
+   * taken, written while the build waits on its steps (solver/idle-work.ts). Without: at finish.
+   */
+  idleWork?: Pick<IdleWork, 'add' | 'idle'>;
 }
 
 export interface BuildOutcome {
@@ -67,12 +73,29 @@ export function createBuildRecorder(options: BuildRecorderOptions): BuildRecorde
   const started = new Map<string, number>();
   const patternsKey = (patterns: string[]): string => JSON.stringify(patterns);
 
+  // Each context summary once, by checksum; kept here, so explaining a miss does not read it back.
+  const summaries = new Map<Digest, Promise<ContextSummary>>();
+  const summarize = (digest: Digest, patterns: string[]): Promise<ContextSummary> => {
+    let p = summaries.get(digest);
+    if (!p) {
+      p = writeContextSummary(options, digest, patterns);
+      summaries.set(digest, p);
+    }
+    return p;
+  };
+
   const checksum = async (patterns: string[]) => {
     const k = patternsKey(patterns);
     let s = sums.get(k);
     if (!s) {
       s = await options.hasher.checksum(patterns);
       sums.set(k, s);
+      const { digest } = s;
+      if (options.idleWork && !summaries.has(digest)) {
+        const p = options.idleWork.add(() => writeContextSummary(options, digest, patterns));
+        p.catch(() => summaries.delete(digest)); // made again at finish
+        summaries.set(digest, p);
+      }
     }
     return s;
   };
@@ -87,6 +110,8 @@ export function createBuildRecorder(options: BuildRecorderOptions): BuildRecorde
       },
     },
     async finish(outcome) {
+      // What is still queued for the record starts now (nothing else may be left to run it).
+      options.idleWork?.idle();
       try {
         const salt = loadSalt(options.root);
         const steps = outcome.graph ? await collectSteps(outcome.graph, outcome.solved, outcome.layers, { salt, buildArgs: options.buildArgs, checksum, cachedAt, started, failed }) : [];
@@ -115,8 +140,8 @@ export function createBuildRecorder(options: BuildRecorderOptions): BuildRecorde
             cpuMs: executed.reduce((n, s) => n + (s.cpuMs ?? 0), 0),
           },
         };
-        await writeContextSummaries(options, steps);
-        if (executed.length > 0) await explainMisses(options.root, record, (d) => readContextSummary(options.root, d));
+        for (const ref of steps.flatMap((s) => s.context ?? [])) await summarize(ref.digest, ref.patterns);
+        if (executed.length > 0) await explainMisses(options.root, record, (d) => summaries.get(d)?.catch(() => undefined) ?? readContextSummary(options.root, d));
         await writeBuildRecord(options.root, record);
         await pruneContextSummaries(options.root);
         return record;
@@ -125,23 +150,18 @@ export function createBuildRecorder(options: BuildRecorderOptions): BuildRecorde
       }
     },
   };
+}
 
-  /** history/context/<hex>.json for each context checksum not written yet (content-addressed). */
-  async function writeContextSummaries(o: BuildRecorderOptions, steps: StepRecord[]): Promise<void> {
-    for (const ref of steps.flatMap((s) => s.context ?? [])) {
-      const file = contextSummaryFile(o.root, ref.digest);
-      if (existsSync(file)) continue;
-      const entries = selectEntries(await o.hasher.entries(), ref.patterns);
-      const summary: ContextSummary = {
-        digest: ref.digest,
-        entries: entries.map((e) => [e.path, e.type, e.mode, e.uid, e.gid, e.type === 'file' ? (e.hash ?? null) : e.type === 'symlink' ? (e.linkTarget ?? null) : null]),
-      };
-      await mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(summary));
-      await rename(tmp, file);
-    }
-  }
+/** history/context/<hex>.json for a context checksum (content-addressed: written once). */
+async function writeContextSummary(o: BuildRecorderOptions, digest: Digest, patterns: string[]): Promise<ContextSummary> {
+  const entries = selectEntries(await o.hasher.entries(), patterns);
+  const summary: ContextSummary = {
+    digest,
+    entries: entries.map((e) => [e.path, e.type, e.mode, e.uid, e.gid, e.type === 'file' ? (e.hash ?? null) : e.type === 'symlink' ? (e.linkTarget ?? null) : null]),
+  };
+  const file = contextSummaryFile(o.root, digest);
+  if (!existsSync(file)) await writeFileAtomic(file, JSON.stringify(summary));
+  return summary;
 }
 
 interface CollectContext {

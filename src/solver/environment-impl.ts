@@ -17,12 +17,14 @@ import { BUILD_TMP_PREFIX, cleanupStaleBuildDirs, cleanupStaleMounts, createSnap
 import type { Digest } from '../util/digest.js';
 import type { SolverEnvironment } from './ops/environment.js';
 import { countChanges, type ChangeItem } from './change-count.js';
-import { createIdleWork } from './idle-work.js';
+import { createIdleWork, type IdleWork } from './idle-work.js';
 import { createLayerMaterializer, isPendingLayer, layerDirGone, newLayerId, pendingLayer } from './pending-layers.js';
 import type { LayerRef, ResolvedBaseImage } from './types.js';
 
 export interface SolverEnvironmentOptions {
   state: StateRoot;
+  /** Where deferred work queues (the build record's shares it); the environment makes its own without. */
+  idleWork?: IdleWork;
   contextDir: string;
   ignore: string[];
   secrets: Map<string, Buffer>;
@@ -66,7 +68,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
   const probing = snaps.overlayAvailable().catch(() => false);
   // close() waits for it: a probe cut short by exit could leave its mount behind.
   const cleanups: Array<() => Promise<unknown>> = [() => probing];
-  const idleWork = createIdleWork();
+  const idleWork = options.idleWork ?? createIdleWork();
   cleanups.push(() => idleWork.flush());
   // Asked now, the host shell the first COPY's getfattr needs starts while the context is hashed.
   void xattrToolsAvailable();
