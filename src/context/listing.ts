@@ -4,7 +4,7 @@
  * sorted, depth first). The context hasher's walk records it at the start of every build; a
  * later invocation walks again and compares, which is what git's index does for `git status`.
  */
-import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 
 /**
  * The listing line of one entry, from a plain (number) lstat: times in ms as Node gives them,
@@ -17,31 +17,32 @@ export function statLine(rel: string, st: Stats): string {
   return `${rel}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.ino}`;
 }
 
-const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
 /**
  * Whether a walk of `root` that passes over the entries in `skip` (what the build's walk left
  * out: ignored files, and ignored directories with a trailing `/`; a directory that replaced an
  * ignored file may hold re-included names, so the kind must match too) gives exactly `expected`.
- * Stops at the first difference.
+ * Stops at the first difference. Plain names and one lstat each (a skipped entry's too): typed
+ * directory entries cost more than the lstats they spare (~2 ms of a 2,000-entry walk).
  */
 export function contextMatchesListing(root: string, skip: ReadonlySet<string>, expected: readonly string[]): boolean {
   const prefix = root.endsWith('/') ? root : `${root}/`;
   let at = 0;
   const visit = (rel: string): boolean => {
-    let entries: Dirent[];
+    let names: string[];
     try {
-      entries = readdirSync(rel === '' ? root : prefix + rel, { withFileTypes: true }).sort(byName);
+      names = readdirSync(rel === '' ? root : prefix + rel).sort();
     } catch {
       return false;
     }
-    for (const entry of entries) {
-      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (skip.has(entry.isDirectory() ? `${childRel}/` : childRel)) continue;
+    for (const name of names) {
+      const childRel = rel === '' ? name : `${rel}/${name}`;
       const st = lstatSync(prefix + childRel, { throwIfNoEntry: false });
-      if (!st || expected[at] !== statLine(childRel, st)) return false;
+      if (!st) return false;
+      const dir = st.isDirectory();
+      if (skip.has(dir ? `${childRel}/` : childRel)) continue;
+      if (expected[at] !== statLine(childRel, st)) return false;
       at++;
-      if (st.isDirectory() && !visit(childRel)) return false;
+      if (dir && !visit(childRel)) return false;
     }
     return true;
   };
