@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -117,6 +117,16 @@ export function layerDirOf(root: string, diffId: string): string {
     if (n.endsWith('.json') && (JSON.parse(readFileSync(path.join(diffs, n), 'utf8')) as { diffId: string }).diffId === diffId) return path.join(layers, n.slice(0, -5));
   }
   return path.join(layers, diffId.slice('sha256:'.length));
+}
+
+/** A build context under the test's temp dir: `files` maps context paths to their text (a Dockerfile among them). */
+export async function writeProject(h: Harness, name: string, files: Record<string, string>): Promise<string> {
+  const dir = path.join(h.tmp, name);
+  for (const [rel, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), text);
+  }
+  return dir;
 }
 
 export { repo };

@@ -6,12 +6,12 @@
  */
 import test from 'ava';
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { execFileSync } from 'node:child_process';
-import { createHarness, type Harness } from '../helpers/tsbuild.js';
+import { createHarness, writeProject, type Harness } from '../helpers/tsbuild.js';
 
 interface Entry {
   mode: number;
@@ -45,13 +45,10 @@ const OLD = 1_000_000_000;
 
 test('COPY copies up the directories on its way like overlayfs, on the direct path and through the mount', async (t) => {
   const h = await createHarness(t);
-  const dir = path.join(h.tmp, 'ctx');
-  execFileSync('mkdir', ['-p', dir]);
-  await writeFile(path.join(dir, 'f'), 'f\n');
-  await writeFile(path.join(dir, 'g'), 'g\n');
-  await writeFile(
-    path.join(dir, 'Dockerfile'),
-    [
+  const dir = await writeProject(h, 'ctx', {
+    f: 'f\n',
+    g: 'g\n',
+    Dockerfile: [
       'FROM busybox AS base',
       `RUN mkdir -p /srv/full /srv/empty && echo x > /srv/full/old && echo old > /srv/full/f && chown 5:6 /srv /srv/empty && chmod 2750 /srv && chmod 1777 /srv/empty && touch -d @${OLD} /srv /srv/full /srv/empty`,
       // The destination exists and is empty: written into the upper dir directly.
@@ -68,7 +65,7 @@ test('COPY copies up the directories on its way like overlayfs, on the direct pa
       'COPY --chown=7:8 f /srv/new/deep/',
       '',
     ].join('\n'),
-  );
+  });
 
   const direct = await topLayer(h, dir, 'direct');
   t.deepEqual([...direct.keys()].sort(), ['srv', 'srv/empty', 'srv/empty/f']);
@@ -98,13 +95,10 @@ test('COPY copies up the directories on its way like overlayfs, on the direct pa
 
 test('the direct path reads the layers as overlayfs merges them: whiteouts and opaque directories hide what lies below', async (t) => {
   const h = await createHarness(t);
-  const dir = path.join(h.tmp, 'ctx');
-  execFileSync('mkdir', ['-p', dir]);
-  await writeFile(path.join(dir, 'f'), 'f\n');
-  await writeFile(path.join(dir, 'old'), 'new content\n');
-  await writeFile(
-    path.join(dir, 'Dockerfile'),
-    [
+  const dir = await writeProject(h, 'ctx', {
+    f: 'f\n',
+    old: 'new content\n',
+    Dockerfile: [
       'FROM busybox AS base',
       `RUN mkdir -p /srv/d && echo x > /srv/d/old && chown 5:6 /srv/d && chmod 2750 /srv/d && touch -d @${OLD} /srv/d`,
       // /srv is deleted and made again: opaque in this layer, so the lower /srv/d is gone.
@@ -121,7 +115,7 @@ test('the direct path reads the layers as overlayfs merges them: whiteouts and o
       'COPY old /srv/d/',
       '',
     ].join('\n'),
-  );
+  });
 
   for (const stage of ['remade', 'whited']) {
     const top = await topLayer(h, dir, stage);
