@@ -53,7 +53,6 @@ export interface SolverEnvironmentImpl extends SolverEnvironment {
   materialize(ctx: BuildContext, layers: LayerRef[]): Promise<LayerRef[]>;
   /** Whether every pending layer among `layers` still has its dir (a record whose dir was pruned is a miss). */
   pendingLayersPresent(layers: LayerRef[]): Promise<boolean>;
-  idle(): void;
   /** The flattened filesystem of a layer chain in a temp dir (for local/tar exports). */
   flatten(ctx: BuildContext, layers: LayerRef[]): Promise<string>;
   close(): Promise<void>;
@@ -164,9 +163,9 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       if (active.kind === 'overlay') {
         // The upper dir already is this layer in overlay form: it becomes the layer's dir, and its
         // tar waits until something needs it (pending-layers.ts). The build record still gets
-        // the tar's size and the change counts, from one walk that reads no file; a layer dir is
-        // never written once adopted, so the walk waits for a moment the build only waits
-        // (idle-work.ts): a 2,000-file COPY's held the next step ~15-25 ms.
+        // the tar's size and the change counts, from one walk that reads no file. A layer dir is
+        // never written once adopted, so that walk is left for a moment when the build is only
+        // waiting (idle-work.ts): at commit, a 2,000-file COPY's held the next step ~15-25 ms.
         const id = newLayerId();
         await snaps.adoptLayer(id, active.upper);
         if (stats) {
