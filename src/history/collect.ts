@@ -186,7 +186,7 @@ export function stepIdentity(v: Vertex): { id: string; stage: string; position: 
 
 async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, layers: LayerRef[] | undefined, c: CollectContext): Promise<StepRecord[]> {
   const vertices = targetLayerSteps(graph);
-  // Layer sizes and change counts are measured beside the later steps (solver/environment-impl.ts).
+  // Layer sizes and change counts are measured when the build waits (solver/idle-work.ts).
   await Promise.all((solved?.steps ?? []).map((s) => s.measured));
   const stats = new Map<string, StepStats>((solved?.steps ?? []).map((s) => [s.vertex, s]));
   const ids = new Map(vertices.map((v) => [v.digest, stepIdentity(v)]));

@@ -47,8 +47,8 @@ export interface StepStats {
   /** Entries the layer adds, changes and deletes relative to its parent (executed steps). */
   changes?: { added: number; changed: number; deleted: number };
   /**
-   * Set while layerSize and changes are still being measured: the walk of a committed layer runs
-   * beside the next steps instead of before them. Await it before reading those two.
+   * Set while layerSize and changes are still being measured: the walk of a committed layer waits
+   * for a moment the build only waits (solver/idle-work.ts). Await it before reading those two.
    */
   measured?: Promise<void>;
   /** CPU ms of child processes that ended during the step (RUN: runc and the container). */
