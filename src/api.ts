@@ -435,6 +435,7 @@ async function recordUpToDate(
     contextDir: b.contextDir,
     listing: await b.hasher.listing(),
     fileHash: (rel) => b.hasher.fileHash(rel),
+    knownHashes: await b.hasher.knownHashes(),
     images,
     resultRecord: cacheRecordFile(b.state.root, b.solved.target.key),
     // A layer made here exists as its dir until something makes its tar (solver/pending-layers.ts).

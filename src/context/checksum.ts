@@ -67,6 +67,8 @@ export interface ContextHasher {
   listing(): Promise<ContextListing>;
   /** The content hash of an included regular file (from the stat cache when unchanged). */
   fileHash(path: string): Promise<string | undefined>;
+  /** The content hashes known without reading a file: hashed by this build, or unchanged since the stat cache's. */
+  knownHashes(): Promise<Map<string, string>>;
   /** Checksum of the entries selected by COPY-style source patterns (dirs include their contents). */
   checksum(patterns: string[]): Promise<{ digest: Digest; files: number; bytes: number }>;
   /** Persists the stat cache; call once at the end of a build. */
@@ -192,6 +194,16 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
     async listing() {
       await entries();
       return { lines: seen.visited.map(([rel, st]) => statLine(rel, st)), skipped: seen.skipped, racy: seen.racy };
+    },
+    async knownHashes() {
+      const out = new Map<string, string>();
+      const all = await entries();
+      await loadStatCache();
+      for (const e of all) {
+        const hash = e.type === 'file' ? cachedHash(e) : undefined;
+        if (hash !== undefined) out.set(e.path, hash);
+      }
+      return out;
     },
     async fileHash(rel) {
       // Called for every racy file: all of them after a fresh checkout, so no scan per call.

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TimelessEvent } from '../progress/index.js';
 
-export const UP_TO_DATE_VERSION = 2;
+export const UP_TO_DATE_VERSION = 3;
 
 export type { TimelessEvent };
 
@@ -45,6 +45,12 @@ export interface UpToDateRecord {
      * (base64: compared without loading node:crypto), larger ones by sha256 (hex).
      */
     racy: Array<{ path: string; content?: string; sha256?: string }>;
+    /**
+     * `path\0sha256\0` for each listed file whose content the build knew (not the racy ones):
+     * a file whose times alone changed since (a touch, a checkout) is compared by content. One
+     * string, so that a check that never needs it does not pay for parsing 2,000 entries.
+     */
+    hashes: string;
   };
   /** Image store records (base images and -t tags): their files, names and manifest digests. */
   images: Array<{ file: string; name: string; digest: string }>;

@@ -36,6 +36,8 @@ export interface UpToDateFacts {
   listing: ContextListing;
   /** sha256 hex of a context file's content (the build's own hash, from its stat cache). */
   fileHash(rel: string): Promise<string | undefined>;
+  /** The content hashes the build knew without reading anything more (ContextHasher.knownHashes). */
+  knownHashes: ReadonlyMap<string, string>;
   images: Array<{ name: string; digest: string }>;
   /** The cache record file of the target's result, and the files its layers need (a dir or a blob each). */
   resultRecord: string;
@@ -60,6 +62,9 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     if (data && data.length <= RACY_INLINE && createHash('sha256').update(data).digest('hex') === sha256) racy.push({ path: r.path, content: data.toString('base64') });
     else racy.push({ path: r.path, sha256 });
   }
+  const racyPaths = new Set(racy.map((r) => r.path));
+  let hashes = '';
+  for (const [rel, sha256] of facts.knownHashes) if (!racyPaths.has(rel)) hashes += `${rel}\0${sha256}\0`;
   const recordText = await readFile(facts.resultRecord, 'latin1').catch(() => undefined);
   if (recordText === undefined) return false;
   const root = facts.stateRoot;
@@ -68,7 +73,7 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     key: facts.key,
     tool: facts.tool,
     files: facts.files,
-    context: { dir: facts.contextDir, lines: facts.listing.lines, skip: facts.listing.skipped, racy, recent: mostRecent(facts.listing.lines, RECENT) },
+    context: { dir: facts.contextDir, lines: facts.listing.lines, skip: facts.listing.skipped, racy, recent: mostRecent(facts.listing.lines, RECENT), hashes },
     images: facts.images.map((i) => ({ file: imageRecordFile(root, i.name), ...i })),
     result: { record: facts.resultRecord, text: recordText, needs: facts.needs },
     events: facts.events,

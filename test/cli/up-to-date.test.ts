@@ -93,6 +93,23 @@ test('every input the record names sends the build back to the full path', async
   t.is(r.ran.length, 2, 'the COPY and the RUN after it ran');
   t.true(again().answered);
 
+  // Times alone (a touch, a checkout): the content is what the build hashed, so still answered;
+  // other content of the same size with new times is not.
+  const later = new Date(Date.now() + 60_000);
+  await utimes(a, later, later);
+  t.true(again().answered, 'touch');
+  t.true(again().answered, 'touched again: compared by content again');
+  await writeFile(a, 'ALPHa\n');
+  r = again();
+  t.false(r.answered, 'same size, other content');
+  t.is(r.ran.length, 2);
+  // A file the build never hashed (the Dockerfile is read whole, not copied) has nothing to compare.
+  await utimes(path.join(dir, 'Dockerfile'), later, later);
+  r = again();
+  t.false(r.answered, 'touched file no COPY reads');
+  t.deepEqual(r.ran, []);
+  t.true(again().answered);
+
   await writeFile(path.join(dir, 'app', 'c.txt'), 'new\n');
   t.false(again().answered, 'new file');
   t.true(again().answered);
@@ -159,7 +176,7 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   // A window of a minute: what was just made is surely in it, however slow this machine is now.
   const listing = await createContextHasher({ contextDir: ctx, racyMs: 60_000 }).listing();
   t.deepEqual(listing.racy.map((r) => r.path).sort(), ['f', 'sub'], 'just made: both racy');
-  const facts = { key: 'k', tool: 'tool', stateRoot: path.join(dir, 'root'), files: [], contextDir: ctx, listing, fileHash: async () => 'x', images: [], resultRecord: path.join(dir, 'no-record.json'), needs: [], events: [], imageId: 'sha256:1' };
+  const facts = { key: 'k', tool: 'tool', stateRoot: path.join(dir, 'root'), files: [], contextDir: ctx, listing, fileHash: async () => 'x', knownHashes: new Map<string, string>(), images: [], resultRecord: path.join(dir, 'no-record.json'), needs: [], events: [], imageId: 'sha256:1' };
   t.false(await saveUpToDate(facts), 'a racy directory has no content to compare');
 
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -167,7 +184,7 @@ test('entries changed in the clock tick before the walk: files are vouched for b
   await writeFile(result, '{}');
   const record = (racy: Array<{ path: string; sha256?: string; content?: string }>): UpToDateRecord => ({
     version: UP_TO_DATE_VERSION, key: 'k', tool: 'tool', files: [], images: [], events: [], imageId: 'sha256:1',
-    context: { dir: ctx, lines: listing.lines, skip: listing.skipped, racy, recent: listing.lines.slice(-1) },
+    context: { dir: ctx, lines: listing.lines, skip: listing.skipped, racy, recent: listing.lines.slice(-1), hashes: '' },
     result: { record: result, text: '{}', needs: [] },
   });
   t.true(await isUpToDate(record([{ path: 'f', sha256: sha('new\n') }]), 'tool'));
