@@ -89,7 +89,17 @@ export function createLayerMaterializer(deps: { stateRoot: string; content: Cont
         const dir = deps.layerDir(l.diffId);
         if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw layerDirGone(l.diffId);
         const epoch = l.pending?.sourceDateEpoch;
-        const stored = await writeLayerToStore(deps.content, createLayerFromOverlayUpper(dir, epoch !== undefined ? { sourceDateEpoch: epoch } : {}), 'uncompressed');
+        const tar = createLayerFromOverlayUpper(dir, epoch !== undefined ? { sourceDateEpoch: epoch } : {});
+        // A failed or cancelled build stops a tar nobody will use (one started as its step committed
+        // may be large); the store drops the partial blob.
+        const stop = (): void => void tar.destroy(new TsbuildError('ERR_TSBUILD_CANCELLED', 'layer tar cancelled'));
+        ctx.signal.addEventListener('abort', stop, { once: true });
+        let stored;
+        try {
+          stored = await writeLayerToStore(deps.content, tar, 'uncompressed');
+        } finally {
+          ctx.signal.removeEventListener('abort', stop);
+        }
         const made: Known = { diffId: stored.diffId, size: stored.size };
         await writeFileAtomic(file, JSON.stringify(made));
         return made;
