@@ -107,6 +107,11 @@ if (results.buildkit) {
   row(['ratio', ...order.map((s) => `${(median(results.tsbuild![s]) / median(results.buildkit![s])).toFixed(2)}x`)]);
   row(['goal', ...order.map((s) => (goals[s] === undefined ? '-' : `<=${goals[s]}x`))]);
 }
+// The spread behind each median: on a noisy machine a ratio near its goal is read against these.
+if (runs > 1) {
+  console.log('\nmin-max seconds');
+  for (const [who, r] of Object.entries(results)) row([who, ...order.map((s) => `${Math.min(...r[s]).toFixed(3)}-${Math.max(...r[s]).toFixed(3)}`)]);
+}
 // What no build can go below here: starting Node itself. NODE_EXTRA_CA_CERTS (set machine-wide
 // on some hosts, this lab's included) makes Node parse the bundle before any code runs; the
 // tsbuild launcher hands it on under another name, so tsbuild runs pay the second number.
