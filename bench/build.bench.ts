@@ -1,8 +1,8 @@
 /**
  * tsbuild against BuildKit (Docker 26 from ../shared/peers) on ../shared/peers/bench: cold,
  * no-op, touch (mtime only) and edit-one-file builds, interleaved run by run, printing the
- * median seconds per builder and the tsbuild/BuildKit ratios next to the goals
- * (no-op <= 0.5x, edit <= 0.7x, cold <= 0.9x; none for touch).
+ * median seconds per builder, the tsbuild/BuildKit ratios next to the goals (no-op <= 0.5x,
+ * edit <= 0.7x, cold <= 0.9x; none for touch) and each builder's min-max.
  *
  *   sudo node --import=tsx/esm bench/build.bench.ts [RUNS]
  *
