@@ -15,13 +15,15 @@ const bundled = mtime('bundle/main.cjs') >= mtime('cli/main.js');
 const profile = commandProfile();
 
 void (async () => {
+  // A build is a short process: with V8's default budget, TurboFan compiles functions that are
+  // merely warm (a walk over a few thousand files), which cost a no-op rebuild ~20 ms of CPU
+  // for nothing, and an answered one waited ~5 ms at exit for such a compile still running on a
+  // background thread (Node drains them first). Eight times the budget still optimises the
+  // really hot loops.
+  require('node:v8').setFlagsFromString('--interrupt-budget=540672');
   // A build whose up-to-date record still holds is answered before the build code is loaded
   // (src/cli/up-to-date.ts); any doubt, and every other command, goes on to the full CLI.
   if (profile === 'build' && (await answeredUpToDate())) return;
-  // A build is a short process: with V8's default budget, TurboFan compiles functions that are
-  // merely warm (a walk over a few thousand files), which cost a no-op rebuild ~20 ms of CPU
-  // for nothing. Eight times the budget still optimises the really hot loops.
-  require('node:v8').setFlagsFromString('--interrupt-budget=540672');
   const { main } = bundled ? loadBundle(path.join(dist, 'bundle', 'main.cjs')) : await import(require('node:url').pathToFileURL(path.join(dist, 'cli', 'main.js')).href);
   main(argv);
 })();
