@@ -254,6 +254,9 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     // Nothing to hit: the solver need not wait for cache keys (and the context checksum) first.
     const eager = options.noCache === true || (cacheSpecs.imports.length === 0 && ((await localIndex.isEmpty())));
     ctx.progress.emit({ type: 'build.start', time: Date.now(), target: graph.target.name, vertices: Object.keys(graph.vertices).length });
+    // The stat cache is written once the build first waits (its checksums are usually all taken
+    // by then), not after the last step; the save after the solve writes only what came later.
+    idleWork.add(() => hasher.save()).catch(() => {});
     const solved = await solve(ctx, {
       graph,
       index,

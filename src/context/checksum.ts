@@ -8,8 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readFileSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { sha256, type Digest } from '../util/digest.js';
 import { statLine } from './listing.js';
 
@@ -243,11 +244,15 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
     },
     async save() {
       if (!dirty || !options.statCacheFile || !statCache) return;
-      await mkdir(path.dirname(options.statCacheFile), { recursive: true });
-      const tmp = `${options.statCacheFile}.${process.pid}.tmp`;
-      await writeFile(tmp, formatStatCache(statCache));
-      await rename(tmp, options.statCacheFile);
+      // Cleared before the text is made: a hash added while it is written makes it dirty again
+      // (a build saves early, while its steps run, and once more at the end if need be).
       dirty = false;
+      try {
+        await writeFileAtomic(options.statCacheFile, formatStatCache(statCache));
+      } catch (err) {
+        dirty = true;
+        throw err;
+      }
     },
   };
 }
