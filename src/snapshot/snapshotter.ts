@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -248,7 +249,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
   const snapshotter: Snapshotter = {
     root: base,
     layerDir,
-    hasLayer: (d) => exists(layerDir(d)),
+    // Synchronous for the same reason as cache-index.ts get(): asked per layer of every cache hit.
+    hasLayer: async (d) => existsSync(layerDir(d)),
     async ensureLayer(diffId, open) {
       await init();
       const dir = layerDir(diffId);
