@@ -16,7 +16,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { access, chown, lstat, mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -273,7 +273,11 @@ export async function cleanupStaleContainers(): Promise<number> {
   return n;
 }
 
-/** The host's resolv.conf, for RUN steps on the host network. */
+/** The host's resolv.conf, for RUN steps on the host network (read per step: it may change). */
 export async function hostResolvConf(): Promise<string> {
-  return readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
 }

@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -280,10 +280,13 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
     async adoptLayer(diffId, upperDir) {
       await init();
       const dir = layerDir(diffId);
-      if (await exists(dir)) return;
-      await rename(upperDir, dir).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-      });
+      // Synchronous, as the other per-step metadata calls here: each await was a thread-pool round trip.
+      if (existsSync(dir)) return;
+      try {
+        renameSync(upperDir, dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
     },
     overlayAvailable: () => (overlayOk ??= init().then(() => overlayWorksUnder(base, tmp))),
     async prepare(lowerTopFirst, kind) {
@@ -295,7 +298,7 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
       const work = path.join(dir, 'work');
       // Listed once each (see overlayMountOptions): the sandbox mounts `lower` itself.
       const lower = lowerTopFirst.length > 0 ? lowerTopFirst.filter((d, i) => lowerTopFirst.indexOf(d) === i) : [empty];
-      const dispose = () => rm(dir, { recursive: true, force: true });
+      const dispose = async (): Promise<void> => rmSync(dir, { recursive: true, force: true });
       if (mode === 'copy') {
         const base = path.join(dir, 'base');
         try {
@@ -311,8 +314,8 @@ export function createSnapshotter(stateRoot: string): Snapshotter {
         return { kind: 'copy', lower, upper, work, dir, base, mountOptions: '', diff: (o) => createLayerFromTreeDiff(base, upper, o), dispose };
       }
       const mountOptions = overlayMountOptions(lower, upper, work);
-      await mkdir(upper, { recursive: true, mode: 0o755 });
-      await mkdir(work, { recursive: true });
+      mkdirSync(upper, { recursive: true, mode: 0o755 });
+      mkdirSync(work, { recursive: true });
       return { kind: 'overlay', lower, upper, work, dir, mountOptions, diff: (o) => createLayerFromOverlayUpper(upper, o), dispose };
     },
     async mount(a, target) {
