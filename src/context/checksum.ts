@@ -72,7 +72,7 @@ export interface ContextHasher {
   knownHashes(): Promise<Map<string, string>>;
   /** Checksum of the entries selected by COPY-style source patterns (dirs include their contents). */
   checksum(patterns: string[]): Promise<{ digest: Digest; files: number; bytes: number }>;
-  /** Persists the stat cache; call once at the end of a build. */
+  /** Persists the stat cache if it changed since the last save (a build saves early and at its end). */
   save(): Promise<void>;
 }
 

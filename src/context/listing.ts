@@ -38,8 +38,9 @@ export function differsOnlyInTimes(line: string, expected: string | undefined): 
  * Whether a walk of `root` that passes over the entries in `skip` (what the build's walk left
  * out: ignored files, and ignored directories with a trailing `/`; a directory that replaced an
  * ignored file may hold re-included names, so the kind must match too) gives exactly `expected`.
- * Stops at the first difference `tolerate` does not accept. Plain names and one lstat each (a skipped entry's too): typed
- * directory entries cost more than the lstats they spare (~2 ms of a 2,000-entry walk).
+ * Stops at the first difference `tolerate` does not accept. Plain names and one lstat each (a
+ * skipped entry's too): typed directory entries cost more than the lstats they spare (~2 ms of a
+ * 2,000-entry walk).
  */
 export function contextMatchesListing(root: string, skip: ReadonlySet<string>, expected: readonly string[], tolerate?: ListingTolerance): boolean {
   const prefix = root.endsWith('/') ? root : `${root}/`;

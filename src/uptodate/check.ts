@@ -1,9 +1,8 @@
 /**
  * Whether an up-to-date record (record.ts) still describes the world: the same files, the same
  * context listing (files changed in the tick before it was taken, and files whose times alone
- * changed since, compared by content), the same
- * image digests, and the build's result still in the cache. Any doubt answers no: the full
- * build then decides, and only costs its usual time.
+ * changed since, compared by content), the same image digests, and the build's result still in
+ * the cache. Any doubt answers no: the full build then decides, and only costs its usual time.
  */
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { contextMatchesListing, differsOnlyInTimes, statLine, type ListingTolerance } from '../context/listing.js';
@@ -18,8 +17,9 @@ const read = (file: string, encoding?: 'latin1'): string | Buffer | null => {
 };
 
 /**
- * Synchronous calls, and node:crypto only for a large racy file or a touched one. With a 2,000-entry context the
- * check takes ~25 ms, almost all of it one lstat per entry (~6 µs each through Node's binding).
+ * Synchronous calls, and node:crypto only for a large racy file or a touched one. With a
+ * 2,000-entry context the check takes ~25 ms, almost all of it one lstat per entry (~6 µs each
+ * through Node's binding).
  */
 export async function isUpToDate(record: UpToDateRecord, tool: string): Promise<boolean> {
   if (record.tool !== tool) return false;
