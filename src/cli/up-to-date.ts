@@ -14,7 +14,7 @@ import path from 'node:path';
 import { resolveStateRootDir } from '../cache/root-dir.js';
 import { stamp } from '../progress/index.js';
 import { isUpToDate } from '../uptodate/check.js';
-import { invocationKey, readUpToDateRecord, upToDateEnabled, upToDateFile, type Invocation, type UpToDateRecord } from '../uptodate/record.js';
+import { invocationKey, readUpToDateRecord, refreshUpToDateListing, upToDateEnabled, upToDateFile, type Invocation, type UpToDateRecord } from '../uptodate/record.js';
 import { parseArgs, type ParsedArgs } from './args.js';
 import { parseBuildArgs } from './build-args.js';
 import { buildOptions } from './commands/build-options.js';
@@ -90,6 +90,9 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
   let mode: ProgressMode;
   let renderer: ReturnType<typeof createProgressRenderer>;
   let iidfile: string | undefined;
+  let file = '';
+  // Lines of files whose times alone changed, vouched for by content (check.ts).
+  const refreshed = new Map<number, string>();
   try {
     // Not root: the CLI first re-executes itself in a user namespace (cli/main.ts).
     if (process.getuid?.() !== 0) return false;
@@ -102,8 +105,9 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
     const io = { cwd: process.cwd(), env: process.env };
     const inv = upToDateInvocation(args, io);
     if (!inv) return false;
-    record = readUpToDateRecord(upToDateFile(inv.root, inv.key));
-    if (record?.key !== inv.key || !(await isUpToDate(record, inv.tool))) return false;
+    file = upToDateFile(inv.root, inv.key);
+    record = readUpToDateRecord(file);
+    if (record?.key !== inv.key || !(await isUpToDate(record, inv.tool, refreshed))) return false;
     // An unknown mode throws here: the full CLI then reports it.
     iidfile = args.options.iidfile as string | undefined;
     mode = (args.options.quiet ? 'quiet' : ((args.options.progress as string | undefined) ?? 'auto')) as ProgressMode;
@@ -123,5 +127,7 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
   } catch {
     process.exitCode = 1;
   }
+  // Touched files are compared by stat again from now on, not re-read by every answer.
+  if (refreshed.size > 0) refreshUpToDateListing(file, record, refreshed);
   return true;
 }

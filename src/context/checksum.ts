@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { sha256, type Digest } from '../util/digest.js';
-import { statLine } from './listing.js';
+import { RACY_MS, statLine } from './listing.js';
 
 /** Decides whether a context-relative path is excluded (.dockerignore). */
 export type ExcludeFn = (relPath: string, isDir: boolean) => boolean;
@@ -58,8 +58,7 @@ export interface ContextListing {
   racy: Array<{ path: string; type: 'file' | 'dir' | 'symlink' | 'other' }>;
 }
 
-/** Above the kernel's coarse timestamp clock (a tick of 1-10 ms). */
-export const RACY_MS = 50;
+export { RACY_MS };
 
 export interface ContextHasher {
   /** All entries of the context after exclusion, sorted by path. */

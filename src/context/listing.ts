@@ -7,6 +7,12 @@
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 
 /**
+ * Above the kernel's coarse timestamp clock (a tick of 1-10 ms): an entry changed this recently
+ * may change again within the same tick and keep every stat field, so its stat cannot vouch for it.
+ */
+export const RACY_MS = 50;
+
+/**
  * The listing line of one entry, from a plain (number) lstat: times in ms as Node gives them,
  * exact to well under a microsecond, far finer than the clock that stamps files. The check runs
  * these for every entry on every no-op: a bigint lstat made it allocate ~30,000 BigInts per
@@ -19,9 +25,10 @@ export function statLine(rel: string, st: Stats): string {
 
 /**
  * Lets a walk go on past an entry whose line differs from the expected one (the caller then
- * vouches for it some other way); `expected` is undefined past the end of the listing.
+ * vouches for it some other way); `expected` is undefined past the end of the listing, `index`
+ * is its position there (-1 for a line looked at outside the walk).
  */
-export type ListingTolerance = (rel: string, st: Stats, line: string, expected: string | undefined) => boolean;
+export type ListingTolerance = (rel: string, st: Stats, line: string, expected: string | undefined, index: number) => boolean;
 
 /**
  * Whether two lines are the same entry with the same mode, owner and size, differing only in its
@@ -59,7 +66,7 @@ export function contextMatchesListing(root: string, skip: ReadonlySet<string>, e
       const dir = st.isDirectory();
       if (skip.has(dir ? `${childRel}/` : childRel)) continue;
       const line = statLine(childRel, st);
-      if (expected[at] !== line && !tolerate?.(childRel, st, line, expected[at])) return false;
+      if (expected[at] !== line && !tolerate?.(childRel, st, line, expected[at], at)) return false;
       at++;
       if (dir && !visit(childRel)) return false;
     }

@@ -13,7 +13,7 @@
  * stored), replaced by each eligible build; prune removes them with the cache (an absent or
  * unreadable one only means a full build). TSBUILD_UP_TO_DATE=0 turns the check off.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TimelessEvent } from '../progress/index.js';
 
@@ -123,6 +123,29 @@ export function hash128(text: string): string {
 export const upToDateEnabled = (env: NodeJS.ProcessEnv): boolean => env.TSBUILD_UP_TO_DATE !== '0';
 
 export const upToDateFile = (stateRoot: string, key: string): string => path.join(stateRoot, 'cache', 'up-to-date', `${key}.json`);
+
+/**
+ * Writes back a record whose listing lines at `lines` (index -> line) changed in their times only
+ * and were vouched for by content: the next check then compares them by stat again. Best effort;
+ * a pid-named temp file and a rename, not util/atomic-file.ts, whose random names would load
+ * node:crypto into every answer.
+ */
+export function refreshUpToDateListing(file: string, record: UpToDateRecord, lines: ReadonlyMap<number, string>): void {
+  const relOf = (line: string): string => line.slice(0, line.indexOf('\0'));
+  const byRel = new Map<string, string>();
+  for (const [index, line] of lines) {
+    record.context.lines[index] = line;
+    byRel.set(relOf(line), line);
+  }
+  record.context.recent = record.context.recent.map((line) => byRel.get(relOf(line)) ?? line);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify(record));
+    renameSync(tmp, file);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
 
 export function readUpToDateRecord(file: string): UpToDateRecord | undefined {
   try {

@@ -23,6 +23,7 @@ import type { CopyAction } from '../../graph/index.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { digestHex, isDigest, sha256, type Digest } from '../../util/digest.js';
 import type { CopyReuseHooks } from '../../fileop/index.js';
+import { RACY_MS } from '../../context/index.js';
 
 interface Record {
   layer: Digest;
@@ -42,8 +43,6 @@ const dirSignature = (dir: string): string | undefined => {
 };
 const signature = (st: Stats): string => `${st.ino}:${st.size}:${st.mode}:${st.uid}:${st.gid}:${st.mtimeMs}:${st.ctimeMs}`;
 
-/** Above the coarse clock's tick: a file changed this recently is copied again next time. */
-const RACY_MS = 50;
 
 export async function openCopyReuse(options: { stateRoot: string; contextDir: string; action: CopyAction; upper: string; layerDir(diffId: Digest): string }): Promise<CopyReuse> {
   const { action: a, upper } = options;
