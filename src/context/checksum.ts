@@ -58,8 +58,6 @@ export interface ContextListing {
   racy: Array<{ path: string; type: 'file' | 'dir' | 'symlink' | 'other' }>;
 }
 
-export { RACY_MS };
-
 export interface ContextHasher {
   /** All entries of the context after exclusion, sorted by path. */
   entries(): Promise<ContextEntry[]>;

@@ -13,9 +13,10 @@
  * stored), replaced by each eligible build; prune removes them with the cache (an absent or
  * unreadable one only means a full build). TSBUILD_UP_TO_DATE=0 turns the check off.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TimelessEvent } from '../progress/index.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 export const UP_TO_DATE_VERSION = 3;
 
@@ -126,9 +127,7 @@ export const upToDateFile = (stateRoot: string, key: string): string => path.joi
 
 /**
  * Writes back a record whose listing lines at `lines` (index -> line) changed in their times only
- * and were vouched for by content: the next check then compares them by stat again. Best effort;
- * a pid-named temp file and a rename, not util/atomic-file.ts, whose random names would load
- * node:crypto into every answer.
+ * and were vouched for by content: the next check then compares them by stat again. Best effort.
  */
 export function refreshUpToDateListing(file: string, record: UpToDateRecord, lines: ReadonlyMap<number, string>): void {
   const relOf = (line: string): string => line.slice(0, line.indexOf('\0'));
@@ -138,12 +137,10 @@ export function refreshUpToDateListing(file: string, record: UpToDateRecord, lin
     byRel.set(relOf(line), line);
   }
   record.context.recent = record.context.recent.map((line) => byRel.get(relOf(line)) ?? line);
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, JSON.stringify(record));
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, JSON.stringify(record));
   } catch {
-    rmSync(tmp, { force: true });
+    // the next answer reads the touched files again
   }
 }
 
