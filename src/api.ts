@@ -199,6 +199,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     contextDir,
     ignore,
     contextEntries: () => hasher.entries(),
+    contextStat: (rel) => hasher.statOf(rel),
     // TSBUILD_SNAPSHOTTER=copy forces the copy-based snapshots used where overlayfs is unavailable.
     snapshotter: env.TSBUILD_SNAPSHOTTER === 'copy' || env.TSBUILD_SNAPSHOTTER === 'overlay' ? env.TSBUILD_SNAPSHOTTER : undefined,
     compression,

@@ -71,6 +71,12 @@ export interface ContextHasher {
   checksum(patterns: string[]): Promise<{ digest: Digest; files: number; bytes: number }>;
   /** Persists the stat cache if it changed since the last save (a build saves early and at its end). */
   save(): Promise<void>;
+  /**
+   * The walk's lstat of an included entry (undefined before the walk, or for anything else).
+   * A COPY read in place takes its metadata from here: the same state its cache key was made
+   * from, and one lstat less per file.
+   */
+  statOf(path: string): Stats | undefined;
 }
 
 export interface ContextHasherOptions {
@@ -147,7 +153,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
         if (entry.type === 'other' && st.isFIFO()) entry.fifo = true;
         if (!excluded) out.push(entry);
         if (isDir) visit(childRel);
-        if (entry.type === 'file') statOf.set(childRel, st);
+        if (!excluded) statOf.set(childRel, st);
       }
     };
     visit('');
@@ -251,6 +257,7 @@ export function createContextHasher(options: ContextHasherOptions): ContextHashe
         throw err;
       }
     },
+    statOf: (rel) => statOf.get(rel),
   };
 }
 

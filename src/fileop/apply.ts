@@ -16,6 +16,7 @@
  * followed, existing parent dirs keep their metadata). Only cache reuse differs, and that is the
  * solver's business (the op identity), not this executor's.
  */
+import type { Stats } from 'node:fs';
 import { lstat, rm, stat, writeFile, chmod, chown, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
@@ -43,6 +44,8 @@ export interface FileOpEnv {
    * copy may see; anything else is skipped as if absent. Undefined: every entry is visible.
    */
   inputVisible?(d: Digest): ReadonlySet<string> | undefined;
+  /** For an input read in place: the lstat its walk made of an input-relative path, if any. */
+  inputStat?(d: Digest): ((rel: string) => Stats | undefined) | undefined;
   /** For copies from a local context: files an earlier identical copy made (solver/ops/copy-reuse.ts). */
   reuse?: CopyReuseHooks;
 }
@@ -201,6 +204,8 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
       const srcSt = visible && srcRel !== '' && !visible.has(srcRel) ? undefined : await lstat(srcHost).catch(() => undefined);
       if (!srcSt) throw new TsbuildError('ERR_TSBUILD_COPY_SOURCE', `${m}: not found`);
       if (visible) run.visible = (rel) => visible.has(srcRel === '' ? rel : `${srcRel}/${rel}`);
+      const known = env.inputStat?.(a.from);
+      if (known) run.knownStat = (rel) => known(srcRel === '' ? rel : `${srcRel}/${rel}`);
       const base = path.posix.basename(cleanRooted(m));
       if (a.unpack && srcSt.isFile() && (await isArchive(srcHost))) {
         // ADD extracts into the destination as a directory.

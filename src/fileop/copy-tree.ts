@@ -40,6 +40,8 @@ export interface CopyRun {
   excluded?: (rel: string) => boolean;
   /** For a source read in place: whether a path relative to the copy source exists for the copy. */
   visible?: (rel: string) => boolean;
+  /** For a source read in place: the lstat of a path relative to the copy source, taken earlier by its walk. */
+  knownStat?: (rel: string) => Stats | undefined;
   /** Hardlink tracking: source inode -> first destination path (once copied). */
   inodes: Map<string, string>;
   /**
@@ -130,7 +132,7 @@ function clearForFile(target: string): void {
 export async function copyEntry(run: CopyRun, src: string, target: string, rel: string, isTop: boolean, fresh = false): Promise<void> {
   if (run.signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'copy cancelled');
   if (rel !== '' && (run.excluded?.(rel) || (run.visible && !run.visible(rel)))) return;
-  const st = lstatSync(src);
+  const st = (rel !== '' ? run.knownStat?.(rel) : undefined) ?? lstatSync(src);
   if (st.isDirectory()) {
     let created = false;
     if (fresh) {
@@ -144,7 +146,10 @@ export async function copyEntry(run: CopyRun, src: string, target: string, rel: 
         created = true;
       }
     }
-    for (const name of readdirSync(src).sort()) await copyEntry(run, path.join(src, name), path.join(target, name), rel === '' ? name : `${rel}/${name}`, false, created);
+    // Names from readdir hold no slash and are never `.` or `..`: joined without path.join's normalising.
+    const srcDir = src.endsWith('/') ? src : `${src}/`;
+    const targetDir = target.endsWith('/') ? target : `${target}/`;
+    for (const name of readdirSync(src).sort()) await copyEntry(run, srcDir + name, targetDir + name, rel === '' ? name : `${rel}/${name}`, false, created);
     if (created && !isTop) {
       applyMeta(run, st, target);
       copyXattrs(run, src, target);

@@ -3,6 +3,7 @@
  * missing), layers unpacked once by the snapshotter, new layers stored uncompressed in the content
  * store (exporters compress them) and adopted as unpacked layers, temp mounts tracked so close() leaves nothing behind.
  */
+import type { Stats } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,8 @@ export interface SolverEnvironmentOptions {
   snapshotter?: 'overlay' | 'copy' | undefined;
   /** The walked, ignore-filtered build context. */
   contextEntries: () => Promise<ContextEntry[]>;
+  /** The walk's lstat of an included context entry (ContextHasher.statOf). */
+  contextStat?: (rel: string) => Stats | undefined;
 }
 
 export interface SolverEnvironmentImpl extends SolverEnvironment {
@@ -125,7 +128,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     async contextForCopy(name, patterns) {
       const dir = env.contextDirFor(name);
       const visible = directReadSelection(await options.contextEntries(), patterns);
-      if (visible) return { dir, visible, view: false };
+      if (visible) return { dir, visible, view: false, ...(options.contextStat ? { stat: options.contextStat } : {}) };
       return { dir: await env.filteredContext(name, patterns), view: true };
     },
     stateRoot: state.root,

@@ -114,3 +114,17 @@ test('the stat cache file: line format round-trips any path; an older format (ns
   t.throws(() => parseStatCache(text.slice(0, -5), new Map()));
   t.throws(() => parseStatCache('garbage', new Map()));
 });
+
+test('statOf: the walk\'s lstat of every included file and directory, nothing for excluded ones', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-checksum-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'src'), { recursive: true });
+  await writeFile(path.join(dir, 'src/a.txt'), 'a');
+  await writeFile(path.join(dir, 'skip.log'), 'x');
+  const hasher = createContextHasher({ contextDir: dir, exclude: (rel) => rel.endsWith('.log') });
+  t.is(hasher.statOf('src/a.txt'), undefined, 'nothing before the walk');
+  await hasher.entries();
+  t.true(hasher.statOf('src')!.isDirectory());
+  t.is(hasher.statOf('src/a.txt')!.size, 1);
+  t.is(hasher.statOf('skip.log'), undefined);
+});

@@ -270,3 +270,35 @@ test('copy: a cancelled build stops with ERR_TSBUILD_CANCELLED', async (t) => {
     await r.t.cleanup();
   }
 });
+
+test('copy: a context read in place takes each entry\'s metadata from the walk that keyed it, not from a later lstat', async (t) => {
+  const tmp = await tempDir('known-stat');
+  try {
+    const src = path.join(tmp.dir, 'ctx');
+    const root = path.join(tmp.dir, 'root');
+    await mkdir(path.join(src, 'd'), { recursive: true });
+    await mkdir(root);
+    await writeFile(path.join(src, 'd/f.txt'), 'same bytes', { mode: 0o644 });
+    const { chmod, lstat, utimes } = await import('node:fs/promises');
+    // What the hasher saw (and so what the cache key holds) ...
+    const walked = new Map([['d', await lstat(path.join(src, 'd'))], ['d/f.txt', await lstat(path.join(src, 'd/f.txt'))]]);
+    // ... then a chmod and a touch land before the copy reads the file.
+    await chmod(path.join(src, 'd/f.txt'), 0o600);
+    await utimes(path.join(src, 'd/f.txt'), T2020, T2020);
+    const visible = new Set(['d', 'd/f.txt']);
+    await applyFileOp(ctx(), fileOp([copy(['.'], '/app/')]), {
+      rootDir: root,
+      inputDir: () => src,
+      contextIsLocal: () => true,
+      inputVisible: () => visible,
+      inputStat: () => (rel) => walked.get(rel),
+    });
+    const copied = await lstat(path.join(root, 'app/d/f.txt'));
+    t.is(copied.mode & 0o777, 0o644);
+    // Copies carry times at millisecond precision (utimes with Dates).
+    t.is(Math.floor(copied.mtimeMs), Math.floor(walked.get('d/f.txt')!.mtimeMs));
+    t.is(Math.floor((await lstat(path.join(root, 'app/d'))).mtimeMs), Math.floor(walked.get('d')!.mtimeMs));
+  } finally {
+    await tmp.cleanup();
+  }
+});

@@ -64,7 +64,8 @@ export async function openCopyReuse(options: { stateRoot: string; contextDir: st
 
   return {
     reuse(src, st, target) {
-      if (!previous || previous.files[src] !== signature(st)) return false;
+      // copied() ran first and usually noted this signature already.
+      if (!previous || previous.files[src] !== (files[src] ?? signature(st))) return false;
       // Targets lie under the upper dir: slicing spares path.relative and path.join their normalising, per file.
       const rel = target.startsWith(`${upper}/`) ? target.slice(upper.length + 1) : path.relative(upper, target);
       try {

@@ -2,6 +2,7 @@
  * The services ops run against, assembled once per build by api.ts. Keeping them behind one
  * interface lets scheduling tests swap in small fakes while end-to-end tests use the real ones.
  */
+import type { Stats } from 'node:fs';
 import type { ContentStore } from '../../cache/types.js';
 import type { HttpSourceOp, Platform, Vertex } from '../../graph/index.js';
 import type { BuildContext } from '../../progress/index.js';
@@ -51,7 +52,7 @@ export interface SolverEnvironment {
    * when that reads exactly what a filtered view would hold, else a filtered view (`view: true`,
    * the caller removes it).
    */
-  contextForCopy(name: string, patterns: string[]): Promise<{ dir: string; visible?: ReadonlySet<string>; view: boolean }>;
+  contextForCopy(name: string, patterns: string[]): Promise<{ dir: string; visible?: ReadonlySet<string>; view: boolean; stat?: (rel: string) => Stats | undefined }>;
   /** Looks up a vertex of the graph being solved. */
   graphVertex(d: Digest): Vertex | undefined;
   /** .dockerignore patterns in effect for a local source. */

@@ -3,6 +3,7 @@
  * only adds names, write into its upper dir: copy-into-upper.ts), apply the file actions from
  * their source inputs (context dirs or read-only views of other stages), commit.
  */
+import type { Stats } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,7 @@ export async function runFile(
     const dirs = new Map<Digest, string>();
     const isLocal = new Set<Digest>();
     const visible = new Map<Digest, ReadonlySet<string>>();
+    const known = new Map<Digest, (rel: string) => Stats | undefined>();
     const views: string[] = [];
     for (const action of op.actions) {
       if (action.action !== 'copy' || dirs.has(action.from)) continue;
@@ -47,7 +49,10 @@ export async function runFile(
           const src = action.parents ? { dir: await env.filteredContext(source.op.name, action.src), view: true } : await env.contextForCopy(source.op.name, action.src);
           dirs.set(action.from, src.dir);
           if (src.view) views.push(src.dir);
-          else if (src.visible) visible.set(action.from, src.visible);
+          else if (src.visible) {
+            visible.set(action.from, src.visible);
+            if (src.stat) known.set(action.from, src.stat);
+          }
         } else dirs.set(action.from, input.dir);
       } else {
         const ro = await env.mountReadOnly(ctx, input.layers);
@@ -70,6 +75,7 @@ export async function runFile(
       inputDir: (d: Digest) => dirs.get(d)!,
       contextIsLocal: (d: Digest) => isLocal.has(d),
       inputVisible: (d: Digest) => visible.get(d),
+      inputStat: (d: Digest) => known.get(d),
       ...(reuse ? { reuse } : {}),
     });
     stats.contextBytes = read.bytesRead;
