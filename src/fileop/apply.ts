@@ -46,6 +46,11 @@ export interface FileOpEnv {
   inputVisible?(d: Digest): ReadonlySet<string> | undefined;
   /** For an input read in place: the lstat its walk made of an input-relative path, if any. */
   inputStat?(d: Digest): ((rel: string) => Stats | undefined) | undefined;
+  /**
+   * For an input whose files are immutable inodes (another stage's layer dirs): the host path of
+   * the inode a regular file shows, which a copy keeping all its metadata may hard-link.
+   */
+  inputLinkable?(d: Digest): ((src: string, st: Stats) => string | undefined) | undefined;
   /** For copies from a local context: files an earlier identical copy made (solver/ops/copy-reuse.ts). */
   reuse?: CopyReuseHooks;
 }
@@ -160,6 +165,8 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
     excluded: exclude ? (rel) => exclude.matches(rel) : undefined,
     inodes: new Map(),
     reuse: env.contextIsLocal?.(a.from) ? env.reuse : undefined,
+    // Only a copy that changes nothing of a file may share its inode.
+    linkable: !owner && !a.chmod && !env.contextIsLocal?.(a.from) ? env.inputLinkable?.(a.from) : undefined,
     bytesRead: 0,
     filesRead: 0,
     signal: ctx.signal,

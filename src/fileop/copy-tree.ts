@@ -52,6 +52,8 @@ export interface CopyRun {
   xattrs?: XattrMap | Promise<XattrMap>;
   xattrTargets?: Array<[src: string, target: string]>;
   reuse?: CopyReuseHooks | undefined;
+  /** A host path holding the source file's own inode to hard-link instead of copying (apply.ts FileOpEnv.inputLinkable). */
+  linkable?: ((src: string, st: Stats) => string | undefined) | undefined;
   bytesRead: number;
   filesRead: number;
   signal: AbortSignal;
@@ -182,6 +184,16 @@ async function copyLeaf(run: CopyRun, st: Stats, src: string, target: string, fr
     if (run.reuse) {
       run.reuse.copied(src, st);
       if (run.reuse.reuse(src, st, target)) return;
+    }
+    const inode = run.linkable?.(src, st);
+    if (inode !== undefined) {
+      try {
+        // Owner, mode, times and xattrs come with the inode.
+        linkSync(inode, target);
+        return;
+      } catch {
+        // Another filesystem (a mounted destination), or the inode's link limit: copy.
+      }
     }
     if (st.size < SMALL_FILE) {
       writeSmallFile(run, st, readFileSync(src), target);

@@ -147,10 +147,11 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     async mountReadOnly(ctx, layers) {
       const dir = await mkdtemp(path.join(tmpRoot, 'ro-'));
       const lower = await layerDirs(ctx, layers);
-      if (lower.length === 0) return { dir, release: () => rm(dir, { recursive: true, force: true }) };
+      if (lower.length === 0) return { dir, lower, release: () => rm(dir, { recursive: true, force: true }) };
       const release = await snaps.mountReadOnly(lower, dir);
       return {
         dir,
+        lower,
         release: async () => {
           await release();
           await rm(dir, { recursive: true, force: true });

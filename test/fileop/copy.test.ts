@@ -295,9 +295,9 @@ test('copy: a context read in place takes each entry\'s metadata from the walk t
     });
     const copied = await lstat(path.join(root, 'app/d/f.txt'));
     t.is(copied.mode & 0o777, 0o644);
-    // Copies carry times at millisecond precision (utimes with Dates).
-    t.is(Math.floor(copied.mtimeMs), Math.floor(walked.get('d/f.txt')!.mtimeMs));
-    t.is(Math.floor((await lstat(path.join(root, 'app/d'))).mtimeMs), Math.floor(walked.get('d')!.mtimeMs));
+    // Copies carry times at about millisecond precision (utimes with Dates).
+    t.true(Math.abs(copied.mtimeMs - walked.get('d/f.txt')!.mtimeMs) < 2);
+    t.true(Math.abs((await lstat(path.join(root, 'app/d'))).mtimeMs - walked.get('d')!.mtimeMs) < 2);
   } finally {
     await tmp.cleanup();
   }

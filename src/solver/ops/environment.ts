@@ -40,8 +40,8 @@ export interface SolverEnvironment {
   prepareSnapshot(lower: string[]): Promise<ActiveSnapshotLike>;
   /** Mounts a snapshot at a host path for file ops; returns the unmount function. */
   mountSnapshot(active: ActiveSnapshotLike, target: string): Promise<() => Promise<void>>;
-  /** A read-only merged view of a layer chain at a host path; returns the release function. */
-  mountReadOnly(ctx: BuildContext, layers: LayerRef[]): Promise<{ dir: string; release(): Promise<void> }>;
+  /** A read-only merged view of a layer chain at a host path, the layer dirs it merges (top first), and its release function. */
+  mountReadOnly(ctx: BuildContext, layers: LayerRef[]): Promise<{ dir: string; lower: string[]; release(): Promise<void> }>;
   /** Turns a finished snapshot's changes into a stored layer (an overlay upper is kept as the unpacked layer). */
   commitLayer(ctx: BuildContext, active: ActiveSnapshotLike, stats?: LayerStats): Promise<LayerRef>;
   contextDirFor(name: string): string;

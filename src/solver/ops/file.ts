@@ -16,6 +16,7 @@ import type { LayerRef, StepStats, VertexResult } from '../types.js';
 import type { SolverEnvironment } from './environment.js';
 import { copyUpDirs, planCopyIntoUpper } from './copy-into-upper.js';
 import { openCopyReuse, type CopyReuse } from './copy-reuse.js';
+import { createLayerLinker } from './layer-link.js';
 
 export async function runFile(
   ctx: BuildContext,
@@ -35,6 +36,7 @@ export async function runFile(
     const isLocal = new Set<Digest>();
     const visible = new Map<Digest, ReadonlySet<string>>();
     const known = new Map<Digest, (rel: string) => Stats | undefined>();
+    const linkable = new Map<Digest, (src: string, st: Stats) => string | undefined>();
     const views: string[] = [];
     for (const action of op.actions) {
       if (action.action !== 'copy' || dirs.has(action.from)) continue;
@@ -58,6 +60,7 @@ export async function runFile(
         const ro = await env.mountReadOnly(ctx, input.layers);
         releases.push(ro.release);
         dirs.set(action.from, ro.dir);
+        linkable.set(action.from, createLayerLinker(ro.dir, ro.lower));
       }
     }
     let rootDir = target;
@@ -76,6 +79,7 @@ export async function runFile(
       contextIsLocal: (d: Digest) => isLocal.has(d),
       inputVisible: (d: Digest) => visible.get(d),
       inputStat: (d: Digest) => known.get(d),
+      inputLinkable: (d: Digest) => linkable.get(d),
       ...(reuse ? { reuse } : {}),
     });
     stats.contextBytes = read.bytesRead;

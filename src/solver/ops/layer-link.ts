@@ -1,0 +1,35 @@
+/**
+ * COPY --from another stage reads a read-only overlay mount of that stage's layer dirs. A regular
+ * file seen there is an inode of one of those dirs, and layer dirs are never written once adopted
+ * (overlay lowers are read-only; copy snapshots unpack fresh inodes), so a copy that keeps the
+ * source's owner, mode, times and xattrs can hard-link that inode into the new upper dir instead
+ * of reading and writing the bytes: one link() against ~10 calls per file. The layer tar is the
+ * same (it stores whole-second times and sees no link outside its own dir); copy-reuse.ts relies
+ * on the same property of layer dirs.
+ *
+ * The file the mount shows at a path is the one in the topmost layer dir that has that path: a
+ * layer above it holding a whiteout, an opaque parent or a non-directory parent would have hidden
+ * it from the mount. The candidate must also be the very inode the mount reported (same inode
+ * number, size, mode, owner and mtime), and have no other name yet: a second name would make two
+ * separate copies one hard-linked file, in a layer tar (`COPY --from=s /a /b /dir/` gives
+ * BuildKit two files) or in the merged view of a later step. Anything else is copied as before,
+ * hard links inside the source included (copy-tree.ts keeps those within one source).
+ */
+import { lstatSync, type Stats } from 'node:fs';
+
+/** Where `src` (a host path under `mountDir`) lives in `lowerTopFirst`, when it may be linked. */
+export function createLayerLinker(mountDir: string, lowerTopFirst: readonly string[]): (src: string, st: Stats) => string | undefined {
+  const prefix = mountDir.endsWith('/') ? mountDir : `${mountDir}/`;
+  return (src, st) => {
+    if (!src.startsWith(prefix) || !st.isFile()) return undefined;
+    const rel = src.slice(prefix.length);
+    for (const layer of lowerTopFirst) {
+      const candidate = `${layer}/${rel}`;
+      const found = lstatSync(candidate, { throwIfNoEntry: false });
+      if (!found) continue;
+      const same = found.isFile() && found.nlink === 1 && found.ino === st.ino && found.size === st.size && found.mode === st.mode && found.uid === st.uid && found.gid === st.gid && found.mtimeMs === st.mtimeMs;
+      return same ? candidate : undefined;
+    }
+    return undefined;
+  };
+}
