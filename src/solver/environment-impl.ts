@@ -172,21 +172,27 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
         // waiting (idle-work.ts): at commit, a 2,000-file COPY's held the next step ~15-25 ms.
         const id = newLayerId();
         await snaps.adoptLayer(id, active.upper);
-        if (stats) {
-          const lower = active.lower;
+        const lower = active.lower;
+        const layer = pendingLayer(id, lazy, options.sourceDateEpoch);
+        // The image config lists this layer's diff_id: its tar is made now, beside the next steps,
+        // instead of after the last one (a failure here is met again, and reported, at the end).
+        // That walk gives the record its numbers too: the tar's size is what measuring computes.
+        if (stats?.vertex !== undefined && imageSteps.has(stats.vertex)) {
+          const making = materializer.materialize(ctx, [layer], { onChanges: (_, i) => void (items = i) });
+          stats.measured = making
+            .then(([made]) => {
+              stats.layerSize = made!.size;
+              if (items) stats.changes = countChanges(items, lower);
+            })
+            .catch(() => {}); // only the record's numbers are missing then
+          cleanups.push(() => stats.measured!);
+        } else if (stats) {
           stats.measured = idleWork
             .add(async () => {
               stats.layerSize = await measureLayer(snaps.layerDir(id), diffOptions);
               if (items) stats.changes = countChanges(items, lower);
             })
             .catch(() => {}); // only the record's numbers are missing then
-        }
-        const layer = pendingLayer(id, lazy, options.sourceDateEpoch);
-        // The image config lists this layer's diff_id: its tar is made now, beside the next steps,
-        // instead of after the last one (a failure here is met again, and reported, at the end).
-        if (stats?.vertex !== undefined && imageSteps.has(stats.vertex)) {
-          const making = materializer.materialize(ctx, [layer]).catch(() => {});
-          cleanups.push(() => making);
         }
         return layer;
       }

@@ -21,6 +21,7 @@ import type { ContentStore } from '../cache/types.js';
 import { TsbuildError } from '../errors/index.js';
 import type { BuildContext } from '../progress/index.js';
 import { createLayerFromOverlayUpper, LAYER_MEDIA_TYPES, writeLayerToStore } from '../snapshot/index.js';
+import type { ChangeItem } from './change-count.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { digestHex, isDigest, type Digest } from '../util/digest.js';
 import type { LayerRef } from './cache-index.js';
@@ -52,8 +53,11 @@ export function pendingLayer(id: Digest, lazy: LayerRef['lazy'], sourceDateEpoch
 }
 
 export interface LayerMaterializer {
-  /** `layers` with each pending one replaced by its real LayerRef (its tar made and stored once). */
-  materialize(ctx: BuildContext, layers: LayerRef[]): Promise<LayerRef[]>;
+  /**
+   * `layers` with each pending one replaced by its real LayerRef (its tar made and stored once).
+   * `onChanges` sees the change list of each tar this call makes (none for a tar already made).
+   */
+  materialize(ctx: BuildContext, layers: LayerRef[], observe?: { onChanges?(id: Digest, items: ChangeItem[]): void }): Promise<LayerRef[]>;
 }
 
 interface Known {
@@ -80,7 +84,7 @@ export function createLayerMaterializer(deps: { stateRoot: string; content: Cont
     return undefined;
   };
 
-  const make = async (ctx: BuildContext, l: LayerRef): Promise<LayerRef> => {
+  const make = async (ctx: BuildContext, l: LayerRef, onChanges?: (items: ChangeItem[]) => void): Promise<LayerRef> => {
     const file = layerDiffFile(deps.stateRoot, l.diffId);
     const k =
       (await known(file)) ??
@@ -89,7 +93,7 @@ export function createLayerMaterializer(deps: { stateRoot: string; content: Cont
         const dir = deps.layerDir(l.diffId);
         if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw layerDirGone(l.diffId);
         const epoch = l.pending?.sourceDateEpoch;
-        const tar = createLayerFromOverlayUpper(dir, epoch !== undefined ? { sourceDateEpoch: epoch } : {});
+        const tar = createLayerFromOverlayUpper(dir, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(onChanges ? { onChanges } : {}) });
         // A failed or cancelled build stops a tar nobody will use (one started as its step committed
         // may be large); the store drops the partial blob.
         const stop = (): void => void tar.destroy(new TsbuildError('ERR_TSBUILD_CANCELLED', 'layer tar cancelled'));
@@ -108,13 +112,14 @@ export function createLayerMaterializer(deps: { stateRoot: string; content: Cont
   };
 
   return {
-    async materialize(ctx, layers) {
+    async materialize(ctx, layers, observe) {
       return Promise.all(
         layers.map((l) => {
           if (!isPendingLayer(l)) return l;
           let p = inFlight.get(l.diffId);
           if (!p) {
-            p = make(ctx, l);
+            const onChanges = observe?.onChanges;
+            p = make(ctx, l, onChanges ? (items) => onChanges(l.diffId, items) : undefined);
             // A failed attempt may be retried by a later caller.
             p.catch(() => inFlight.delete(l.diffId));
             inFlight.set(l.diffId, p);
