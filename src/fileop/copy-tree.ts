@@ -13,7 +13,7 @@ import path from 'node:path';
 import { TsbuildError } from '../errors/index.js';
 import type { ModeFn } from './chmod.js';
 import { makeSpecialFile } from '../util/special-files.js';
-import { writeXattrs, type XattrMap } from './xattr.js';
+import { readXattrsOf, writeXattrs, type XattrMap } from './xattr.js';
 
 /** Owner applied to copied entries. */
 export interface Owner {
@@ -23,6 +23,8 @@ export interface Owner {
 
 /** Lets a caller make a regular file by other means than copying it (solver/ops/copy-reuse.ts). */
 export interface CopyReuseHooks {
+  /** Whether reuse() will most likely make `src` (`st`: its lstat, if known); a guess, reuse() decides. */
+  wouldReuse(src: string, st: Stats | undefined): boolean;
   /** Makes `target` exactly as copying `src` would (content, owner, mode, times, xattrs); false to copy. */
   reuse(src: string, st: Stats, target: string): boolean;
   /** Called for every regular file the copy makes, reused or not. */
@@ -50,6 +52,8 @@ export interface CopyRun {
    * get theirs from applyXattrs() after the copy (after their chown, which clears capabilities).
    */
   xattrs?: XattrMap | Promise<XattrMap>;
+  /** Which sources `xattrs` was read for (undefined: all); the others are read after the copy. */
+  xattrsCover?: (src: string) => boolean;
   xattrTargets?: Array<[src: string, target: string]>;
   reuse?: CopyReuseHooks | undefined;
   /** A host path holding the source file's own inode to hard-link instead of copying (apply.ts FileOpEnv.inputLinkable). */
@@ -242,8 +246,12 @@ export async function applyXattrs(run: CopyRun): Promise<void> {
   const pending = run.xattrTargets?.splice(0) ?? [];
   if (pending.length === 0) return;
   const map = await run.xattrs;
+  // Entries copied although they were expected to be linked (their source changed meanwhile).
+  const cover = run.xattrsCover;
+  const missed = cover ? pending.filter(([src]) => !cover(src)).map(([src]) => src) : [];
+  const late = missed.length > 0 ? await readXattrsOf(missed) : undefined;
   for (const [src, target] of pending) {
-    const attrs = map?.get(src);
+    const attrs = map?.get(src) ?? late?.get(src);
     if (attrs) await writeXattrs(target, attrs);
   }
 }

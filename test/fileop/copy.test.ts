@@ -302,3 +302,36 @@ test('copy: a context read in place takes each entry\'s metadata from the walk t
     await tmp.cleanup();
   }
 });
+
+test('copy: xattrs of a file expected to be reused but copied after all are read after the copy', async (t) => {
+  const tmp = await tempDir('xattr-late');
+  try {
+    const src = path.join(tmp.dir, 'ctx');
+    const root = path.join(tmp.dir, 'root');
+    await mkdir(src);
+    await mkdir(root);
+    await writeFile(path.join(src, 'tagged'), 'x');
+    await writeFile(path.join(src, 'plain'), 'y');
+    const { execFileSync } = await import('node:child_process');
+    const { lstat } = await import('node:fs/promises');
+    execFileSync('setfattr', ['-n', 'user.note', '-v', 'kept', path.join(src, 'tagged')]);
+    const walked = new Map([['tagged', await lstat(path.join(src, 'tagged'))], ['plain', await lstat(path.join(src, 'plain'))]]);
+    const asked: string[] = [];
+    // The record promised both files, but linking fails: both are copied.
+    const reuse = { wouldReuse: () => true, reuse: () => false, copied: (s: string) => void asked.push(s) };
+    await applyFileOp(ctx(), fileOp([copy(['.'], '/app/')]), {
+      rootDir: root,
+      inputDir: () => src,
+      contextIsLocal: () => true,
+      inputVisible: () => new Set(['tagged', 'plain']),
+      inputStat: () => (rel) => walked.get(rel),
+      reuse,
+    });
+    t.is(asked.length, 2);
+    const get = (p: string) => execFileSync('getfattr', ['-d', '-m', 'user.', '--absolute-names', p], { encoding: 'utf8' });
+    t.true(get(path.join(root, 'app/tagged')).includes('user.note="kept"'));
+    t.is(get(path.join(root, 'app/plain')), '');
+  } finally {
+    await tmp.cleanup();
+  }
+});

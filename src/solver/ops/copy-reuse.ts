@@ -61,11 +61,18 @@ export async function openCopyReuse(options: { stateRoot: string; contextDir: st
   if (previous && dirSignature(oldDir!) !== previous.dir) previous = undefined;
   const startedAt = Date.now();
   const files: { [src: string]: string } = {};
+  // The walk's Stats reach wouldReuse, copied and reuse in turn: each signature is made once.
+  const made = new WeakMap<Stats, string>();
+  const sig = (st: Stats): string => {
+    let s = made.get(st);
+    if (s === undefined) made.set(st, (s = signature(st)));
+    return s;
+  };
 
   return {
+    wouldReuse: (src, st) => previous !== undefined && st !== undefined && st.isFile() && previous.files[src] === sig(st),
     reuse(src, st, target) {
-      // copied() ran first and usually noted this signature already.
-      if (!previous || previous.files[src] !== (files[src] ?? signature(st))) return false;
+      if (!previous || previous.files[src] !== sig(st)) return false;
       // Targets lie under the upper dir: slicing spares path.relative and path.join their normalising, per file.
       const rel = target.startsWith(`${upper}/`) ? target.slice(upper.length + 1) : path.relative(upper, target);
       try {
@@ -76,7 +83,7 @@ export async function openCopyReuse(options: { stateRoot: string; contextDir: st
       }
     },
     copied(src, st) {
-      if (st.ctimeMs < startedAt - RACY_MS) files[src] = signature(st);
+      if (st.ctimeMs < startedAt - RACY_MS) files[src] = sig(st);
     },
     async save(layer) {
       const dir = dirSignature(options.layerDir(layer));
