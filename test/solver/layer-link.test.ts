@@ -18,24 +18,27 @@ async function findAll(dir: string, rel: string): Promise<string[]> {
   return out;
 }
 
-test('COPY --from links the file the stage shows (its top layer\'s inode) once; --chown, --chmod and a second name copy; the source layers keep their content', async (t) => {
+test('COPY --from links the file the stage shows (its top layer\'s inode) once; --chown, --chmod, a second name and a source below the destination copy; the source layers keep their content', async (t) => {
   const h = await createHarness(t);
   const dir = await writeProject(h, 'ctx', {
     Dockerfile: [
       'FROM busybox AS build',
       'RUN mkdir /out && echo old > /out/c && echo a > /out/a && echo gone > /out/gone',
       // A higher layer replaces c and deletes gone: the copy must take the top version.
-      'RUN echo new > /out/c && rm /out/gone && echo b > /out/b && chown 7:8 /out/b && chmod 640 /out/b',
-      'FROM busybox',
+      'RUN echo new > /out/c && rm /out/gone && echo b > /out/b && chown 7:8 /out/b && chmod 640 /out/b && echo k > /k',
+      'FROM busybox AS final',
       'COPY --from=build /out/ /app/',
       'COPY --from=build --chmod=600 /out/a /chmodded',
       'COPY --from=build --chown=9:9 /out/a /chowned',
       // Linked once already: a second name would make the two one hard-linked file.
       'COPY --from=build /out/a /again',
+      // The source's layer lies below the destination: both names would be in one view.
+      'FROM build AS stacked',
+      'COPY --from=build /k /k-again',
     ].join('\n'),
   });
   const local = path.join(h.tmp, 'out');
-  h.ok(['build', '--progress=quiet', '-o', `type=local,dest=${local}`, dir]);
+  h.ok(['build', '--progress=quiet', '--target', 'final', '-o', `type=local,dest=${local}`, dir]);
   t.is(await readFile(path.join(local, 'app/c'), 'utf8'), 'new\n');
   t.false(await lstat(path.join(local, 'app/gone')).then(() => true, () => false));
   const b = await lstat(path.join(local, 'app/b'));
@@ -58,6 +61,12 @@ test('COPY --from links the file the stage shows (its top layer\'s inode) once; 
     const [p] = await findAll(layers, changed);
     t.not((await lstat(p!)).ino, aIno, `${changed} is a copy`);
   }
+  // Built on its own: /out/c of the build stage is below the copy, which must not share its inode.
+  h.ok(['build', '--progress=quiet', '--target', 'stacked', dir]);
+  const [k] = await findAll(layers, 'k');
+  const [kAgain] = await findAll(layers, 'k-again');
+  t.not((await lstat(kAgain!)).ino, (await lstat(k!)).ino, 'k-again is a copy');
+  t.is((await lstat(k!)).nlink, 1);
   // The source kept its own attributes though its copies changed theirs.
   const aSt = await lstat(a!);
   t.deepEqual([aSt.uid, aSt.mode & 0o777], [0, 0o644]);

@@ -60,7 +60,7 @@ export async function runFile(
         const ro = await env.mountReadOnly(ctx, input.layers);
         releases.push(ro.release);
         dirs.set(action.from, ro.dir);
-        linkable.set(action.from, createLayerLinker(ro.dir, ro.lower));
+        linkable.set(action.from, createLayerLinker(ro.dir, ro.lower, new Set(lower)));
       }
     }
     let rootDir = target;

@@ -10,15 +10,16 @@
  * The file the mount shows at a path is the one in the topmost layer dir that has that path: a
  * layer above it holding a whiteout, an opaque parent or a non-directory parent would have hidden
  * it from the mount. The candidate must also be the very inode the mount reported (same inode
- * number, size, mode, owner and mtime), and have no other name yet: a second name would make two
- * separate copies one hard-linked file, in a layer tar (`COPY --from=s /a /b /dir/` gives
- * BuildKit two files) or in the merged view of a later step. Anything else is copied as before,
- * hard links inside the source included (copy-tree.ts keeps those within one source).
+ * number, size, mode, owner and mtime), have no other name yet, and lie in none of the layers
+ * the destination is stacked on: either would let one view show the copy and its source as one
+ * hard-linked file (`COPY --from=s /a /b /dir/` gives BuildKit two files; so does
+ * `FROM s` + `COPY --from=s /a /b` for later steps' `tar` or `cp -a`). Anything else is copied
+ * as before, hard links inside the source included (copy-tree.ts keeps those within one source).
  */
 import { lstatSync, type Stats } from 'node:fs';
 
 /** Where `src` (a host path under `mountDir`) lives in `lowerTopFirst`, when it may be linked. */
-export function createLayerLinker(mountDir: string, lowerTopFirst: readonly string[]): (src: string, st: Stats) => string | undefined {
+export function createLayerLinker(mountDir: string, lowerTopFirst: readonly string[], destLower: ReadonlySet<string>): (src: string, st: Stats) => string | undefined {
   const prefix = mountDir.endsWith('/') ? mountDir : `${mountDir}/`;
   return (src, st) => {
     if (!src.startsWith(prefix) || !st.isFile()) return undefined;
@@ -28,7 +29,7 @@ export function createLayerLinker(mountDir: string, lowerTopFirst: readonly stri
       const found = lstatSync(candidate, { throwIfNoEntry: false });
       if (!found) continue;
       const same = found.isFile() && found.nlink === 1 && found.ino === st.ino && found.size === st.size && found.mode === st.mode && found.uid === st.uid && found.gid === st.gid && found.mtimeMs === st.mtimeMs;
-      return same ? candidate : undefined;
+      return same && !destLower.has(layer) ? candidate : undefined;
     }
     return undefined;
   };
