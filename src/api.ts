@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openBuildCache, resolveBuildCache, type BuildCacheReport } from './build-cache.js';
 import { openStateRoot } from './cache/index.js';
-import { createBuildRecorder, emitExplanations, type BuildRecord } from './history/index.js';
+import { answeredRecordOf, createBuildRecorder, emitExplanations, type AnsweredBuildRecord, type BuildRecord } from './history/index.js';
 import { createIgnoreMatcher, readDockerignore } from './context/index.js';
 import { createContextHasher, statCacheFileFor } from './context/checksum.js';
 import { TsbuildError } from './errors/index.js';
@@ -316,6 +316,7 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     // A record a later identical invocation can be answered from (uptodate/), written while the
     // build record is; failing to write it only costs that.
     let upToDateWritten: Promise<unknown> | undefined;
+    const finishing = recorder.finish({ graph, solved, layers, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
     if (options.upToDate && upToDateEligible(graph, exporters, cacheSpecs, options)) {
       const target = graph.vertices[graph.target.root];
       const cached: TimelessEvent[] = target && isLayerOp(target) ? [{ type: 'vertex.cached', vertex: target.digest, name: target.meta.name, ...(target.meta.stage ? { stage: target.meta.stage } : {}) }] : [];
@@ -332,9 +333,11 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
         // What a rebuild that hits the cache for the target shows.
         events: [...warningEvents, { type: 'build.start', target: graph.target.name, vertices: Object.keys(graph.vertices).length }, ...cached, { type: 'build.end', ok: true }],
         imageId: (resultImage ?? image).config.digest,
+        // The build record such a rebuild writes.
+        history: finishing.then((r) => (r ? answeredRecordOf(r, target && isLayerOp(target) ? target.digest : undefined) : undefined)),
       }).catch(() => {});
     }
-    const record = await recorder.finish({ graph, solved, layers, image: { ...(resultImage ? { manifestDigest: resultImage.manifest.digest } : {}), configDigest: image.config.digest } });
+    const record = await finishing;
     await upToDateWritten;
     if (options.explain && record) emitExplanations(ctx.progress, record);
     ctx.progress.emit({ type: 'build.end', time: Date.now(), ok: true });
@@ -420,6 +423,7 @@ async function recordUpToDate(
     manifest: Digest | undefined;
     events: TimelessEvent[];
     imageId: Digest;
+    history: Promise<AnsweredBuildRecord | undefined>;
   },
 ): Promise<void> {
   const images: Array<{ name: string; digest: string }> = [];
@@ -446,6 +450,7 @@ async function recordUpToDate(
     needs: b.solved.target.layers.map((l) => (isPendingLayer(l) ? b.layerDir(l.diffId) : b.state.content.blobPath(l.blob))),
     events: b.events,
     imageId: b.imageId,
+    history: await b.history,
   });
 }
 

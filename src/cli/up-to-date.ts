@@ -12,6 +12,7 @@
 import { fstatSync, realpathSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { resolveStateRootDir } from '../cache/root-dir.js';
+import { writeAnsweredRecord } from '../history/record.js';
 import { stamp } from '../progress/index.js';
 import { isUpToDate } from '../uptodate/check.js';
 import { invocationKey, readUpToDateRecord, refreshUpToDateListing, upToDateEnabled, upToDateFile, type Invocation, type UpToDateRecord } from '../uptodate/record.js';
@@ -91,6 +92,7 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
   let renderer: ReturnType<typeof createProgressRenderer>;
   let iidfile: string | undefined;
   let file = '';
+  let root = '';
   // Lines of files whose times alone changed, vouched for by content (check.ts).
   const refreshed = new Map<number, string>();
   try {
@@ -105,6 +107,7 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
     const io = { cwd: process.cwd(), env: process.env };
     const inv = upToDateInvocation(args, io);
     if (!inv) return false;
+    root = inv.root;
     file = upToDateFile(inv.root, inv.key);
     record = readUpToDateRecord(file);
     if (record?.key !== inv.key || !(await isUpToDate(record, inv.tool, refreshed))) return false;
@@ -129,5 +132,13 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
   }
   // Touched files are compared by stat again from now on, not re-read by every answer.
   if (refreshed.size > 0) refreshUpToDateListing(file, record, refreshed);
+  // Listed by `tsbuild history` like any build (from the process's start); a record must not fail a build.
+  if (record.history) {
+    try {
+      writeAnsweredRecord(root, record.history, Math.round(performance.timeOrigin));
+    } catch {
+      // no record of this answer
+    }
+  }
   return true;
 }

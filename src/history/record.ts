@@ -8,8 +8,9 @@
  * records through readBuildRecords/readBuildRecord only. Fields are only ever added; a change
  * that breaks readers bumps BUILD_RECORD_VERSION (readers skip records of other versions).
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import fs, { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 import type { Digest } from '../util/digest.js';
 
 export const BUILD_RECORD_VERSION = 1 as const;
@@ -32,6 +33,11 @@ export interface BuildRecord {
   context: string;
   /** The stage built (--target, or the last stage). */
   target: string;
+  /**
+   * Answered by the up-to-date check (uptodate/), without planning or solving: the record is the
+   * one a build finding the target's result in the cache writes, with this run's id and times.
+   */
+  upToDate?: true;
   /** `--no-cache` was given. */
   noCache: boolean;
   /** Names of the --build-arg values given. Values are never stored. */
@@ -232,24 +238,54 @@ function isRecordFile(name: string): boolean {
   return /^[0-9a-z]{13}\.json$/.test(name);
 }
 
-/** Writes a record atomically and prunes the oldest past MAX_BUILD_RECORDS. */
-export async function writeBuildRecord(root: string, record: BuildRecord, options: { max?: number } = {}): Promise<string> {
+/**
+ * Writes a record atomically and prunes the oldest past MAX_BUILD_RECORDS. Synchronous (a file
+ * of a few KB and a listing of at most ~100 names): the up-to-date check writes the records of
+ * the builds it answers before Node's promise-based fs is even loaded.
+ */
+export function writeBuildRecordSync(root: string, record: BuildRecord, options: { max?: number } = {}): string {
   const dir = historyDir(root);
-  await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${record.id}.json`);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record));
-  await rename(tmp, file);
+  writeFileAtomicSync(file, JSON.stringify(record));
   const max = options.max ?? MAX_BUILD_RECORDS;
-  const names = (await readdir(dir)).filter(isRecordFile).sort();
-  for (const name of names.slice(0, Math.max(0, names.length - max))) await rm(path.join(dir, name), { force: true });
+  const names = readdirSync(dir).filter(isRecordFile).sort();
+  for (const name of names.slice(0, Math.max(0, names.length - max))) rmSync(path.join(dir, name), { force: true });
   return file;
+}
+
+export async function writeBuildRecord(root: string, record: BuildRecord, options: { max?: number } = {}): Promise<string> {
+  return writeBuildRecordSync(root, record, options);
+}
+
+/** A finished build's record without its id and times: the record of a rebuild the up-to-date check answers. */
+export type AnsweredBuildRecord = Omit<BuildRecord, 'id' | 'startedAt' | 'endedAt'>;
+
+/**
+ * What a rebuild of `r` that finds the target's result in the cache records (and so what one the
+ * up-to-date check answers records): the target's step a cache hit with its layer, the other
+ * steps skipped, nothing executed or measured. `target` is the target's step vertex, if any.
+ */
+export function answeredRecordOf(r: BuildRecord, target: Digest | undefined): AnsweredBuildRecord {
+  const steps = r.steps.map((s): StepRecord => {
+    const { startedAt, endedAt, cpuMs, hostCpuMs, contextBytes, contextFiles, changes, explain, error, layer, ...kept } = s;
+    const hit = s.vertex === target;
+    // A cache hit's layer is the recorded one, not measured (collect.ts layerInfo).
+    const recorded = layer ? (({ uncompressedSize, ...l }) => l)(layer) : undefined;
+    return { ...kept, cache: hit ? 'hit' : 'skipped', cached: true, wallMs: 0, ...(hit && recorded ? { layer: recorded } : {}) };
+  });
+  const { id, startedAt, endedAt, ...rest } = r;
+  return { ...rest, steps, summary: { steps: steps.length, cached: steps.length, executed: 0, durationMs: 0, stepsWallMs: 0, cpuMs: 0 } };
+}
+
+/** Records an answered rebuild that ran from `startedAt` to now. */
+export function writeAnsweredRecord(root: string, answered: AnsweredBuildRecord, startedAt: number, endedAt: number = Date.now()): string {
+  return writeBuildRecordSync(root, { ...answered, id: newBuildId(startedAt), startedAt, endedAt, upToDate: true, summary: { ...answered.summary, durationMs: endedAt - startedAt } });
 }
 
 /** Records, newest first. Unreadable records and records of another version are skipped. */
 export async function readBuildRecords(root: string, options: { limit?: number } = {}): Promise<BuildRecord[]> {
   const dir = historyDir(root);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter(isRecordFile).sort().reverse();
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter(isRecordFile).sort().reverse();
   const out: BuildRecord[] = [];
   for (const name of names) {
     if (options.limit !== undefined && out.length >= options.limit) break;
@@ -262,7 +298,7 @@ export async function readBuildRecords(root: string, options: { limit?: number }
 /** Records newest first, read one at a time (callers that stop early read no more files). */
 export async function* iterateBuildRecords(root: string): AsyncGenerator<BuildRecord> {
   const dir = historyDir(root);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter(isRecordFile).sort().reverse();
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter(isRecordFile).sort().reverse();
   for (const name of names) {
     const r = await readRecordFile(path.join(dir, name));
     if (r) yield r;
@@ -272,14 +308,14 @@ export async function* iterateBuildRecords(root: string): AsyncGenerator<BuildRe
 /** One record by id or unique id prefix; undefined when none matches. */
 export async function readBuildRecord(root: string, id: string): Promise<BuildRecord | undefined> {
   const dir = historyDir(root);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => isRecordFile(n) && n.startsWith(id));
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => isRecordFile(n) && n.startsWith(id));
   if (names.length !== 1) return undefined;
   return readRecordFile(path.join(dir, names[0]!));
 }
 
 async function readRecordFile(file: string): Promise<BuildRecord | undefined> {
   try {
-    const r = JSON.parse(await readFile(file, 'utf8')) as BuildRecord;
+    const r = JSON.parse(await fs.promises.readFile(file, 'utf8')) as BuildRecord;
     return r.version === BUILD_RECORD_VERSION ? r : undefined;
   } catch {
     return undefined;

@@ -266,7 +266,8 @@ async function timedBuild(tsbuild: string[], argv: string[], root: string, optio
   const { stderr } = await runChild(tsbuild[0]!, [...tsbuild.slice(1), ...argv], { env: { ...options.env, TSBUILD_ROOT: root }, signal: options.signal }, 'tsbuild build');
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   // The build record (when this tsbuild writes one) has the solver's own per-step times.
-  // A build the up-to-date check answered writes none: then the newest record is an earlier build's.
+  // A build the up-to-date check answered writes one too (every step cached); a build that wrote
+  // none (it failed to) leaves an earlier build's as the newest.
   const [record] = await readBuildRecords(root, { limit: 1 }).catch(() => []);
   if (record && record.id !== previous?.id) {
     return { seconds, fromRecord: true, steps: record.steps.map((s) => ({ name: s.name, seconds: s.wallMs / 1000, cached: s.cached })) };

@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { AnsweredBuildRecord } from '../history/record.js';
 import type { TimelessEvent } from '../progress/index.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
 
@@ -64,6 +65,8 @@ export interface UpToDateRecord {
   events: TimelessEvent[];
   /** The image ID (quiet mode prints it). */
   imageId: string;
+  /** The build record an answered rebuild writes (with its own id and times): `tsbuild history` lists every build. */
+  history?: AnsweredBuildRecord;
 }
 
 /** The normalized invocation a record is for (the progress mode is not part of it: any renderer replays the events). */

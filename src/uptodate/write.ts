@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { imageRecordFile } from '../cache/image-store.js';
 import type { ContextListing } from '../context/checksum.js';
+import type { AnsweredBuildRecord } from '../history/record.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UP_TO_DATE_VERSION, upToDateFile, type TimelessEvent, type UpToDateRecord } from './record.js';
 
@@ -48,6 +49,7 @@ export interface UpToDateFacts {
   needs: string[];
   events: TimelessEvent[];
   imageId: string;
+  history?: AnsweredBuildRecord | undefined;
 }
 
 /** Writes the record; false when the build's inputs cannot be vouched for by a later check. */
@@ -82,6 +84,7 @@ export async function saveUpToDate(facts: UpToDateFacts): Promise<boolean> {
     result: { record: facts.resultRecord, text: recordText, needs: facts.needs },
     events: facts.events,
     imageId: facts.imageId,
+    ...(facts.history ? { history: facts.history } : {}),
   } satisfies UpToDateRecord));
   return true;
 }

@@ -2,7 +2,7 @@
  * The up-to-date check (src/cli/up-to-date.ts, src/uptodate/): an invocation whose inputs are all
  * as its last successful build saw them is answered without building, with the output a full
  * build that hits the cache gives; every kind of change sends it back to the full build.
- * A full build writes a build record (history/) and an answered one does not, which is how the
+ * Both write a build record (history/); an answered one's says so (`upToDate`), which is how the
  * tests tell them apart.
  */
 import test from 'ava';
@@ -11,6 +11,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node
 import path from 'node:path';
 import { busyboxTar, createHarness, executed, type Harness } from '../helpers/tsbuild.js';
 import type { UpToDateRecord } from '../../src/uptodate/record.js';
+import type { BuildRecord } from '../../src/history/record.js';
 import { statLine } from '../../src/context/listing.js';
 
 const DOCKERFILE = 'FROM busybox\nARG GREETING=hi\nCOPY app/ /app/\nRUN echo "$GREETING" > /greeting\n';
@@ -26,18 +27,30 @@ async function project(h: Harness): Promise<string> {
   return dir;
 }
 
-/** Build records written so far (history/<id>.json). */
-const records = (h: Harness): number => (existsSync(path.join(h.root, 'history')) ? readdirSync(path.join(h.root, 'history')).filter((n) => n.endsWith('.json')).length : 0);
+/** The newest build record (history/<id>.json), if any. */
+function newestRecord(h: Harness): BuildRecord | undefined {
+  const dir = path.join(h.root, 'history');
+  const newest = existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-z]{13}\.json$/.test(n)).sort().at(-1) : undefined;
+  return newest ? (JSON.parse(readFileSync(path.join(dir, newest), 'utf8')) as BuildRecord) : undefined;
+}
 
-/** Runs a build; `answered` is true when no build record was written (the up-to-date check answered it). */
-function build(h: Harness, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): { answered: boolean; stdout: string; stderr: string; ran: string[] } {
-  const before = records(h);
+/** Runs a build; `answered` is true when the up-to-date check answered it (its build record says so). */
+function build(h: Harness, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): { answered: boolean; stdout: string; stderr: string; ran: string[]; record: BuildRecord } {
+  const before = newestRecord(h)?.id;
   const r = h.run(['build', ...args], { env, ...(cwd ? { cwd } : {}) });
   if (r.status !== 0) throw new Error(`tsbuild build ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
-  return { answered: records(h) === before, stdout: r.stdout, stderr: r.stderr, ran: executed(r.stderr) };
+  const record = newestRecord(h);
+  if (!record || record.id === before) throw new Error(`tsbuild build ${args.join(' ')} wrote no build record`);
+  return { answered: record.upToDate === true, stdout: r.stdout, stderr: r.stderr, ran: executed(r.stderr), record };
 }
 
 const timeless = (stderr: string): string => stderr.replace(/"time":\d+,/g, '');
+
+/** A build record without what differs between two runs of the same build (ids, times, how it was answered). */
+function comparable(r: BuildRecord): unknown {
+  const { id, startedAt, endedAt, upToDate, summary, steps, ...rest } = r;
+  return { ...rest, summary: { ...summary, durationMs: 0 }, steps: steps.map(({ startedAt: _s, endedAt: _e, ...step }) => step) };
+}
 
 test('an unchanged rebuild is answered from its record, with the output a full cache-hit build gives in every progress mode', async (t) => {
   const h = await createHarness(t);
@@ -61,6 +74,9 @@ test('an unchanged rebuild is answered from its record, with the output a full c
     t.is(timeless(fast.stderr), timeless(full.stderr), `${progress}: same progress output`);
     if (progress !== 'quiet') t.regex(fast.stderr, /UNUSED/);
     t.is(fast.stdout, full.stdout, `${progress}: same stdout`);
+    // `tsbuild history` lists the answered build as the full cache-hit build would be listed.
+    t.deepEqual(comparable(fast.record), comparable(full.record), `${progress}: same build record`);
+    t.like(fast.record.summary, { steps: 2, cached: 2, executed: 0 });
   }
   // `tsbuild` alone asks for help, even where `tsbuild build` would be answered.
   build(h, ['--progress=plain', '.'], {}, dir);
