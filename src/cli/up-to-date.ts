@@ -87,6 +87,8 @@ function writeAll(fd: number, text: string): void {
  * `argv` is the command line after the program name. True: answered (exit status 0).
  */
 export async function answerUpToDate(argv: string[]): Promise<boolean> {
+  // As a full build's record times its build() call, not the process before it.
+  const startedAt = Date.now();
   let record: UpToDateRecord | undefined;
   let mode: ProgressMode;
   let renderer: ReturnType<typeof createProgressRenderer>;
@@ -132,10 +134,10 @@ export async function answerUpToDate(argv: string[]): Promise<boolean> {
   }
   // Touched files are compared by stat again from now on, not re-read by every answer.
   if (refreshed.size > 0) refreshUpToDateListing(file, record, refreshed);
-  // Listed by `tsbuild history` like any build (from the process's start); a record must not fail a build.
+  // Listed by `tsbuild history` like any build; a record must not fail a build.
   if (record.history) {
     try {
-      writeAnsweredRecord(root, record.history, Math.round(performance.timeOrigin));
+      writeAnsweredRecord(root, record.history, startedAt);
     } catch {
       // no record of this answer
     }
