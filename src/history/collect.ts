@@ -142,7 +142,7 @@ export function createBuildRecorder(options: BuildRecorderOptions): BuildRecorde
         };
         for (const ref of steps.flatMap((s) => s.context ?? [])) await summarize(ref.digest, ref.patterns);
         if (executed.length > 0) await explainMisses(options.root, record, (d) => summaries.get(d)?.catch(() => undefined) ?? readContextSummary(options.root, d));
-        await writeBuildRecord(options.root, record);
+        writeBuildRecord(options.root, record);
         await pruneContextSummaries(options.root);
         return record;
       } catch {

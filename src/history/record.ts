@@ -243,7 +243,7 @@ function isRecordFile(name: string): boolean {
  * of a few KB and a listing of at most ~100 names): the up-to-date check writes the records of
  * the builds it answers before Node's promise-based fs is even loaded.
  */
-export function writeBuildRecordSync(root: string, record: BuildRecord, options: { max?: number } = {}): string {
+export function writeBuildRecord(root: string, record: BuildRecord, options: { max?: number } = {}): string {
   const dir = historyDir(root);
   const file = path.join(dir, `${record.id}.json`);
   writeFileAtomicSync(file, JSON.stringify(record));
@@ -251,10 +251,6 @@ export function writeBuildRecordSync(root: string, record: BuildRecord, options:
   const names = readdirSync(dir).filter(isRecordFile).sort();
   for (const name of names.slice(0, Math.max(0, names.length - max))) rmSync(path.join(dir, name), { force: true });
   return file;
-}
-
-export async function writeBuildRecord(root: string, record: BuildRecord, options: { max?: number } = {}): Promise<string> {
-  return writeBuildRecordSync(root, record, options);
 }
 
 /** A finished build's record without its id and times: the record of a rebuild the up-to-date check answers. */
@@ -269,9 +265,10 @@ export function answeredRecordOf(r: BuildRecord, target: Digest | undefined): An
   const steps = r.steps.map((s): StepRecord => {
     const { startedAt, endedAt, cpuMs, hostCpuMs, contextBytes, contextFiles, changes, explain, error, layer, ...kept } = s;
     const hit = s.vertex === target;
+    if (!hit || !layer) return { ...kept, cache: 'skipped', cached: true, wallMs: 0 };
     // A cache hit's layer is the recorded one, not measured (collect.ts layerInfo).
-    const recorded = layer ? (({ uncompressedSize, ...l }) => l)(layer) : undefined;
-    return { ...kept, cache: hit ? 'hit' : 'skipped', cached: true, wallMs: 0, ...(hit && recorded ? { layer: recorded } : {}) };
+    const { uncompressedSize, ...recorded } = layer;
+    return { ...kept, cache: 'hit', cached: true, wallMs: 0, layer: recorded };
   });
   const { id, startedAt, endedAt, ...rest } = r;
   return { ...rest, steps, summary: { steps: steps.length, cached: steps.length, executed: 0, durationMs: 0, stepsWallMs: 0, cpuMs: 0 } };
@@ -279,7 +276,7 @@ export function answeredRecordOf(r: BuildRecord, target: Digest | undefined): An
 
 /** Records an answered rebuild that ran from `startedAt` to now. */
 export function writeAnsweredRecord(root: string, answered: AnsweredBuildRecord, startedAt: number, endedAt: number = Date.now()): string {
-  return writeBuildRecordSync(root, { ...answered, id: newBuildId(startedAt), startedAt, endedAt, upToDate: true, summary: { ...answered.summary, durationMs: endedAt - startedAt } });
+  return writeBuildRecord(root, { ...answered, id: newBuildId(startedAt), startedAt, endedAt, upToDate: true, summary: { ...answered.summary, durationMs: endedAt - startedAt } });
 }
 
 /** Records, newest first. Unreadable records and records of another version are skipped. */
