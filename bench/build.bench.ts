@@ -46,9 +46,15 @@ function seconds(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): numb
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-/** One `tsbuild bench` run: its four wall times (and per-step medians for the last report). */
-function tsbuildRun(root: string): BenchReport {
-  const r = spawnSync(tsbuildBin, ['bench', '--runs', '1', '--format', 'json', '--edit', editFile, '--build-arg', `BASE=${base}`, '--root', root, benchDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+/**
+ * One `tsbuild bench` run: its four wall times (and per-step medians for the last report). Its
+ * work dir (context copy, state root) stays until the end: removing it right away frees ~7,800
+ * inodes, and on this VM's ext4 (no journal) every file the next run's builds create would skip
+ * past them for a minute or so (see README, Benchmarks).
+ */
+function tsbuildRun(root: string, run: number): BenchReport {
+  const workDir = path.join(work, `tsbuild-${run}`);
+  const r = spawnSync(tsbuildBin, ['bench', '--runs', '1', '--format', 'json', '--edit', editFile, '--build-arg', `BASE=${base}`, '--root', root, '--work-dir', workDir, benchDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`tsbuild bench failed:\n${r.stderr}`);
   return JSON.parse(r.stdout) as BenchReport;
 }
@@ -83,7 +89,7 @@ try {
     copyFileSync(touched, original);
   }
   for (let run = 1; run <= runs; run++) {
-    last = tsbuildRun(userRoot);
+    last = tsbuildRun(userRoot, run);
     for (const s of order) results.tsbuild![s].push(...last.scenarios[s].samples);
     if (haveDocker) buildkitRun();
     process.stderr.write(`run ${run}/${runs} done\n`);

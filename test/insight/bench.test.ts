@@ -80,6 +80,26 @@ test('tsbuild bench: four scenarios with medians and spread, per-step table, JSO
   t.regex(zero.stderr, /ERR_TSBUILD_CLI_USAGE/);
 });
 
+test('tsbuild bench --work-dir keeps each run\'s state root, readable by tsbuild history; a non-empty dir is refused', async (t) => {
+  const h = await createHarness(t);
+  const proj = path.join(h.tmp, 'proj');
+  await mkdir(proj, { recursive: true });
+  await writeFile(path.join(proj, 'Dockerfile'), 'FROM busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\n');
+  await writeFile(path.join(proj, 'a.txt'), 'a\n');
+  const work = path.join(h.tmp, 'work');
+  h.ok(['bench', '--runs', '2', '--work-dir', work, proj]);
+  for (const run of [1, 2]) {
+    const builds = JSON.parse(h.ok(['history', '--format', 'json', '--root', path.join(work, `root-${run}`)])) as unknown[];
+    // cold, no-op, touch and edit: each a build of that run's root.
+    t.is(builds.length, 4, `root-${run}`);
+  }
+  t.true(existsSync(path.join(work, 'ctx', 'a.txt')));
+  const again = h.run(['bench', '--runs', '1', '--work-dir', work, proj, '--debug']);
+  t.is(again.status, 1);
+  t.regex(again.stderr, /ERR_TSBUILD_CLI_USAGE/);
+  t.true(existsSync(path.join(work, 'root-2')), 'the refused dir is left as it was');
+});
+
 test('tsbuild bench on ../shared/peers/bench prints medians for all four scenarios', async (t) => {
   const candidates = [path.resolve(repo, '..', 'shared', 'peers', 'bench'), '/work/shared/peers/bench'];
   const dir = candidates.find((d) => existsSync(path.join(d, 'gen-context.sh')) && existsSync(path.join(d, 'Dockerfile')));
