@@ -5,6 +5,7 @@
  * later invocation walks again and compares, which is what git's index does for `git status`.
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { listingLstat, type ListingStat } from '../util/listing-lstat.js';
 
 /**
  * Above the kernel's coarse timestamp clock (a tick of 1-10 ms): an entry changed this recently
@@ -19,7 +20,7 @@ export const RACY_MS = 50;
  * 2,000-entry walk, and the collector's pauses for them (~8 ms) were a seventh of a no-op. The
  * build's walk (checksum.ts) lists with the same lstat.
  */
-export function statLine(rel: string, st: Stats): string {
+export function statLine(rel: string, st: ListingStat): string {
   return `${rel}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.ino}`;
 }
 
@@ -51,6 +52,12 @@ export function differsOnlyInTimes(line: string, expected: string | undefined): 
  */
 export function contextMatchesListing(root: string, skip: ReadonlySet<string>, expected: readonly string[], tolerate?: ListingTolerance): boolean {
   const prefix = root.endsWith('/') ? root : `${root}/`;
+  let lstat;
+  try {
+    lstat = listingLstat(root);
+  } catch {
+    return false;
+  }
   let at = 0;
   const visit = (rel: string): boolean => {
     let names: string[];
@@ -61,16 +68,26 @@ export function contextMatchesListing(root: string, skip: ReadonlySet<string>, e
     }
     for (const name of names) {
       const childRel = rel === '' ? name : `${rel}/${name}`;
-      const st = lstatSync(prefix + childRel, { throwIfNoEntry: false });
+      const st = lstat(prefix + childRel);
       if (!st) return false;
-      const dir = st.isDirectory();
+      const dir = (st.mode & S_IFMT) === S_IFDIR;
       if (skip.has(dir ? `${childRel}/` : childRel)) continue;
       const line = statLine(childRel, st);
-      if (expected[at] !== line && !tolerate?.(childRel, st, line, expected[at], at)) return false;
+      if (expected[at] !== line && !tolerateWithStats(childRel, prefix + childRel, expected[at], at, tolerate)) return false;
       at++;
       if (dir && !visit(childRel)) return false;
     }
     return true;
   };
   return visit('') && at === expected.length;
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
+/** A differing line goes to `tolerate` with a full Stats of the entry (taken again: differences are rare). */
+function tolerateWithStats(rel: string, host: string, expected: string | undefined, at: number, tolerate: ListingTolerance | undefined): boolean {
+  if (!tolerate) return false;
+  const st = lstatSync(host, { throwIfNoEntry: false });
+  return st !== undefined && tolerate(rel, st, statLine(rel, st), expected, at);
 }
