@@ -233,8 +233,12 @@ async function applyCopy(ctx: BuildContext, a: CopyAction, env: FileOpEnv, stats
         // A file the previous identical copy made is linked with its xattrs: read only the others
         // (a one-file edit of a 2,000-file COPY: ~45 paths instead of 2,000, ~3 ms against ~15).
         const reuse = run.reuse;
+        // The host paths copyEntry will give these sources: joined as it joins them (path.join
+        // per entry was ~5% of a 2,000-file COPY's time on an edit).
+        const rootDir = path.normalize(inputRoot);
+        const prefix = rootDir.endsWith('/') ? rootDir : `${rootDir}/`;
         const paths = visibleUnder(visible, srcRel).flatMap((rel) => {
-          const p = path.join(inputRoot, rel);
+          const p = rel === '' ? rootDir : prefix + rel;
           return reuse && known && reuse.wouldReuse(p, known(rel)) ? [] : [p];
         });
         const read = new Set(paths);
