@@ -251,8 +251,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 /** A work dir given by the caller: made when missing; one holding anything is refused (never overwritten). */
 async function emptyWorkDir(dir: string): Promise<string> {
   const abs = path.resolve(dir);
-  await mkdir(abs, { recursive: true });
-  if ((await readdir(abs)).length > 0) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `--work-dir ${dir} is not empty`, { hint: 'name a new or empty directory' });
+  const names = await mkdir(abs, { recursive: true })
+    .then(() => readdir(abs))
+    .catch((cause: NodeJS.ErrnoException) => {
+      throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `--work-dir ${dir}: ${cause.code === 'EEXIST' || cause.code === 'ENOTDIR' ? 'not a directory' : cause.message}`, { cause });
+    });
+  if (names.length > 0) throw new TsbuildError('ERR_TSBUILD_CLI_USAGE', `--work-dir ${dir} is not empty`, { hint: 'name a new or empty directory' });
   return abs;
 }
 

@@ -98,6 +98,10 @@ test('tsbuild bench --work-dir keeps each run\'s state root, readable by tsbuild
   t.is(again.status, 1);
   t.regex(again.stderr, /ERR_TSBUILD_CLI_USAGE/);
   t.true(existsSync(path.join(work, 'root-2')), 'the refused dir is left as it was');
+  const file = h.run(['bench', '--runs', '1', '--work-dir', path.join(proj, 'a.txt'), proj, '--debug']);
+  t.is(file.status, 1);
+  t.regex(file.stderr, /ERR_TSBUILD_CLI_USAGE/);
+  t.is(await readFile(path.join(proj, 'a.txt'), 'utf8'), 'a\n');
 });
 
 test('tsbuild bench on ../shared/peers/bench prints medians for all four scenarios', async (t) => {
