@@ -5,7 +5,7 @@
  * later invocation walks again and compares, which is what git's index does for `git status`.
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { listingLstat, type ListingStat } from '../util/listing-lstat.js';
+import { listingLstat, type ListingStat } from '../util/fast-lstat.js';
 
 /**
  * Above the kernel's coarse timestamp clock (a tick of 1-10 ms): an entry changed this recently
