@@ -271,9 +271,6 @@ export async function build(options: BuildOptions, ctx: BuildContext): Promise<B
     // Deferred work (solver/idle-work.ts) may start: the record waits for it.
     idleWork.idle();
     await hasher.save();
-    // Layers whose dirs were made behind later steps (solver/ops/file-delta.ts) are complete
-    // before anything reads them or records name them; a failure there fails the build.
-    await solverEnv.settle();
 
     // A cache hit high in the chain skips the base image vertex: resolve the base explicitly.
     const base = graph.target.base ? await solverEnv.resolveImage(ctx, graph.target.base.ref, graph.target.platform) : undefined;

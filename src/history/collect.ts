@@ -226,7 +226,6 @@ async function collectSteps(graph: BuildGraph, solved: SolveResult | undefined, 
       ...(st?.hostCpuMs !== undefined && !st.cached ? { hostCpuMs: st.hostCpuMs } : {}),
       // applyFileOp counts every byte it copies; only copies from the build context are context reads.
       ...(st?.contextBytes !== undefined && readsContext(graph, v) ? { contextBytes: st.contextBytes, contextFiles: st.contextFiles ?? 0 } : {}),
-      ...(st?.copyDelta ? { copyDelta: st.copyDelta } : {}),
       ...(st?.layer ? { layer: layerInfo(st.layer, made, st.layerSize) } : {}),
       ...(st?.changes ? { changes: st.changes } : {}),
       inputs: await stepInputs(graph, v, ids, keyOf),

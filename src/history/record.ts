@@ -127,12 +127,6 @@ export interface StepRecord {
   /** Bytes and files read from the build context (COPY/ADD from the context). */
   contextBytes?: number;
   contextFiles?: number;
-  /**
-   * The COPY re-ran as a delta over its previous run's layer: it copied these entries (the
-   * changed ones and every directory) in the step itself, and its whole layer was linked while
-   * the next steps ran (solver/ops/file-delta.ts).
-   */
-  copyDelta?: { entries: number };
   /** The layer the step added (also for cache hits: the recorded layer). */
   layer?: LayerInfo;
   /** Entries the layer adds, changes and deletes (executed steps: from the layer diff). */
@@ -269,7 +263,7 @@ export type AnsweredBuildRecord = Omit<BuildRecord, 'id' | 'startedAt' | 'endedA
  */
 export function answeredRecordOf(r: BuildRecord, target: Digest | undefined): AnsweredBuildRecord {
   const steps = r.steps.map((s): StepRecord => {
-    const { startedAt, endedAt, cpuMs, hostCpuMs, contextBytes, contextFiles, copyDelta, changes, explain, error, layer, ...kept } = s;
+    const { startedAt, endedAt, cpuMs, hostCpuMs, contextBytes, contextFiles, changes, explain, error, layer, ...kept } = s;
     const hit = s.vertex === target;
     if (!hit || !layer) return { ...kept, cache: 'skipped', cached: true, wallMs: 0 };
     // A cache hit's layer is the recorded one, not measured (collect.ts layerInfo).

@@ -58,8 +58,6 @@ export interface SolverEnvironmentImpl extends SolverEnvironment {
   pendingLayersPresent(layers: LayerRef[]): Promise<boolean>;
   /** The flattened filesystem of a layer chain in a temp dir (for local/tar exports). */
   flatten(ctx: BuildContext, layers: LayerRef[]): Promise<string>;
-  /** Waits until every deferred layer dir (commitDeferred) is made; rejects with the first failure. */
-  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,27 +97,17 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
   };
 
   const materializer = createLayerMaterializer({ stateRoot: state.root, content: state.content, layerDir: (id) => snaps.layerDir(id) });
-  // Layers committed ahead of their dirs (commitDeferred): the view later steps see meanwhile.
-  const deferred = new Map<Digest, { view: string[]; ready: boolean; done: Promise<void> }>();
-  const settle = async (ids?: Digest[]): Promise<void> => {
-    const waiting = [...deferred].filter(([id, d]) => !d.ready && (!ids || ids.includes(id)));
-    // Queued work starts now: an unref'd timer alone would not keep the process up for it.
-    if (waiting.length > 0) idleWork.idle();
-    for (const [, d] of waiting) await d.done;
-  };
   const layerDirs = async (ctx: BuildContext, layers: LayerRef[]): Promise<string[]> => {
     const dirs = await Promise.all(
-      layers.map(async (l): Promise<string[]> => {
-        if (!isPendingLayer(l)) return [await snaps.ensureLayer(l.diffId, () => state.content.openRead(l.blob))];
-        const later = deferred.get(l.diffId);
-        if (later && !later.ready) return later.view;
+      layers.map(async (l) => {
+        if (!isPendingLayer(l)) return snaps.ensureLayer(l.diffId, () => state.content.openRead(l.blob));
         // Its dir is all there is of it (solve checked it before using the record).
-        if (await snaps.hasLayer(l.diffId)) return [snaps.layerDir(l.diffId)];
+        if (await snaps.hasLayer(l.diffId)) return snaps.layerDir(l.diffId);
         throw layerDirGone(l.diffId);
       }),
     );
     void ctx;
-    return dirs.reverse().flat();
+    return dirs.reverse();
   };
 
   let graph: BuildGraph | undefined;
@@ -170,30 +158,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
         },
       };
     },
-    async commitDeferred(ctx, delta, below, make) {
-      const id = newLayerId();
-      // The delta dir is kept as a layer dir of its own, no record naming it: removed at the end
-      // of the build, or by prune if this build is killed first.
-      const viewId = newLayerId();
-      await snaps.adoptLayer(viewId, delta.upper);
-      await delta.dispose();
-      const viewDir = snaps.layerDir(viewId);
-      const entry = { view: [viewDir, ...below], ready: false, done: Promise.resolve() };
-      entry.done = idleWork.add(() => make(id, viewDir)).then(() => void (entry.ready = true));
-      // Reported by settle() (the build fails there), never as an unhandled rejection.
-      entry.done.catch(() => {});
-      deferred.set(id, entry);
-      cleanups.push(async () => {
-        await settle([id]).catch(() => {});
-        await rm(viewDir, { recursive: true, force: true });
-      });
-      void ctx;
-      const compression = options.compression ?? 'gzip';
-      const lazy = compression === 'uncompressed' ? undefined : { compression, ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}) };
-      return pendingLayer(id, lazy, options.sourceDateEpoch);
-    },
-    settle: () => settle(),
-    async commitLayer(ctx, activeLike, stats, presetId) {
+    async commitLayer(ctx, activeLike, stats) {
       const active = activeLike as ActiveSnapshot;
       let items: ChangeItem[] | undefined;
       const diffOptions = { ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), ...(stats ? { onChanges: (i: ChangeItem[]) => void (items = i) } : {}) };
@@ -205,7 +170,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
         // the tar's size and the change counts, from one walk that reads no file. A layer dir is
         // never written once adopted, so that walk is left for a moment when the build is only
         // waiting (idle-work.ts): at commit, a 2,000-file COPY's held the next step ~15-25 ms.
-        const id = presetId ?? newLayerId();
+        const id = newLayerId();
         await snaps.adoptLayer(id, active.upper);
         const lower = active.lower;
         const layer = pendingLayer(id, lazy, options.sourceDateEpoch);
@@ -240,12 +205,9 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
       }
       return { diffId: stored.diffId, blob: stored.digest, mediaType: stored.mediaType, size: stored.size, ...(lazy ? { lazy } : {}) };
     },
-    async materialize(ctx, layers) {
-      await settle(layers.map((l) => l.diffId));
-      return materializer.materialize(ctx, layers);
-    },
+    materialize: (ctx, layers) => materializer.materialize(ctx, layers),
     async pendingLayersPresent(layers) {
-      return (await Promise.all(layers.filter(isPendingLayer).map((l) => deferred.has(l.diffId) || snaps.hasLayer(l.diffId)))).every(Boolean);
+      return (await Promise.all(layers.filter(isPendingLayer).map((l) => snaps.hasLayer(l.diffId)))).every(Boolean);
     },
     contextDirFor(name) {
       if (name !== 'context') throw new TsbuildError('ERR_TSBUILD_CONTEXT_NOT_FOUND', `named context "${name}" is not supported yet`);
@@ -272,7 +234,7 @@ export async function createSolverEnvironment(options: SolverEnvironmentOptions)
     async flatten(ctx, layers) {
       const { unpackLayer } = await import('../snapshot/index.js');
       const dir = await mkdtemp(path.join(tmpRoot, 'rootfs-'));
-      for (const l of await env.materialize(ctx, layers)) await unpackLayer(state.content.openRead(l.blob), dir, { mode: 'merge' });
+      for (const l of await materializer.materialize(ctx, layers)) await unpackLayer(state.content.openRead(l.blob), dir, { mode: 'merge' });
       return dir;
     },
     async close() {

@@ -40,8 +40,6 @@ export interface StepStats {
   /** Bytes and files read from the build context. */
   contextBytes?: number;
   contextFiles?: number;
-  /** A COPY run as a delta over its previous run's layer (ops/file-delta.ts): the entries it copied in the step itself. */
-  copyDelta?: { entries: number };
   /** The layer this step added, if any. */
   layer?: LayerRef;
   /** Uncompressed size of that layer's tar (executed steps). */

@@ -30,23 +30,11 @@ interface Record {
   /** Inode and ctime of the layer dir once adopted: a dir pruned and unpacked again is another one. */
   dir: string;
   files: { [src: string]: string };
-  /** entriesDigest() of what the copy read: the same names of the same kinds (file-delta.ts). */
-  entries?: string;
 }
 
 export interface CopyReuse extends CopyReuseHooks {
-  /** Remembers this run's files as copied into `layer` (after it is committed), and `entries` (entriesDigest). */
-  save(layer: Digest, entries?: string): Promise<void>;
-  /**
-   * The previous run's layer dir, when it is still the one that run made and that run read
-   * entries with this digest: every file wouldReuse() accepts is in it, as a copy would make it.
-   */
-  previousLayer(entries: string): string | undefined;
-}
-
-/** A digest of the names and kinds a copy reads (context-relative, in walk order). */
-export function entriesDigest(entries: Array<[rel: string, kind: 'dir' | 'file' | 'other']>): string {
-  return digestHex(sha256(entries.map(([rel, kind]) => `${rel}\0${kind}`).join('\n')));
+  /** Remembers this run's files as copied into `layer` (after it is committed). */
+  save(layer: Digest): Promise<void>;
 }
 
 const dirSignature = (dir: string): string | undefined => {
@@ -97,12 +85,11 @@ export async function openCopyReuse(options: { stateRoot: string; contextDir: st
     copied(src, st) {
       if (st.ctimeMs < startedAt - RACY_MS) files[src] = sig(st);
     },
-    previousLayer: (entries) => (previous !== undefined && previous.entries === entries ? oldDir : undefined),
-    async save(layer, entries) {
+    async save(layer) {
       const dir = dirSignature(options.layerDir(layer));
       if (dir === undefined) return;
       // Best effort: without a record the next run copies.
-      await writeFileAtomic(file, JSON.stringify({ layer, dir, files, ...(entries !== undefined ? { entries } : {}) } satisfies Record)).catch(() => {});
+      await writeFileAtomic(file, JSON.stringify({ layer, dir, files } satisfies Record)).catch(() => {});
     },
   };
 }

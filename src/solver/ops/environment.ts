@@ -42,19 +42,8 @@ export interface SolverEnvironment {
   mountSnapshot(active: ActiveSnapshotLike, target: string): Promise<() => Promise<void>>;
   /** A read-only merged view of a layer chain at a host path, the layer dirs it merges (top first), and its release function. */
   mountReadOnly(ctx: BuildContext, layers: LayerRef[]): Promise<{ dir: string; lower: string[]; release(): Promise<void> }>;
-  /**
-   * Turns a finished snapshot's changes into a stored layer (an overlay upper is kept as the
-   * unpacked layer). `id` names it when commitDeferred() handed the id out first.
-   */
-  commitLayer(ctx: BuildContext, active: ActiveSnapshotLike, stats?: LayerStats, id?: Digest): Promise<LayerRef>;
-  /**
-   * A layer whose dir is made later, while the build waits for a sandbox (file-delta.ts): until
-   * `make(id, deltaDir)` has committed it under `id`, later steps of this build see `delta`'s
-   * upper dir (kept as `deltaDir`) over `below` (layer dirs, top first) in its place, which must
-   * be the same merged view. The build fails when `make` fails; the layer's dir exists only once
-   * complete. Overlay snapshots only.
-   */
-  commitDeferred?(ctx: BuildContext, delta: ActiveSnapshotLike, below: string[], make: (id: Digest, deltaDir: string) => Promise<void>): Promise<LayerRef>;
+  /** Turns a finished snapshot's changes into a stored layer (an overlay upper is kept as the unpacked layer). */
+  commitLayer(ctx: BuildContext, active: ActiveSnapshotLike, stats?: LayerStats): Promise<LayerRef>;
   contextDirFor(name: string): string;
   /** A directory holding only the context entries `patterns` select, minus ignored files. */
   filteredContext(name: string, patterns: string[], options?: { copy?: boolean }): Promise<string>;

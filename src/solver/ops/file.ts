@@ -3,20 +3,19 @@
  * only adds names, write into its upper dir: copy-into-upper.ts), apply the file actions from
  * their source inputs (context dirs or read-only views of other stages), commit.
  */
-import { linkSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FileOp, Vertex } from '../../graph/index.js';
 import type { BuildContext } from '../../progress/index.js';
 import { TsbuildError } from '../../errors/index.js';
-import { applyFileOp, type CopyReuseHooks } from '../../fileop/index.js';
+import { applyFileOp } from '../../fileop/index.js';
 import type { Digest } from '../../util/digest.js';
 import type { LayerRef, StepStats, VertexResult } from '../types.js';
-import type { LayerStats, SolverEnvironment } from './environment.js';
+import type { SolverEnvironment } from './environment.js';
 import { copyUpDirs, planCopyIntoUpper } from './copy-into-upper.js';
 import { openCopyReuse, type CopyReuse } from './copy-reuse.js';
-import { planCopyDelta } from './file-delta.js';
 import { createLayerLinker } from './layer-link.js';
 
 export async function runFile(
@@ -32,8 +31,6 @@ export async function runFile(
   const active = await env.prepareSnapshot(lower);
   const releases: Array<() => Promise<unknown>> = [];
   const target = await mkdtemp(path.join(env.tmpDir ?? os.tmpdir(), 'tsbuild-mnt-'));
-  // Set once the snapshot (and `target`) went to a deferred layer's background copy: it disposes them.
-  let handedOff = false;
   try {
     const dirs = new Map<Digest, string>();
     const isLocal = new Set<Digest>();
@@ -76,53 +73,15 @@ export async function runFile(
       // Files the previous run of this COPY made, linked instead of copied when unchanged.
       if (env.layerDir && visible.has(copy.from)) reuse = await openCopyReuse({ stateRoot: env.stateRoot, contextDir: dirs.get(copy.from)!, action: copy, upper: active.upper, layerDir: env.layerDir });
     } else releases.push(await env.mountSnapshot(active, target));
-    const fileEnv = {
+    const read = await applyFileOp(ctx, op, {
       rootDir,
       inputDir: (d: Digest) => dirs.get(d)!,
       contextIsLocal: (d: Digest) => isLocal.has(d),
       inputVisible: (d: Digest) => visible.get(d),
       inputStat: (d: Digest) => known.get(d),
       inputLinkable: (d: Digest) => linkable.get(d),
-    };
-    const plan = copy && reuse ? planCopyDelta(copy, dirs.get(copy.from)!, visible.get(copy.from)!, known.get(copy.from), reuse) : undefined;
-    if (copy && copyUp && reuse && plan?.delta && env.commitDeferred && active.kind === 'overlay') {
-      const { delta } = plan;
-      const copyReuse = reuse;
-      // The delta: this copy with only the differing entries and the directories visible.
-      const deltaSnap = await env.prepareSnapshot(lower);
-      try {
-        await copyUpDirs(copyUp, deltaSnap.upper);
-        await applyFileOp(ctx, op, { ...fileEnv, rootDir: deltaSnap.upper, inputVisible: (d: Digest) => (d === copy.from ? delta.visible : visible.get(d)) });
-      } catch (err) {
-        await deltaSnap.dispose();
-        throw err;
-      }
-      stats.copyDelta = { entries: delta.visible.size };
-      let measured!: () => void;
-      stats.measured = new Promise<void>((resolve) => (measured = resolve));
-      const layer = await env.commitDeferred(ctx, deltaSnap, [delta.previous], async (id, deltaDir) => {
-        try {
-          // The whole layer as before, its changed files the delta's inodes.
-          const read = await applyFileOp(ctx, op, { ...fileEnv, reuse: linkingChanged(copyReuse, delta.changed, active.upper, deltaDir) });
-          stats.contextBytes = read.bytesRead;
-          stats.contextFiles = read.filesRead;
-          const inner: LayerStats = { vertex: stats.vertex };
-          await env.commitLayer(ctx, active, inner, id);
-          await copyReuse.save(id, plan.entries);
-          await inner.measured;
-          if (inner.layerSize !== undefined) stats.layerSize = inner.layerSize;
-          if (inner.changes) stats.changes = inner.changes;
-        } finally {
-          measured();
-          await active.dispose();
-          await rm(target, { recursive: true, force: true }).catch(() => {});
-        }
-      });
-      handedOff = true;
-      stats.layer = layer;
-      return layer;
-    }
-    const read = await applyFileOp(ctx, op, { ...fileEnv, ...(reuse ? { reuse } : {}) });
+      ...(reuse ? { reuse } : {}),
+    });
     stats.contextBytes = read.bytesRead;
     stats.contextFiles = read.filesRead;
     // The filtered context views (a link per file) are no longer read: remove them while the
@@ -136,34 +95,14 @@ export async function runFile(
     stats.layer = layer;
     // Written while the next steps run (~10 ms for 2,000 files); close() waits for it.
     if (reuse) {
-      const saving = reuse.save(layer.diffId, plan?.entries);
+      const saving = reuse.save(layer.diffId);
       env.onCleanup(() => saving);
     }
     return layer;
   } finally {
     for (const release of releases.reverse()) await release().catch(() => {});
-    if (!handedOff) {
-      await active.dispose();
-      await rm(target, { recursive: true, force: true }).catch(() => {});
-    }
+    await active.dispose();
+    await rm(target, { recursive: true, force: true }).catch(() => {});
   }
-}
-
-/** copy-reuse's hooks, except that the files that differ are linked from the delta dir (same relative path). */
-function linkingChanged(reuse: CopyReuse, changed: ReadonlySet<string>, upper: string, deltaDir: string): CopyReuseHooks {
-  return {
-    wouldReuse: (src, st) => changed.has(src) || reuse.wouldReuse(src, st),
-    reuse(src, st, target) {
-      if (!changed.has(src)) return reuse.reuse(src, st, target);
-      if (!target.startsWith(`${upper}/`)) return false;
-      try {
-        linkSync(`${deltaDir}/${target.slice(upper.length + 1)}`, target);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    copied: (src, st) => reuse.copied(src, st),
-  };
 }
 
