@@ -88,26 +88,29 @@ class BindingStats implements Stats {
   get birthtime(): Date {
     return (this.#dates[3] ??= new Date(Math.round(this.birthtimeMs)));
   }
+  #is(type: number): boolean {
+    return (this.mode & S_IFMT) === type;
+  }
   isFile(): boolean {
-    return (this.mode & S_IFMT) === 0o100000;
+    return this.#is(0o100000);
   }
   isDirectory(): boolean {
-    return (this.mode & S_IFMT) === 0o040000;
+    return this.#is(0o040000);
   }
   isSymbolicLink(): boolean {
-    return (this.mode & S_IFMT) === 0o120000;
+    return this.#is(0o120000);
   }
   isFIFO(): boolean {
-    return (this.mode & S_IFMT) === 0o010000;
+    return this.#is(0o010000);
   }
   isCharacterDevice(): boolean {
-    return (this.mode & S_IFMT) === 0o020000;
+    return this.#is(0o020000);
   }
   isBlockDevice(): boolean {
-    return (this.mode & S_IFMT) === 0o060000;
+    return this.#is(0o060000);
   }
   isSocket(): boolean {
-    return (this.mode & S_IFMT) === 0o140000;
+    return this.#is(0o140000);
   }
 }
 
