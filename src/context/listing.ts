@@ -4,7 +4,7 @@
  * sorted, depth first). The context hasher's walk records it at the start of every build; a
  * later invocation walks again and compares, which is what git's index does for `git status`.
  */
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { listingLstat, type ListingStat } from '../util/fast-lstat.js';
 
 /**
@@ -65,7 +65,7 @@ export function contextMatchesListing(root: string, skip: ReadonlySet<string>, e
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const st = lstat(prefix + childRel);
       if (!st) return false;
-      const dir = (st.mode & S_IFMT) === S_IFDIR;
+      const dir = (st.mode & constants.S_IFMT) === constants.S_IFDIR;
       if (skip.has(dir ? `${childRel}/` : childRel)) continue;
       const line = statLine(childRel, st);
       if (expected[at] !== line && !tolerateWithStats(childRel, prefix + childRel, expected[at], at, tolerate)) return false;
@@ -76,9 +76,6 @@ export function contextMatchesListing(root: string, skip: ReadonlySet<string>, e
   };
   return visit('') && at === expected.length;
 }
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
 
 /** A differing line goes to `tolerate` with a full Stats of the entry (taken again: differences are rare). */
 function tolerateWithStats(rel: string, host: string, expected: string | undefined, at: number, tolerate: ListingTolerance | undefined): boolean {

@@ -14,7 +14,7 @@
  * slower. Listing lines made from a wrong field could only differ from the ones a build wrote
  * (a full build), never make a changed entry look unchanged.
  */
-import { lstatSync, type Stats } from 'node:fs';
+import { constants, lstatSync, type Stats } from 'node:fs';
 
 /** The fields of an lstat a listing line is made of (a Stats object has them all). */
 export interface ListingStat {
@@ -35,7 +35,11 @@ export type StatsLstat = (path: string) => Stats;
 
 type RawLstat = (path: string, bigint: boolean, req: undefined, throwIfNoEntry: boolean) => Float64Array | undefined;
 
-const S_IFMT = 0o170000;
+/**
+ * The binding's layout: dev, mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, then the
+ * seconds and nanoseconds of atime, mtime, ctime and birthtime. Times in ms as Node's Stats has them.
+ */
+const ms = (a: Float64Array, at: 10 | 12 | 14 | 16): number => a[at]! * 1e3 + a[at + 1]! / 1e6;
 
 /**
  * A Stats made from the binding's numbers as Node makes one (the same ms arithmetic, Dates from
@@ -70,10 +74,10 @@ class BindingStats implements Stats {
     this.ino = a[7]!;
     this.size = a[8]!;
     this.blocks = a[9]!;
-    this.atimeMs = a[10]! * 1e3 + a[11]! / 1e6;
-    this.mtimeMs = a[12]! * 1e3 + a[13]! / 1e6;
-    this.ctimeMs = a[14]! * 1e3 + a[15]! / 1e6;
-    this.birthtimeMs = a[16]! * 1e3 + a[17]! / 1e6;
+    this.atimeMs = ms(a, 10);
+    this.mtimeMs = ms(a, 12);
+    this.ctimeMs = ms(a, 14);
+    this.birthtimeMs = ms(a, 16);
   }
 
   get atime(): Date {
@@ -89,28 +93,28 @@ class BindingStats implements Stats {
     return (this.#dates[3] ??= new Date(Math.round(this.birthtimeMs)));
   }
   #is(type: number): boolean {
-    return (this.mode & S_IFMT) === type;
+    return (this.mode & constants.S_IFMT) === type;
   }
   isFile(): boolean {
-    return this.#is(0o100000);
+    return this.#is(constants.S_IFREG);
   }
   isDirectory(): boolean {
-    return this.#is(0o040000);
+    return this.#is(constants.S_IFDIR);
   }
   isSymbolicLink(): boolean {
-    return this.#is(0o120000);
+    return this.#is(constants.S_IFLNK);
   }
   isFIFO(): boolean {
-    return this.#is(0o010000);
+    return this.#is(constants.S_IFIFO);
   }
   isCharacterDevice(): boolean {
-    return this.#is(0o020000);
+    return this.#is(constants.S_IFCHR);
   }
   isBlockDevice(): boolean {
-    return this.#is(0o060000);
+    return this.#is(constants.S_IFBLK);
   }
   isSocket(): boolean {
-    return this.#is(0o140000);
+    return this.#is(constants.S_IFSOCK);
   }
 }
 
@@ -135,15 +139,13 @@ export function listingLstat(root: string): ListingLstat {
     if (p.includes('\0')) return undefined;
     const a = raw(p, false, undefined, false);
     if (a === undefined) return undefined;
-    // Node's layout: dev, mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, then
-    // seconds and nanoseconds of atime, mtime, ctime and birthtime; ms as Node's Stats makes them.
     out.mode = a[1]!;
     out.uid = a[3]!;
     out.gid = a[4]!;
     out.ino = a[7]!;
     out.size = a[8]!;
-    out.mtimeMs = a[12]! * 1e3 + a[13]! / 1e6;
-    out.ctimeMs = a[14]! * 1e3 + a[15]! / 1e6;
+    out.mtimeMs = ms(a, 12);
+    out.ctimeMs = ms(a, 14);
     return out;
   };
 }
