@@ -34,6 +34,9 @@ const bundle = (entry, out) =>
     // script compiled through vm (bin/tsbuild.cjs) cannot make: esbuild turns them into require().
     supported: { 'dynamic-import': false },
     logLevel: 'warning',
+    // src/sandbox/sandbox-exec.ts reads import.meta.url only where __filename is undefined (ES
+    // modules); in this CommonJS bundle __filename is set, so the empty import.meta is never read.
+    logOverride: { 'empty-import-meta': 'silent' },
   });
 await bundle('main.js', 'main.cjs');
 // The up-to-date check (src/cli/up-to-date.ts) is its own small bundle: a build it can answer

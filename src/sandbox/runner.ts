@@ -1,11 +1,13 @@
 /**
- * Runs a SandboxSpec with runc, the OCI runtime BuildKit drives. runc does the delicate parts
- * (fresh namespaces, pivot_root with the old root detached, the capability sets, no_new_privs,
- * the device cgroup) with years of hardening behind it. Measured on the 2-core CI machine under
- * load: a bare `runc run` of `true` takes ~29 ms and a whole runSandbox step ~31 ms median
- * (bench/sandbox.bench.ts), above the 20 ms goal; a small clone()-based C helper would be faster
- * but re-implements exactly the surface where container escapes happen, so runc stays until
- * step overhead shows up in real builds (RUN commands themselves usually dominate).
+ * Runs a SandboxSpec. The config is always the OCI runtime spec BuildKit's runc would get
+ * (spec.ts); it is run by tsbuild-sandbox-exec (native/sandbox-exec.c) when exec-args.ts can
+ * express all of it and the host has what the helper needs (sandbox-exec.ts), else by runc.
+ * runc's start is most of a short RUN's cost: ~35-40 ms per step in the bench's edit build
+ * (a Go binary that re-executes itself and sets up cgroups in every hierarchy) against ~2 ms
+ * for the helper, which does the same setup in the same order (see its header). runc stays for
+ * rootless builds (its rootless mode binds host devices and skips cgroups), for configs the
+ * helper does not cover, on cgroup v2 hosts (device rules there need an eBPF program), and
+ * when TSBUILD_SANDBOX_RUNTIME=runc.
  *
  * An overlay root is mounted by runc, in the container's own mount namespace, which ends with
  * the container. Where that cannot be prepared from the layer dirs (a missing working dir, a
@@ -27,6 +29,8 @@ import { mountOverlayFs, overlayMountOptions, resolveInRoot, typeInLayers, unmou
 import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
 import { capabilitiesInMask, toOciRuntimeSpec, type SandboxSpec } from './spec.js';
 import { childCpuMs } from './child-cpu.js';
+import { planSandboxExec } from './exec-args.js';
+import { devicesCgroup, sandboxExecBinary } from './sandbox-exec.js';
 
 const run = promisify(execFile);
 
@@ -40,8 +44,17 @@ export interface SandboxIo {
 export interface SandboxResult {
   exitCode: number;
   signal?: string;
-  /** CPU ms of runc and the container's processes (see child-cpu.ts for the caveat). */
+  /** CPU ms of the runtime and the container's processes (see child-cpu.ts for the caveat). */
   cpuMs?: number;
+  /** Which runtime ran the step. */
+  runtime: SandboxRuntime;
+}
+
+export type SandboxRuntime = 'sandbox-exec' | 'runc';
+
+export interface SandboxOptions {
+  /** `runc` runs the step with runc even where tsbuild-sandbox-exec could. */
+  runtime?: 'auto' | 'runc';
 }
 
 const ID_PREFIX = 'tsbuild-';
@@ -100,7 +113,7 @@ function throwIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) throw new TsbuildError('ERR_TSBUILD_CANCELLED', 'step cancelled', { cause: signal.reason });
 }
 
-export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: SandboxIo = {}): Promise<SandboxResult> {
+export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: SandboxIo = {}, options: SandboxOptions = {}): Promise<SandboxResult> {
   throwIfCancelled(ctx.signal);
   const runc = await runcGlobalArgs();
   if (runc.length > 0) spec = { ...spec, rootless: true };
@@ -120,6 +133,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   // `runc run` in the foreground destroys its container when the process exits on its own; only
   // a cancel, a start failure or a non-zero exit needs an explicit (4 ms) `runc delete`.
   let clean = false;
+  let runcStarted = false;
   try {
     const inNamespace = spec.rootfs.kind === 'overlay' ? namespacedRootStubs(spec.rootfs.lower, spec.cwd) : undefined;
     if (spec.rootfs.kind === 'overlay' && inNamespace) {
@@ -158,26 +172,31 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     writeFileSync(files.hosts, spec.hosts);
     writeFileSync(files.resolvConf, spec.resolvConf);
     writeFileSync(files.hostname, `${spec.hostname}\n`);
-    writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`, rootOverlay)));
+    const config = toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`, rootOverlay);
+    const fast = options.runtime !== 'runc' && !spec.rootless ? sandboxExecCommand(config) : undefined;
+    const runtime: SandboxRuntime = fast ? 'sandbox-exec' : 'runc';
+    if (!fast) writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+    runcStarted = !fast;
 
     // Setup can outlast a cancel (a loaded machine): an already-aborted signal never fires 'abort'.
     throwIfCancelled(ctx.signal);
     return await new Promise<SandboxResult>((resolve, reject) => {
       const cpu0 = childCpuMs();
-      const child = spawn('runc', [...runc, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = fast ? spawn(fast.binary, fast.args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('runc', [...runc, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (c: Buffer) => io.onStdout?.(c));
       child.stderr.on('data', (c: Buffer) => io.onStderr?.(c));
       io.onStart?.();
       const onAbort = () => {
-        // SIGKILL to the container's init ends its whole pid namespace.
-        execFile('runc', [...runc, 'kill', id, 'KILL'], () => {});
+        // SIGKILL to the container's init ends its whole pid namespace. The helper's command
+        // gets it from the helper's death (PR_SET_PDEATHSIG).
+        if (!fast) execFile('runc', [...runc, 'kill', id, 'KILL'], () => {});
         child.kill('SIGKILL');
       };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       if (ctx.signal.aborted) onAbort();
       child.on('error', (err) => {
         ctx.signal.removeEventListener('abort', onAbort);
-        reject(new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `cannot start runc: ${err.message}`, { cause: err }));
+        reject(new TsbuildError('ERR_TSBUILD_SANDBOX_SETUP', `cannot start ${runtime}: ${err.message}`, { cause: err }));
       });
       child.on('close', (code, signal) => {
         ctx.signal.removeEventListener('abort', onAbort);
@@ -186,12 +205,13 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
           clean = code === 0;
           const cpu1 = childCpuMs();
           const cpuMs = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
-          resolve({ exitCode: code ?? 128, ...(signal ? { signal } : {}), ...(cpuMs !== undefined ? { cpuMs } : {}) });
+          resolve({ exitCode: code ?? 128, ...(signal ? { signal } : {}), ...(cpuMs !== undefined ? { cpuMs } : {}), runtime });
         }
       });
     });
   } finally {
-    if (!clean) await run('runc', [...runc, 'delete', '--force', id]).catch(() => {});
+    // The helper leaves no state behind; runc's container is gone by itself only after a clean exit.
+    if (runcStarted && !clean) await run('runc', [...runc, 'delete', '--force', id]).catch(() => {});
     for (const stub of stubs) {
       const st = lstatSync(stub, { throwIfNoEntry: false });
       if (st?.isFile() && st.size === 0) rmSync(stub, { force: true });
@@ -199,6 +219,17 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     if (release) await release();
     rmSync(bundle, { recursive: true, force: true });
   }
+}
+
+/** The helper's command line for `config`, or undefined when runc must run it (see top). */
+function sandboxExecCommand(config: Record<string, unknown>): { binary: string; args: string[] } | undefined {
+  const binary = sandboxExecBinary();
+  if (!binary) return undefined;
+  const plan = planSandboxExec(config);
+  if (!plan) return undefined;
+  const cgroup = devicesCgroup(plan.devices);
+  if (!cgroup) return undefined;
+  return { binary, args: ['--devices-cgroup', cgroup, ...plan.args] };
 }
 
 /** Files the runtime bind-mounts into every container, created in the root when missing. */

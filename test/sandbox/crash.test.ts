@@ -12,7 +12,8 @@ import { cleanupStaleContainers } from '../../src/sandbox/index.js';
 import { createBusyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { mountsMatching } from '../helpers/mounts.js';
 
-test('after a SIGKILLed tsbuild, cleanup removes its step, processes and overlay mount', async (t) => {
+for (const runtime of ['sandbox-exec', 'runc'] as const)
+test(`after a SIGKILLed tsbuild, cleanup removes its step, processes and overlay mount [${runtime}]`, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-crash-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const lower = await createBusyboxRootfs(path.join(dir, 'lower'));
@@ -20,14 +21,14 @@ test('after a SIGKILLed tsbuild, cleanup removes its step, processes and overlay
   await mkdir(path.join(dir, 'work'));
   const ours = () => mountsMatching(dir);
   const mountsBefore = ours();
-  const token = `sleep 9${process.pid % 1000}7`;
+  const token = `sleep 9${process.pid % 1000}${runtime === 'runc' ? 7 : 8}`;
   const script = path.join(dir, 'step.mts');
   await writeFile(
     script,
     `import { createSandboxSpec, runSandbox } from ${JSON.stringify(path.resolve('src/sandbox/index.ts'))};
 import { nullProgress } from ${JSON.stringify(path.resolve('src/progress/index.ts'))};
 const spec = createSandboxSpec({ rootfs: { kind: 'overlay', lower: [${JSON.stringify(lower)}], upper: ${JSON.stringify(path.join(dir, 'upper'))}, work: ${JSON.stringify(path.join(dir, 'work'))} }, args: ['/bin/sh', '-c', ${JSON.stringify(`${token} & ${token}`)}], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' });
-await runSandbox({ signal: new AbortController().signal, progress: nullProgress }, spec);
+await runSandbox({ signal: new AbortController().signal, progress: nullProgress }, spec, {}, { runtime: ${JSON.stringify(runtime === 'runc' ? 'runc' : 'auto')} });
 `,
   );
   const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'ignore' });

@@ -1,0 +1,139 @@
+/**
+ * tsbuild-sandbox-exec against runc: the helper is built here (CI installs gcc and
+ * libseccomp-dev), a step sees the same world from both runtimes, and configs the helper does not
+ * cover go to runc.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { nullProgress } from '../../src/progress/index.js';
+import { createSandboxSpec, runSandbox, toOciRuntimeSpec, type SandboxInput, type SandboxRuntime } from '../../src/sandbox/index.js';
+import { planSandboxExec } from '../../src/sandbox/exec-args.js';
+import { sandboxExecBinary } from '../../src/sandbox/sandbox-exec.js';
+import { busyboxTar } from '../helpers/tsbuild.js';
+
+async function rootfs(t: import('ava').ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-sbx-exec-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'root'));
+  execFileSync('tar', ['-xf', busyboxTar(), '-C', path.join(dir, 'root')]);
+  return dir;
+}
+
+async function run(input: SandboxInput, runtime: SandboxRuntime) {
+  let out = '';
+  let err = '';
+  const r = await runSandbox({ signal: new AbortController().signal, progress: nullProgress }, createSandboxSpec(input), { onStdout: (c) => (out += c), onStderr: (c) => (err += c) }, { runtime: runtime === 'runc' ? 'runc' : 'auto' });
+  return { ...r, out, err };
+}
+
+// What a step can observe of its sandbox, minus what differs by design (mount ids, the devices
+// cgroup's name): identity, umask, environment, capabilities, seccomp, /dev, every mount with its
+// options in order, limits and the processes it sees.
+const PROBE = [
+  'id; umask; hostname; pwd; env | sort',
+  "grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status",
+  "stat -c '%n %F %a %u %g %t %T %N' /dev/* | sort",
+  'awk \'{for(i=7;i<=NF;i++) if($i=="-"){print $5,$6,$(i+1),$(i+2),$(i+3); break}}\' /proc/self/mountinfo',
+  'ulimit -a; ps -o user,comm',
+  'ip -o link | cut -d: -f2; cat /etc/hosts /etc/resolv.conf /etc/hostname',
+  "ls -lan /run/secrets | awk '{print $1,$3,$4,$5,$NF}'; echo hi > /tmp/t/x && cat /tmp/t/x; touch /ro/y 2>&1; true",
+].join('; echo ---; ');
+
+test('the helper is built here, and a default step gets it', async (t) => {
+  t.truthy(sandboxExecBinary(), 'dist/native/tsbuild-sandbox-exec exists (npm run build needs gcc, libc6-dev, libseccomp-dev)');
+  const dir = await rootfs(t);
+  const r = await run({ rootfs: { kind: 'dir', path: path.join(dir, 'root') }, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' }, 'sandbox-exec');
+  t.is(r.runtime, 'sandbox-exec');
+  t.is(r.exitCode, 0);
+});
+
+const cases: Array<[string, Partial<SandboxInput>]> = [
+  ['root, network none', { network: 'none' }],
+  ['a user with groups, host network, env and a working dir', { network: 'default', user: { uid: 1000, gid: 1000, additionalGids: [50, 100] }, env: ['A=1', 'B=two words'], cwd: '/home' }],
+];
+for (const [name, extra] of cases) {
+  test(`a step sees the same sandbox from both runtimes: ${name}`, async (t) => {
+    const dir = await rootfs(t);
+    const ro = path.join(dir, 'ro');
+    await mkdir(ro);
+    await writeFile(path.join(dir, 'secret'), 's3cret');
+    const outputs: Record<string, string> = {};
+    for (const runtime of ['sandbox-exec', 'runc'] as const) {
+      // A fresh overlay root for each: the same layer below, its own upper dir.
+      const upper = path.join(dir, `upper-${runtime}`);
+      const work = path.join(dir, `work-${runtime}`);
+      await mkdir(upper);
+      await mkdir(work);
+      const r = await run(
+        {
+          rootfs: { kind: 'overlay', lower: [path.join(dir, 'root')], upper, work },
+          args: ['/bin/sh', '-c', PROBE],
+          env: [],
+          cwd: '/',
+          user: { uid: 0, gid: 0, additionalGids: [] },
+          network: 'none',
+          hostResolvConf: 'nameserver 10.0.0.1\n',
+          mounts: [
+            { kind: 'bind', source: ro, target: '/ro', readonly: true },
+            { kind: 'bind', source: path.join(dir, 'secret'), target: '/run/secrets/s', readonly: true },
+            { kind: 'tmpfs', target: '/tmp/t', size: 1 << 20 },
+          ],
+          ...extra,
+        },
+        runtime,
+      );
+      t.is(r.runtime, runtime);
+      t.is(r.exitCode, 0, r.err);
+      outputs[runtime] = r.out.replaceAll(`upper-${runtime}`, 'upper').replaceAll(`work-${runtime}`, 'work');
+    }
+    t.log(outputs['sandbox-exec']);
+    t.is(outputs['sandbox-exec'], outputs.runc);
+  });
+}
+
+test('exit codes, a command not found and a signal end the same way under both runtimes', async (t) => {
+  const dir = await rootfs(t);
+  const input = (args: string[]): SandboxInput => ({ rootfs: { kind: 'dir', path: path.join(dir, 'root') }, args, env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' });
+  for (const args of [['sh', '-c', 'exit 7'], ['no-such-command'], ['sh', '-c', 'sleep 5 & kill -9 $!; wait $!'], ['/bin']]) {
+    const [fast, runc] = [await run(input(args), 'sandbox-exec'), await run(input(args), 'runc')];
+    t.is(fast.exitCode, runc.exitCode, `${args.join(' ')}: ${fast.err} / ${runc.err}`);
+    if (args[0] === 'no-such-command') t.regex(fast.err, /exec: "no-such-command": executable file not found in \$PATH/);
+  }
+});
+
+test('planSandboxExec: configs it does not fully cover are left to runc', (t) => {
+  const base = toOciRuntimeSpec(createSandboxSpec({ rootfs: { kind: 'dir', path: '/r' }, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' }), '/r', { hosts: '/h', resolvConf: '/c', hostname: '/n' }, '/tsbuild/x');
+  const plan = planSandboxExec(base);
+  t.truthy(plan);
+  // runc's own defaults are part of the device list: mknod of anything, /dev/net/tun.
+  t.deepEqual(plan!.devices.deny, ['a *:* rwm']);
+  t.true(['c *:* m', 'b *:* m', 'c 10:200 rwm', 'c 1:3 rwm', 'c 136:* rwm'].every((r) => plan!.devices.allow.includes(r)));
+  t.deepEqual(plan!.args.slice(plan!.args.indexOf('--')), ['--', 'true']);
+  const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the variants reach into the OCI JSON freely
+  type Config = any;
+  const variants: Array<[string, (c: Config) => void]> = [
+    ['an unknown top-level field', (c) => (c.annotations = {})],
+    ['rlimits', (c) => (c.process.rlimits = [])],
+    ['a user namespace', (c) => c.linux.namespaces.push({ type: 'user' })],
+    ['a namespace path', (c) => (c.linux.namespaces[0].path = '/proc/1/ns/pid')],
+    ['no cgroup resources (rootless)', (c) => delete c.linux.resources],
+    ['a memory limit', (c) => (c.linux.resources.memory = { limit: 1 })],
+    ['a non-recursive bind', (c) => c.mounts.push({ destination: '/x', type: 'bind', source: '/y', options: ['bind'] })],
+    ['an unknown mount type', (c) => c.mounts.push({ destination: '/x', type: 'nfs', source: 'h:/y' })],
+    ['inheritable capabilities', (c) => (c.process.capabilities.inheritable = ['CAP_KILL'])],
+    ['an unknown capability', (c) => c.process.capabilities.bounding.push('CAP_NEW')],
+    ['a seccomp rule with another action', (c) => c.linux.seccomp.syscalls.push({ names: ['ptrace'], action: 'SCMP_ACT_KILL' })],
+    ['a seccomp argument rule on another call', (c) => c.linux.seccomp.syscalls.push({ names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 16, valueTwo: 16, op: 'SCMP_CMP_EQ' }] })],
+    ['an allow before a deny in the device rules', (c) => c.linux.resources.devices.push({ allow: false, type: 'c', major: 1, minor: 3, access: 'rwm' })],
+    ['a terminal', (c) => (c.process.terminal = true)],
+  ];
+  for (const [what, change] of variants) {
+    const c: Config = clone(base);
+    change(c);
+    t.is(planSandboxExec(c), undefined, what);
+  }
+});
