@@ -42,6 +42,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <poll.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -481,6 +482,10 @@ static void exec_command(void) {
 
 static void child(void) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("pdeathsig: %s", strerror(errno));
+  /* A helper killed before that prctl took effect sent no signal: its end of the report pipe is
+     then closed (getppid() cannot tell, it is 0 in a new pid namespace). */
+  struct pollfd alive = {.fd = report_fd, .events = POLLOUT};
+  if (poll(&alive, 1, 0) < 0 || (alive.revents & (POLLERR | POLLHUP))) _exit(1);
   if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (cfg.net ? CLONE_NEWNET : 0)) < 0) die("unshare: %s", strerror(errno));
   if (cfg.net) loopback_up();
   umask(0);
