@@ -9,7 +9,8 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 as_root() { if [ -z "$SUDO" ]; then "$@"; else sudo -E "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in nodejs npm runc attr busybox-static podman skopeo; do
+# gcc, libc6-dev and libseccomp-dev build tsbuild-sandbox-exec, which starts RUN steps faster than runc.
+for p in nodejs npm runc gcc libc6-dev libseccomp-dev attr busybox-static podman skopeo; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || command -v "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
