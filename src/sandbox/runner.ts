@@ -9,8 +9,8 @@
  * helper does not cover, on cgroup v2 hosts (device rules there need an eBPF program), and
  * when TSBUILD_SANDBOX_RUNTIME=runc.
  *
- * An overlay root is mounted by runc, in the container's own mount namespace, which ends with
- * the container. Where that cannot be prepared from the layer dirs (a missing working dir, a
+ * An overlay root is mounted by the runtime, in the container's own mount namespace, which ends
+ * with the container. Where that cannot be prepared from the layer dirs (a missing working dir, a
  * symlinked runtime file) it is mounted on the host for the step and always unmounted in
  * `finally` (a SIGKILLed tsbuild cannot: cleanupStaleContainers, run at every build start,
  * removes what a dead owner left). Cancelling kills the container (every process of its pid
@@ -127,7 +127,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   const bundle = mkdtempSync(path.join(os.tmpdir(), `${BUNDLE_PREFIX}${process.pid}-`));
   let rootPath: string;
   let release: (() => Promise<void>) | undefined;
-  // Overlay options when runc mounts the root inside the container's mount namespace.
+  // Overlay options when the runtime mounts the root inside the container's mount namespace.
   let rootOverlay: string | undefined;
   const stubs: string[] = [];
   // `runc run` in the foreground destroys its container when the process exits on its own; only
@@ -137,7 +137,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   try {
     const inNamespace = spec.rootfs.kind === 'overlay' ? namespacedRootStubs(spec.rootfs.lower, spec.cwd) : undefined;
     if (spec.rootfs.kind === 'overlay' && inNamespace) {
-      // runc mounts the overlay as the container's root in its own mount namespace: no mount and
+      // The runtime mounts the overlay as the container's root in its own mount namespace: no mount and
       // umount on the host per step (~6 ms), and nothing left mounted if tsbuild is killed.
       rootPath = path.join(bundle, 'rootfs');
       mkdirSync(rootPath);
@@ -156,7 +156,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     } else rootPath = spec.rootfs.path;
 
     if (!rootOverlay) {
-      // Mount points runc would create (and leave in the layer): remember which are new.
+      // Mount points the runtime would create (and leave in the layer): remember which are new.
       for (const rel of RUNTIME_FILES) {
         const p = await resolveInRoot(rootPath, rel, rel);
         if (!(await existsIn(p))) stubs.push(p);
@@ -236,10 +236,10 @@ function sandboxExecCommand(config: Record<string, unknown>): { binary: string; 
 const RUNTIME_FILES = ['etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
 
 /**
- * Whether runc can mount an overlay root itself, read from the layer dirs: the working directory
+ * Whether the runtime can mount an overlay root itself, read from the layer dirs: the working directory
  * must exist (creating it needs the merged view), and the runtime files must be plain files or
- * absent (a symlink would lead runc to create its target somewhere). Returns the runtime files
- * runc will create in the upper dir (removed after the step), or undefined for a host mount.
+ * absent (a symlink would lead the runtime to create its target somewhere). Returns the runtime files
+ * the runtime will create in the upper dir (removed after the step), or undefined for a host mount.
  */
 function namespacedRootStubs(lowerTopFirst: string[], cwd: string): string[] | undefined {
   if (typeInLayers(lowerTopFirst, cwd) !== 'dir') return undefined;
@@ -292,7 +292,7 @@ export async function cleanupStaleContainers(): Promise<number> {
     // rmdir refuses a directory that is still a mount point: never recurse into a live overlay.
     if (await rmdir(target).then(() => true, () => false)) await rm(path.dirname(target), { recursive: true, force: true });
   }
-  // Bundles of dead owners with nothing mounted (runc mounted their root in the container's
+  // Bundles of dead owners with nothing mounted (the runtime mounted their root in the container's
   // namespace, which died with it) only hold the config and runtime files.
   const mounted = new Set([...mountinfo.matchAll(/^\S+ \S+ \S+ \S+ (\S+)/gm)].map((m) => path.dirname(m[1]!)));
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
