@@ -104,6 +104,18 @@ test('exit codes, a command not found and a signal end the same way under both r
   }
 });
 
+test("HOME comes from the image's passwd; a FIFO there neither blocks the step nor is read", async (t) => {
+  const dir = await rootfs(t);
+  const root = path.join(dir, 'root');
+  const input = (uid: number): SandboxInput => ({ rootfs: { kind: 'dir', path: root }, args: ['sh', '-c', 'echo $HOME'], env: [], cwd: '/', user: { uid, gid: uid, additionalGids: [] }, network: 'none' });
+  await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nbuilder:x:1234:1234::/home/builder:/bin/sh\n');
+  t.is((await run(input(1234), 'sandbox-exec')).out, '/home/builder\n');
+  t.is((await run(input(4321), 'sandbox-exec')).out, '/\n', 'no entry: /');
+  await rm(path.join(root, 'etc/passwd'));
+  execFileSync('mkfifo', [path.join(root, 'etc/passwd')]);
+  t.is((await run(input(0), 'sandbox-exec')).out, '/\n');
+});
+
 test('planSandboxExec: configs it does not fully cover are left to runc', (t) => {
   const base = toOciRuntimeSpec(createSandboxSpec({ rootfs: { kind: 'dir', path: '/r' }, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none' }), '/r', { hosts: '/h', resolvConf: '/c', hostname: '/n' }, '/tsbuild/x');
   const plan = planSandboxExec(base);

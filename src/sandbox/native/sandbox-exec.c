@@ -424,7 +424,11 @@ static void default_home(void) {
     if (strncmp(cfg.env[i], "HOME=", 5) == 0) return;
   static char home[4096 + 5];
   snprintf(home, sizeof home, "HOME=/");
-  FILE *f = fopen("/etc/passwd", "re");
+  /* Not blocking on a FIFO an image put there, and only a regular file is read. */
+  int fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct stat st;
+  FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+  if (!f && fd >= 0) close(fd);
   if (f) {
     char line[4096];
     while (fgets(line, sizeof line, f)) {
