@@ -6,8 +6,8 @@
  * (a Go binary that re-executes itself and sets up cgroups in every hierarchy) against ~2 ms
  * for the helper, which does the same setup in the same order (see its header). runc stays for
  * rootless builds (its rootless mode binds host devices and skips cgroups), for configs the
- * helper does not cover, on cgroup v2 hosts (device rules there need an eBPF program), and
- * when TSBUILD_SANDBOX_RUNTIME=runc.
+ * helper does not cover, on hosts without a usable cgroup hierarchy, and when
+ * TSBUILD_SANDBOX_RUNTIME=runc.
  *
  * An overlay root is mounted by the runtime, in the container's own mount namespace, which ends
  * with the container. Where that cannot be prepared from the layer dirs (a missing working dir, a
@@ -30,7 +30,7 @@ import { rootlessRuncRoot, runningInUserNamespace } from './rootless.js';
 import { capabilitiesInMask, toOciRuntimeSpec, type SandboxSpec } from './spec.js';
 import { childCpuMs } from './child-cpu.js';
 import { planSandboxExec } from './exec-args.js';
-import { devicesCgroup, sandboxExecBinary } from './sandbox-exec.js';
+import { devicesCgroupArgs, sandboxExecBinary } from './sandbox-exec.js';
 
 const run = promisify(execFile);
 
@@ -227,9 +227,9 @@ function sandboxExecCommand(config: Record<string, unknown>): { binary: string; 
   if (!binary) return undefined;
   const plan = planSandboxExec(config);
   if (!plan) return undefined;
-  const cgroup = devicesCgroup(plan.devices);
+  const cgroup = devicesCgroupArgs(plan.devices);
   if (!cgroup) return undefined;
-  return { binary, args: ['--devices-cgroup', cgroup, ...plan.args] };
+  return { binary, args: [...cgroup, ...plan.args] };
 }
 
 /** Files the runtime bind-mounts into every container, created in the root when missing. */

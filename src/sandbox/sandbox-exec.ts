@@ -1,8 +1,8 @@
 /**
  * What the fast runtime (tsbuild-sandbox-exec, native/sandbox-exec.c) needs from the host: its
  * binary, built by `npm run build` when a C compiler and libseccomp's headers are there
- * (scripts/build-native.mjs), and a cgroup v1 devices cgroup holding the step's device rules.
- * Without either, runner.ts uses runc. TSBUILD_SANDBOX_RUNTIME=runc asks for runc always.
+ * (scripts/build-native.mjs), and a cgroup holding the step's device rules (v1 or v2). Without
+ * either, runner.ts uses runc. TSBUILD_SANDBOX_RUNTIME=runc asks for runc always.
  */
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,8 +12,8 @@ import type { SandboxExecPlan } from './exec-args.js';
 
 declare const __filename: string | undefined;
 
-/** The cgroup v1 devices hierarchy (absent on cgroup v2 hosts, which then use runc). */
-const DEVICES_HIERARCHY = '/sys/fs/cgroup/devices';
+/** The cgroup v1 devices hierarchy (absent on cgroup v2 hosts). */
+const CGROUP_V1_DEVICES = '/sys/fs/cgroup/devices';
 const BINARY = 'tsbuild-sandbox-exec';
 
 let binary: string | null | undefined;
@@ -36,36 +36,57 @@ export function sandboxExecBinary(): string | undefined {
   return binary ?? undefined;
 }
 
-const cgroups = new Map<string, string | null>();
+const cgroups = new Map<string, string[] | null>();
 
 /**
- * The devices cgroup with exactly `rules` (made once, kept for later builds as Docker keeps its
- * parent cgroups), named by a digest of the rules so two rule sets never share one; undefined
- * when there is no v1 devices hierarchy or it cannot be written (runc is used then).
+ * Where the device rules are kept: the cgroup v1 devices hierarchy when the host has one, else
+ * the cgroup v2 hierarchy, where an eBPF program attached by the helper enforces them (as runc
+ * does there). TSBUILD_SANDBOX_DEVICES=cgroup1|cgroup2 picks one (tests use it to run the v2
+ * path on a hybrid host).
  */
-export function devicesCgroup(rules: SandboxExecPlan['devices']): string | undefined {
+function devicesHierarchy(): { version: 1 | 2; dir: string } | undefined {
+  const wanted = process.env.TSBUILD_SANDBOX_DEVICES;
+  if (wanted !== 'cgroup2' && existsSync(path.join(CGROUP_V1_DEVICES, 'devices.allow'))) return { version: 1, dir: CGROUP_V1_DEVICES };
+  if (wanted === 'cgroup1') return undefined;
+  // Unified (/sys/fs/cgroup itself) or hybrid (v2 beside the v1 controllers).
+  for (const dir of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) if (existsSync(path.join(dir, 'cgroup.controllers'))) return { version: 2, dir };
+  return undefined;
+}
+
+/**
+ * The helper's arguments that put a step under `rules`: a cgroup per rule set (named by a digest
+ * of the rules, made once and kept for later builds, as Docker keeps its parent cgroups), with
+ * the v1 rules written here or the v2 filter attached by the helper. Undefined when neither
+ * hierarchy can be used (runc is used then).
+ */
+export function devicesCgroupArgs(rules: SandboxExecPlan['devices']): string[] | undefined {
   const text = [...rules.deny.map((r) => `deny ${r}`), ...rules.allow.map((r) => `allow ${r}`)].join('\n');
-  let dir = cgroups.get(text);
-  if (dir === undefined) {
-    dir = null;
-    if (existsSync(path.join(DEVICES_HIERARCHY, 'devices.allow'))) {
-      const candidate = path.join(DEVICES_HIERARCHY, `tsbuild-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`);
-      try {
-        mkdirSync(candidate, { recursive: true });
+  let args = cgroups.get(text);
+  if (args === undefined) {
+    args = null;
+    const hierarchy = devicesHierarchy();
+    const dir = hierarchy && path.join(hierarchy.dir, `tsbuild-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`);
+    try {
+      if (hierarchy?.version === 1) {
+        mkdirSync(dir!, { recursive: true });
         // Rewritten only when its list differs (made by a crashed tsbuild halfway, or changed by
         // someone): writing `deny a` empties the list for a moment, under another build's step.
         const list = (f: string) => f.split('\n').filter(Boolean).sort().join('\n');
         const want = rules.deny.includes('a *:* rwm') ? list(rules.allow.join('\n')) : undefined;
-        if (want === undefined || list(readFileSync(path.join(candidate, 'devices.list'), 'utf8')) !== want) {
-          for (const r of rules.deny) writeFileSync(path.join(candidate, 'devices.deny'), r);
-          for (const r of rules.allow) writeFileSync(path.join(candidate, 'devices.allow'), r);
+        if (want === undefined || list(readFileSync(path.join(dir!, 'devices.list'), 'utf8')) !== want) {
+          for (const r of rules.deny) writeFileSync(path.join(dir!, 'devices.deny'), r);
+          for (const r of rules.allow) writeFileSync(path.join(dir!, 'devices.allow'), r);
         }
-        dir = candidate;
-      } catch {
-        dir = null;
+        args = ['--devices-cgroup', dir!];
+      } else if (hierarchy?.version === 2 && (rules.deny.length === 0 ? rules.allow.includes('a *:* rwm') : rules.deny.length === 1 && rules.deny[0] === 'a *:* rwm')) {
+        // The filter allows the listed devices and denies the rest: v1's "deny all, then allow".
+        mkdirSync(dir!, { recursive: true });
+        args = ['--devices-cgroup2', dir!, ...rules.allow.flatMap((r) => ['--device-rule', r])];
       }
+    } catch {
+      args = null;
     }
-    cgroups.set(text, dir);
+    cgroups.set(text, args);
   }
-  return dir ?? undefined;
+  return args ?? undefined;
 }

@@ -121,12 +121,12 @@ both('cannot mount (no CAP_SYS_ADMIN)', async (t, runtime) => {
   t.is(r.out.trim(), 'refused');
 });
 
-both("cannot read the host's disk through a device node it creates", async (t, runtime) => {
+both('a device node it makes of a device outside the default list cannot be opened (mknod works, as under runc)', async (t, runtime) => {
   const root = await rootfs(t);
-  const dev = (await stat('/')).dev;
-  const major = Math.floor(dev / 256) & 0xfff;
-  const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
-  const r = await sh(t, runtime, root, `mknod /tmp/disk b ${major} ${minor} && (dd if=/tmp/disk of=/dev/null bs=512 count=1 2>/dev/null && echo read || echo denied)`);
+  // /dev/fuse (c 10:229): opening it needs no capability, so only the device rules stop the step.
+  // (This machine refuses its block devices even to the host's root: a disk node proves nothing.)
+  execFileSync('sh', ['-c', `mknod ${root}/fuse-probe c 10 229 && exec 3<${root}/fuse-probe; rm -f ${root}/fuse-probe`]);
+  const r = await sh(t, runtime, root, 'mknod /tmp/fuse c 10 229 && ( (exec 3</tmp/fuse) 2>/dev/null && echo opened || echo denied)');
   t.is(r.out.trim(), 'denied');
 });
 

@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,6 +115,37 @@ test("HOME comes from the image's passwd; a FIFO there neither blocks the step n
   await rm(path.join(root, 'etc/passwd'));
   execFileSync('mkfifo', [path.join(root, 'etc/passwd')]);
   t.is((await run(input(0), 'sandbox-exec')).out, '/\n');
+});
+
+test('on cgroup v2 the device rules are an eBPF filter: allowed devices open, a node of another made in the step does not, and --security=insecure allows all', async (t) => {
+  // This machine has both hierarchies: TSBUILD_SANDBOX_DEVICES=cgroup2 makes the helper use the
+  // v2 one, as on a unified host. A child process, since the choice is made once per process.
+  const v2 = ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'].find((d) => existsSync(path.join(d, 'cgroup.controllers')));
+  t.truthy(v2, 'a cgroup v2 hierarchy is mounted');
+  const dir = await rootfs(t);
+  // /dev/fuse (c 10:229) is not in the default device list and opening it needs no capability
+  // (this machine's block devices cannot be opened even by the host's root: a disk node proves nothing).
+  execFileSync('sh', ['-c', `mknod ${dir}/fuse c 10 229 && exec 3<${dir}/fuse && rm ${dir}/fuse`]);
+  const probe = `rm -f /tmp/null /tmp/fuse; cat /proc/self/cgroup | grep '^0::'; echo x > /dev/null && head -c 1 /dev/zero | wc -c; mknod /tmp/null c 1 3 && echo y > /tmp/null && echo own-null-ok; mknod /tmp/fuse c 10 229 && ( (exec 3</tmp/fuse) 2>/dev/null && echo fuse-opened || echo fuse-denied)`;
+  const script = path.join(dir, 'v2.mts');
+  await writeFile(
+    script,
+    `import { createSandboxSpec, runSandbox } from ${JSON.stringify(path.resolve('src/sandbox/index.ts'))};
+import { nullProgress } from ${JSON.stringify(path.resolve('src/progress/index.ts'))};
+for (const privileged of [false, true]) {
+  let out = '';
+  const spec = createSandboxSpec({ rootfs: { kind: 'dir', path: ${JSON.stringify(path.join(dir, 'root'))} }, args: ['/bin/sh', '-c', ${JSON.stringify(probe)}], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none', privileged });
+  const r = await runSandbox({ signal: new AbortController().signal, progress: nullProgress }, spec, { onStdout: (c) => (out += c), onStderr: (c) => (out += c) });
+  console.log(JSON.stringify({ runtime: r.runtime, out }));
+}
+`,
+  );
+  const lines = execFileSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', env: { ...process.env, TSBUILD_SANDBOX_DEVICES: 'cgroup2' } }).trim().split('\n');
+  const [plain, insecure] = lines.map((l) => JSON.parse(l) as { runtime: string; out: string });
+  t.is(plain!.runtime, 'sandbox-exec');
+  t.regex(plain!.out, /^0::\/tsbuild-[0-9a-f]{12}\n1\nown-null-ok\nfuse-denied\n$/);
+  t.is(insecure!.runtime, 'sandbox-exec');
+  t.regex(insecure!.out, /^0::\/tsbuild-[0-9a-f]{12}\n1\nown-null-ok\nfuse-opened\n$/);
 });
 
 test('planSandboxExec: configs it does not fully cover are left to runc', (t) => {
