@@ -5,6 +5,7 @@
  * config this translation does not know returns undefined, and the runner hands that config to
  * runc: a new field in spec.ts can never be dropped silently on the fast path. Pure data.
  */
+import path from 'node:path';
 import { ALL_CAPABILITIES } from './spec.js';
 
 export interface SandboxExecPlan {
@@ -102,7 +103,9 @@ export function planSandboxExec(config: OciConfig): SandboxExecPlan | undefined 
       rest.length = 0;
     } else if (KNOWN.mountTypes.has(m.type)) kind = m.type;
     else return undefined;
-    args.push('--mount', kind, m.source, m.destination, flags.length ? flags.join(',') : '-', rest.length ? rest.join(',') : '-');
+    // runc cleans a destination like a path (`/a//b/` is `/a/b`); the helper takes it component by component.
+    const destination = path.posix.normalize(`/${m.destination}`).replace(/(.)\/+$/, '$1');
+    args.push('--mount', kind, m.source, destination, flags.length ? flags.join(',') : '-', rest.length ? rest.join(',') : '-');
   }
   // runc's default /dev nodes and symlinks, made in the /dev tmpfs.
   if (mounts.some((m) => m.destination === '/dev')) args.push('--devices');

@@ -156,6 +156,10 @@ test('planSandboxExec: configs it does not fully cover are left to runc', (t) =>
   t.deepEqual(plan!.devices.deny, ['a *:* rwm']);
   t.true(['c *:* m', 'b *:* m', 'c 10:200 rwm', 'c 1:3 rwm', 'c 136:* rwm'].every((r) => plan!.devices.allow.includes(r)));
   t.deepEqual(plan!.args.slice(plan!.args.indexOf('--')), ['--', 'true']);
+  // Destinations are cleaned as runc cleans them.
+  const messy = toOciRuntimeSpec(createSandboxSpec({ rootfs: { kind: 'dir', path: '/r' }, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none', mounts: [{ kind: 'tmpfs', target: 'cache//dir/', size: 0 }] }), '/r', { hosts: '/h', resolvConf: '/c', hostname: '/n' }, '/tsbuild/x');
+  const margs = planSandboxExec(messy)!.args;
+  t.deepEqual(margs.slice(margs.lastIndexOf('--mount'), margs.lastIndexOf('--mount') + 6), ['--mount', 'tmpfs', 'tmpfs', '/cache/dir', 'nosuid,nodev', 'mode=1777']);
   const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the variants reach into the OCI JSON freely
   type Config = any;
