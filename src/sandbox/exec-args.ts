@@ -10,8 +10,11 @@ import { ALL_CAPABILITIES } from './spec.js';
 
 export interface SandboxExecPlan {
   args: string[];
-  /** cgroup v1 device rules: `deny` lines for devices.deny, then `allow` lines for devices.allow. */
-  devices: { deny: string[]; allow: string[] };
+  /**
+   * cgroup v1 device rules: `deny` lines for devices.deny, then `allow` lines for devices.allow.
+   * None for a rootless config: its user namespace keeps device nodes from being made or opened.
+   */
+  devices?: { deny: string[]; allow: string[] };
 }
 
 interface OciMount {
@@ -73,8 +76,12 @@ const KNOWN = {
 
 const onlyKnown = (o: object, known: Set<string>): boolean => Object.keys(o).every((k) => known.has(k));
 
-/** The plan for `config`, or undefined when it asks for something only runc provides. */
-export function planSandboxExec(config: OciConfig): SandboxExecPlan | undefined {
+/**
+ * The plan for `config`, or undefined when it asks for something only runc provides. A rootless
+ * config (runc's rootless mode: tsbuild is root of a user namespace) has no cgroup section, and
+ * its /dev gets the host's nodes bound in, as runc does there.
+ */
+export function planSandboxExec(config: OciConfig, options: { rootless?: boolean } = {}): SandboxExecPlan | undefined {
   const { process: proc, root, linux } = config;
   if (!proc || !root || !linux || !onlyKnown(config, KNOWN.top) || !onlyKnown(proc, KNOWN.process) || !onlyKnown(linux, KNOWN.linux)) return undefined;
   if (proc.terminal || !proc.args?.length || !proc.user) return undefined;
@@ -107,13 +114,15 @@ export function planSandboxExec(config: OciConfig): SandboxExecPlan | undefined 
     const destination = path.posix.normalize(`/${m.destination}`).replace(/(.)\/+$/, '$1');
     args.push('--mount', kind, m.source, destination, flags.length ? flags.join(',') : '-', rest.length ? rest.join(',') : '-');
   }
-  // runc's default /dev nodes and symlinks, made in the /dev tmpfs.
-  if (mounts.some((m) => m.destination === '/dev')) args.push('--devices');
+  // runc's default /dev nodes and symlinks, made in the /dev tmpfs (bound from the host, rootless).
+  if (mounts.some((m) => m.destination === '/dev')) args.push(options.rootless ? '--bind-devices' : '--devices');
   for (const p of linux.maskedPaths ?? []) args.push('--mask', p);
   for (const p of linux.readonlyPaths ?? []) args.push('--readonly', p);
 
-  const devices = deviceRules(linux.resources);
-  if (!devices) return undefined;
+  let devices: SandboxExecPlan['devices'];
+  if (options.rootless) {
+    if (linux.resources !== undefined || linux.cgroupsPath !== undefined) return undefined;
+  } else if (!(devices = deviceRules(linux.resources))) return undefined;
 
   const caps = proc.capabilities ?? {};
   const bounding = caps.bounding ?? [];
@@ -139,7 +148,7 @@ export function planSandboxExec(config: OciConfig): SandboxExecPlan | undefined 
   args.push('--cwd', proc.cwd ?? '/');
   for (const e of proc.env ?? []) args.push('--env', e);
   args.push('--', ...proc.args);
-  return { args, devices };
+  return { args, ...(devices ? { devices } : {}) };
 }
 
 /** The device rules as cgroup v1 lines; undefined for anything but whole-device type rules. */

@@ -5,11 +5,12 @@
  * images owning files as other users unpack faithfully; without ranges only the user itself is
  * mapped (to 0) and any other owner in a layer cannot be represented (lchown fails: EINVAL).
  *
- * Inside, runc runs in its rootless mode: no cgroups (an unprivileged user cannot create them,
- * and cgroup v2 device rules need eBPF with CAP_SYS_ADMIN in the initial namespace). The device
- * cgroup's job is done by the user namespace itself: a process in it cannot mknod a device
- * (EPERM, CAP_MKNOD is only namespaced), and filesystems mounted from it are implicitly nodev, so
- * a RUN still reaches only the /dev nodes runc bind-mounts from the host. Snapshots use the
+ * Inside, steps run as in runc's rootless mode (tsbuild-sandbox-exec does the same, see
+ * runner.ts): no cgroups (an unprivileged user cannot create them, and cgroup v2 device rules
+ * need eBPF with CAP_SYS_ADMIN in the initial namespace). The device cgroup's job is done by the
+ * user namespace itself: a process in it cannot mknod a device (EPERM, CAP_MKNOD is only
+ * namespaced), and filesystems mounted from it are implicitly nodev, so a RUN still reaches only
+ * the /dev nodes bind-mounted from the host. Snapshots use the
  * copy-based snapshotter: overlayfs does mount in a user namespace (kernel >= 5.11), but only
  * without redirect_dir/index/metacopy options (refused: they need trusted.* xattrs, which only
  * the initial namespace may use) and with opaque dirs marked as user.overlay.opaque (`userxattr`),

@@ -4,9 +4,9 @@
  * express all of it and the host has what the helper needs (sandbox-exec.ts), else by runc.
  * runc's start is most of a short RUN's cost: ~35-40 ms per step in the bench's edit build
  * (a Go binary that re-executes itself and sets up cgroups in every hierarchy) against ~2 ms
- * for the helper, which does the same setup in the same order (see its header). runc stays for
- * rootless builds (its rootless mode binds host devices and skips cgroups), for configs the
- * helper does not cover, on hosts without a usable cgroup hierarchy, and when
+ * for the helper, which does the same setup in the same order (see its header), rootless builds
+ * included (host devices bound in, no cgroup, as runc's rootless mode). runc stays for configs
+ * the helper does not cover, on hosts without a usable cgroup hierarchy, and when
  * TSBUILD_SANDBOX_RUNTIME=runc.
  *
  * An overlay root is mounted by the runtime, in the container's own mount namespace, which ends
@@ -173,7 +173,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     writeFileSync(files.resolvConf, spec.resolvConf);
     writeFileSync(files.hostname, `${spec.hostname}\n`);
     const config = toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`, rootOverlay);
-    const fast = options.runtime !== 'runc' && !spec.rootless ? sandboxExecCommand(config) : undefined;
+    const fast = options.runtime !== 'runc' ? sandboxExecCommand(config, spec.rootless) : undefined;
     const runtime: SandboxRuntime = fast ? 'sandbox-exec' : 'runc';
     if (!fast) writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
     runcStarted = !fast;
@@ -222,11 +222,12 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
 }
 
 /** The helper's command line for `config`, or undefined when runc must run it (see top). */
-function sandboxExecCommand(config: Record<string, unknown>): { binary: string; args: string[] } | undefined {
+function sandboxExecCommand(config: Record<string, unknown>, rootless: boolean): { binary: string; args: string[] } | undefined {
   const binary = sandboxExecBinary();
   if (!binary) return undefined;
-  const plan = planSandboxExec(config);
+  const plan = planSandboxExec(config, { rootless });
   if (!plan) return undefined;
+  if (!plan.devices) return { binary, args: plan.args };
   const cgroup = devicesCgroupArgs(plan.devices);
   if (!cgroup) return undefined;
   return { binary, args: [...cgroup, ...plan.args] };

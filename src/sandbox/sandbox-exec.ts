@@ -59,7 +59,7 @@ function devicesHierarchy(): { version: 1 | 2; dir: string } | undefined {
  * the v1 rules written here or the v2 filter attached by the helper. Undefined when neither
  * hierarchy can be used (runc is used then).
  */
-export function devicesCgroupArgs(rules: SandboxExecPlan['devices']): string[] | undefined {
+export function devicesCgroupArgs(rules: NonNullable<SandboxExecPlan['devices']>): string[] | undefined {
   const text = [...rules.deny.map((r) => `deny ${r}`), ...rules.allow.map((r) => `allow ${r}`)].join('\n');
   let args = cgroups.get(text);
   if (args === undefined) {

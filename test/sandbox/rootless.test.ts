@@ -201,6 +201,10 @@ test('rootless cancel: SIGINT during a long RUN ends every process of the user a
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await Promise.race([started, exited]);
   t.true(log.includes('started-42'), log);
+  // The step runs under tsbuild-sandbox-exec (rootless too: the host's nodes bound into /dev), not runc.
+  const procs = spawnSync('pgrep', ['-u', String(user.uid), '-a'], { encoding: 'utf8' }).stdout;
+  t.regex(procs, /tsbuild-sandbox-exec .*--bind-devices/, procs);
+  t.notRegex(procs, /^\d+ \S*runc /m, procs);
   child.kill('SIGINT');
   const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
   const code = await exited;

@@ -153,8 +153,16 @@ test('planSandboxExec: configs it does not fully cover are left to runc', (t) =>
   const plan = planSandboxExec(base);
   t.truthy(plan);
   // runc's own defaults are part of the device list: mknod of anything, /dev/net/tun.
-  t.deepEqual(plan!.devices.deny, ['a *:* rwm']);
-  t.true(['c *:* m', 'b *:* m', 'c 10:200 rwm', 'c 1:3 rwm', 'c 136:* rwm'].every((r) => plan!.devices.allow.includes(r)));
+  t.deepEqual(plan!.devices!.deny, ['a *:* rwm']);
+  t.true(['c *:* m', 'b *:* m', 'c 10:200 rwm', 'c 1:3 rwm', 'c 136:* rwm'].every((r) => plan!.devices!.allow.includes(r)));
+  t.true(plan!.args.includes('--devices') && !plan!.args.includes('--bind-devices'));
+  // Rootless: no cgroup, the host's device nodes bound in; a rootful config is not one.
+  const rootlessSpec = toOciRuntimeSpec(createSandboxSpec({ rootfs: { kind: 'dir', path: '/r' }, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none', rootless: true }), '/r', { hosts: '/h', resolvConf: '/c', hostname: '/n' }, '/tsbuild/x');
+  const rootless = planSandboxExec(rootlessSpec, { rootless: true });
+  t.is(rootless?.devices, undefined);
+  t.true(rootless!.args.includes('--bind-devices') && !rootless!.args.includes('--devices'));
+  t.is(planSandboxExec(base, { rootless: true }), undefined);
+  t.is(planSandboxExec(rootlessSpec), undefined);
   t.deepEqual(plan!.args.slice(plan!.args.indexOf('--')), ['--', 'true']);
   // Destinations are cleaned as runc cleans them.
   const messy = toOciRuntimeSpec(createSandboxSpec({ rootfs: { kind: 'dir', path: '/r' }, args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: 'none', mounts: [{ kind: 'tmpfs', target: 'cache//dir/', size: 0 }] }), '/r', { hosts: '/h', resolvConf: '/c', hostname: '/n' }, '/tsbuild/x');

@@ -1,9 +1,9 @@
 /*
  * tsbuild-sandbox-exec: starts one RUN step in fresh namespaces, the way runc does for the
  * specs tsbuild writes, in ~2 ms instead of runc's ~25-40 ms (a Go binary that re-executes
- * itself, copies itself into a memfd and sets up cgroups in every hierarchy). It covers the
- * rootful RUN configs of src/sandbox/spec.ts (--security=insecure included); runner.ts keeps runc
- * for everything else (rootless, a config src/sandbox/exec-args.ts cannot express).
+ * itself, copies itself into a memfd and sets up cgroups in every hierarchy). It covers the RUN
+ * configs of src/sandbox/spec.ts (--security=insecure and rootless ones included); runner.ts keeps
+ * runc for a config src/sandbox/exec-args.ts cannot express.
  *
  * The order of the setup is runc's: mounts in the new mount namespace (targets resolved inside the
  * root with openat2(RESOLVE_IN_ROOT), so a symlink in the image cannot point a mount outside it),
@@ -24,6 +24,8 @@
  *                               FLAGS: comma list of ro,nosuid,nodev,noexec,strictatime or "-";
  *                               DATA: filesystem options or "-"
  *   --devices                   create the minimal /dev (nodes and symlinks) after the mounts
+ *   --bind-devices              the same /dev with the host's nodes bound in, not made: a user
+ *                               namespace cannot mknod (rootless, as runc's rootless mode)
  *   --mask PATH / --readonly PATH   after pivot_root, as runc's maskedPaths/readonlyPaths
  *   --devices-cgroup DIR        join this cgroup v1 devices cgroup (its rules made by the caller)
  *   --devices-cgroup2 DIR       join this cgroup v2 cgroup, first attaching to it (when it has
@@ -61,6 +63,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -81,7 +84,7 @@ static struct {
   const char *rootfs, *overlay, *bind_root, *hostname, *devices_cgroup, *devices_cgroup2, *cwd;
   const char *device_rules[MAX_ITEMS];
   int n_device_rules;
-  int readonly_root, net, devices, no_new_privs;
+  int readonly_root, net, devices, bind_devices, no_new_privs;
   struct mount_item mounts[MAX_ITEMS];
   int n_mounts;
   const char *masks[MAX_ITEMS], *readonly[MAX_ITEMS];
@@ -162,6 +165,7 @@ static void parse_args(int argc, char **argv) {
       ADD(cfg.mounts, cfg.n_mounts, m);
       i += 5;
     } else if (strcmp(a, "--devices") == 0) cfg.devices = 1;
+    else if (strcmp(a, "--bind-devices") == 0) cfg.bind_devices = 1;
     else if (strcmp(a, "--mask") == 0) { NEED(1); ADD(cfg.masks, cfg.n_masks, argv[++i]); }
     else if (strcmp(a, "--readonly") == 0) { NEED(1); ADD(cfg.readonly, cfg.n_readonly, argv[++i]); }
     else if (strcmp(a, "--devices-cgroup") == 0) { NEED(1); cfg.devices_cgroup = argv[++i]; }
@@ -272,6 +276,18 @@ static int mount_point(int root, const char *target, int file) {
 
 static void fd_path(char *buf, size_t size, int fd) { snprintf(buf, size, "/proc/self/fd/%d", fd); }
 
+/*
+ * The atime flags a bind mount has now: a remount must repeat them, since in a user namespace the
+ * kernel refuses to change the (locked) atime flags of a mount made outside it, as runc knows.
+ */
+static unsigned long atime_flags(int fd) {
+  struct statvfs sv;
+  if (fstatvfs(fd, &sv) < 0) return 0;
+  if (sv.f_flag & ST_NOATIME) return MS_NOATIME;
+  if (sv.f_flag & ST_RELATIME) return MS_RELATIME;
+  return (sv.f_flag & ST_NODIRATIME) ? MS_NODIRATIME : 0;
+}
+
 static void do_mount(int root, const struct mount_item *m) {
   unsigned long flags = mount_flags(m->flags);
   const char *data = strcmp(m->data, "-") == 0 ? NULL : m->data;
@@ -294,7 +310,7 @@ static void do_mount(int root, const struct mount_item *m) {
       fd = open_in_root(root, m->target, O_PATH);
       if (fd < 0) die("reopen %s: %s", m->target, strerror(errno));
       fd_path(target, sizeof target, fd);
-      if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0) die("remount %s: %s", m->target, strerror(errno));
+      if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags | atime_flags(fd), NULL) < 0) die("remount %s: %s", m->target, strerror(errno));
       close(fd);
     }
     return;
@@ -315,8 +331,22 @@ static void make_devices(int root) {
   };
   int dev = open_in_root(root, "dev", O_PATH | O_DIRECTORY);
   if (dev < 0) die("/dev: %s", strerror(errno));
-  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++)
-    if (mknodat(dev, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0 && errno != EEXIST) die("mknod /dev/%s: %s", nodes[i].name, strerror(errno));
+  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+    if (!cfg.bind_devices) {
+      if (mknodat(dev, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0 && errno != EEXIST) die("mknod /dev/%s: %s", nodes[i].name, strerror(errno));
+      continue;
+    }
+    char host[64], target[64];
+    snprintf(host, sizeof host, "/dev/%s", nodes[i].name);
+    int f = openat(dev, nodes[i].name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (f < 0) die("/dev/%s: %s", nodes[i].name, strerror(errno));
+    close(f);
+    int point = openat(dev, nodes[i].name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (point < 0) die("/dev/%s: %s", nodes[i].name, strerror(errno));
+    fd_path(target, sizeof target, point);
+    if (mount(host, target, NULL, MS_BIND, NULL) < 0) die("bind %s: %s", host, strerror(errno));
+    close(point);
+  }
   for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
     if (symlinkat(links[i].to, dev, links[i].name) < 0 && errno != EEXIST) die("symlink /dev/%s: %s", links[i].name, strerror(errno));
   close(dev);
@@ -399,6 +429,15 @@ static void load_seccomp(void) {
   seccomp_release(ctx);
 }
 
+static int setgroups_denied(void) {
+  char buf[16] = {0};
+  int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 0 && strncmp(buf, "deny", 4) == 0;
+}
+
 static void drop_privileges(void) {
   int last = CAP_LAST_CAP;
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
@@ -409,7 +448,9 @@ static void drop_privileges(void) {
   for (int c = 0; c <= last && c < 64; c++)
     if (!((cfg.caps >> c) & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) die("drop capability %d: %s", c, strerror(errno));
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("keepcaps: %s", strerror(errno));
-  if (setgroups((size_t)cfg.n_groups, cfg.groups) < 0) die("setgroups: %s", strerror(errno));
+  /* A user namespace whose gid map was written without newgidmap denies setgroups: the groups
+     stay as they are, as runc leaves them there. */
+  if (!setgroups_denied() && setgroups((size_t)cfg.n_groups, cfg.groups) < 0) die("setgroups: %s", strerror(errno));
   if (setresgid(cfg.gid, cfg.gid, cfg.gid) < 0) die("setgid %u: %s", cfg.gid, strerror(errno));
   if (setresuid(cfg.uid, cfg.uid, cfg.uid) < 0) die("setuid %u: %s", cfg.uid, strerror(errno));
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) die("keepcaps: %s", strerror(errno));
@@ -509,7 +550,7 @@ static void child(void) {
   int root = open(cfg.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) die("open the root: %s", strerror(errno));
   for (int i = 0; i < cfg.n_mounts; i++) do_mount(root, &cfg.mounts[i]);
-  if (cfg.devices) make_devices(root);
+  if (cfg.devices || cfg.bind_devices) make_devices(root);
   close(root);
   pivot(cfg.rootfs);
   protect_paths();
