@@ -39,7 +39,8 @@ const PROBE = [
   "stat -c '%n %F %a %u %g %t %T %N' /dev/* | sort",
   'awk \'{for(i=7;i<=NF;i++) if($i=="-"){print $5,$6,$(i+1),$(i+2),$(i+3); break}}\' /proc/self/mountinfo',
   'ulimit -a; ps -o user,comm',
-  'ip -o link | cut -d: -f2; cat /etc/hosts /etc/resolv.conf /etc/hostname',
+  // Only loopback's state: the host's other interfaces (default network) may come and go meanwhile.
+  "ip -o link show lo | grep -o 'LOOPBACK[^>]*'; cat /etc/hosts /etc/resolv.conf /etc/hostname",
   "ls -lan /run/secrets | awk '{print $1,$3,$4,$5,$NF}'; echo hi > /tmp/t/x && cat /tmp/t/x; touch /ro/y 2>&1; true",
 ].join('; echo ---; ');
 
