@@ -3,7 +3,7 @@
  * (spec.ts); it is run by tsbuild-sandbox-exec (native/sandbox-exec.c) when exec-args.ts can
  * express all of it and the host has what the helper needs (sandbox-exec.ts), else by runc.
  * runc's start is most of a short RUN's cost: ~35-40 ms per step in the bench's edit build
- * (a Go binary that re-executes itself and sets up cgroups in every hierarchy) against ~2 ms
+ * (a Go binary that re-executes itself and sets up cgroups in every hierarchy) against ~3-5 ms
  * for the helper, which does the same setup in the same order (see its header), rootless builds
  * included (host devices bound in, no cgroup, as runc's rootless mode). runc stays for configs
  * the helper does not cover, on hosts without a usable cgroup hierarchy, and when

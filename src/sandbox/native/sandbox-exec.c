@@ -1,6 +1,6 @@
 /*
  * tsbuild-sandbox-exec: starts one RUN step in fresh namespaces, the way runc does for the
- * specs tsbuild writes, in ~2 ms instead of runc's ~25-40 ms (a Go binary that re-executes
+ * specs tsbuild writes, in ~3-5 ms instead of runc's ~25-40 ms (a Go binary that re-executes
  * itself, copies itself into a memfd and sets up cgroups in every hierarchy). It covers the RUN
  * configs of src/sandbox/spec.ts (--security=insecure and rootless ones included); runner.ts keeps
  * runc for a config src/sandbox/exec-args.ts cannot express.
