@@ -29,11 +29,7 @@ const dockerfile = path.join(benchDir, 'Dockerfile');
 const base = process.env.BASE ?? '127.0.0.1:5000/busybox:latest';
 const editFile = 'src/mod07/file013.txt'; // the file peer-times.sh edits
 const docker = '/usr/bin/docker';
-// The state roots, contexts and base image live beside tsbuild's default state root
-// (/var/lib/tsbuild), as BuildKit's live in /var/lib/docker, not in /tmp: on an ext4 without a
-// journal, a test suite's clean-up in /tmp slows every file created near it for minutes (see
-// README, Benchmarks). TSBUILD_BENCH_DIR picks another parent; without root, the temp dir.
-const work = mkdtempSync(path.join(process.env.TSBUILD_BENCH_DIR ?? (process.getuid?.() === 0 ? '/var/lib' : os.tmpdir()), 'tsbuild-bench-'));
+const work = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-bench-'));
 const ctx = path.join(work, 'ctx');
 const touched = path.join(ctx, editFile);
 const original = path.join(work, 'touched.orig');
