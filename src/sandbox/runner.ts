@@ -133,7 +133,8 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
   // `runc run` in the foreground destroys its container when the process exits on its own; only
   // a cancel, a start failure or a non-zero exit needs an explicit (4 ms) `runc delete`.
   let clean = false;
-  let runcStarted = false;
+  // runc until the helper is chosen: a setup failure before that deletes as it always did.
+  let runtime: SandboxRuntime = 'runc';
   try {
     const inNamespace = spec.rootfs.kind === 'overlay' ? namespacedRootStubs(spec.rootfs.lower, spec.cwd) : undefined;
     if (spec.rootfs.kind === 'overlay' && inNamespace) {
@@ -174,9 +175,8 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     writeFileSync(files.hostname, `${spec.hostname}\n`);
     const config = toOciRuntimeSpec(spec, rootPath, files, `/tsbuild/${id}`, rootOverlay);
     const fast = options.runtime !== 'runc' ? sandboxExecCommand(config, spec.rootless) : undefined;
-    const runtime: SandboxRuntime = fast ? 'sandbox-exec' : 'runc';
+    runtime = fast ? 'sandbox-exec' : 'runc';
     if (!fast) writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
-    runcStarted = !fast;
 
     // Setup can outlast a cancel (a loaded machine): an already-aborted signal never fires 'abort'.
     throwIfCancelled(ctx.signal);
@@ -211,7 +211,7 @@ export async function runSandbox(ctx: BuildContext, spec: SandboxSpec, io: Sandb
     });
   } finally {
     // The helper leaves no state behind; runc's container is gone by itself only after a clean exit.
-    if (runcStarted && !clean) await run('runc', [...runc, 'delete', '--force', id]).catch(() => {});
+    if (runtime === 'runc' && !clean) await run('runc', [...runc, 'delete', '--force', id]).catch(() => {});
     for (const stub of stubs) {
       const st = lstatSync(stub, { throwIfNoEntry: false });
       if (st?.isFile() && st.size === 0) rmSync(stub, { force: true });

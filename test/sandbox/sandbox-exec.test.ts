@@ -13,13 +13,13 @@ import { nullProgress } from '../../src/progress/index.js';
 import { createSandboxSpec, runSandbox, toOciRuntimeSpec, type SandboxInput, type SandboxRuntime } from '../../src/sandbox/index.js';
 import { planSandboxExec } from '../../src/sandbox/exec-args.js';
 import { sandboxExecBinary } from '../../src/sandbox/sandbox-exec.js';
-import { busyboxTar } from '../helpers/tsbuild.js';
+import { createBusyboxRootfs } from '../helpers/busybox-rootfs.js';
 
+/** A temp dir holding a busybox root filesystem in `root/`. */
 async function rootfs(t: import('ava').ExecutionContext): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-sbx-exec-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(path.join(dir, 'root'));
-  execFileSync('tar', ['-xf', busyboxTar(), '-C', path.join(dir, 'root')]);
+  await createBusyboxRootfs(path.join(dir, 'root'));
   return dir;
 }
 

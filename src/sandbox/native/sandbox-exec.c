@@ -105,7 +105,8 @@ static struct {
   char **args;
 } cfg;
 
-/* Setup errors reach the helper through this pipe (close-on-exec: an exec that works closes it). */
+/* Setup errors reach the helper through this pipe (close-on-exec: an exec that works closes it);
+   before the fork (report_fd -1) die() prints them itself. */
 static int report_fd = -1;
 
 static void die(const char *fmt, ...) {
@@ -586,8 +587,7 @@ static long parse_device_number(const char *s, const char *rule) {
   char *end;
   long v = strtol(s, &end, 10);
   if (*s == '\0' || *end != '\0' || v < 0) {
-    fprintf(stderr, "tsbuild-sandbox-exec: bad device rule \"%s\"\n", rule);
-    exit(1);
+    die("bad device rule \"%s\"", rule);
   }
   return v;
 }
@@ -604,8 +604,7 @@ static void build_device_filter(void) {
     const char *rule = cfg.device_rules[i];
     char type, numbers[64], access[8];
     if (sscanf(rule, "%c %63s %7s", &type, numbers, access) != 3 || !strchr(numbers, ':')) {
-      fprintf(stderr, "tsbuild-sandbox-exec: bad device rule \"%s\"\n", rule);
-      exit(1);
+      die("bad device rule \"%s\"", rule);
     }
     *strchr(numbers, ':') = '\0';
     long major = parse_device_number(numbers, rule), minor = parse_device_number(numbers + strlen(numbers) + 1, rule);
@@ -613,8 +612,7 @@ static void build_device_filter(void) {
     int jumps[4], n_jumps = 0;
     if (type == 'c' || type == 'b') jumps[n_jumps++] = emit(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 0, type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK);
     else if (type != 'a') {
-      fprintf(stderr, "tsbuild-sandbox-exec: bad device rule \"%s\"\n", rule);
-      exit(1);
+      die("bad device rule \"%s\"", rule);
     }
     if (bits != 7) {
       /* Some asked-for bit outside the rule's: not this rule. r1 is free once the fields are read. */
@@ -640,8 +638,7 @@ static int bpf_call(int cmd, union bpf_attr *attr) { return (int)syscall(SYS_bpf
 static void attach_device_filter(const char *dir) {
   int cg = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (cg < 0) {
-    fprintf(stderr, "tsbuild-sandbox-exec: open %s: %s\n", dir, strerror(errno));
-    exit(1);
+    die("open %s: %s", dir, strerror(errno));
   }
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
@@ -663,8 +660,7 @@ static void attach_device_filter(const char *dir) {
   attr.log_level = 1;
   int fd = bpf_call(BPF_PROG_LOAD, &attr);
   if (fd < 0) {
-    fprintf(stderr, "tsbuild-sandbox-exec: load the device filter: %s\n%s\n", strerror(errno), log);
-    exit(1);
+    die("load the device filter: %s\n%s", strerror(errno), log);
   }
   memset(&attr, 0, sizeof attr);
   attr.target_fd = (uint32_t)cg;
@@ -673,8 +669,7 @@ static void attach_device_filter(const char *dir) {
   /* Beside any filter of a parent cgroup, not instead of it: all of them must allow. */
   attr.attach_flags = BPF_F_ALLOW_MULTI;
   if (bpf_call(BPF_PROG_ATTACH, &attr) < 0) {
-    fprintf(stderr, "tsbuild-sandbox-exec: attach the device filter to %s: %s\n", dir, strerror(errno));
-    exit(1);
+    die("attach the device filter to %s: %s", dir, strerror(errno));
   }
   close(fd);
   close(cg);
@@ -685,8 +680,7 @@ static void join_cgroup(const char *dir) {
   snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
   int fd = open(procs, O_WRONLY | O_CLOEXEC);
   if (fd < 0 || write(fd, "0", 1) != 1) {
-    fprintf(stderr, "tsbuild-sandbox-exec: join %s: %s\n", procs, strerror(errno));
-    exit(1);
+    die("join %s: %s", procs, strerror(errno));
   }
   close(fd);
 }
@@ -701,15 +695,12 @@ int main(int argc, char **argv) {
     join_cgroup(cfg.devices_cgroup2);
   }
   int report[2];
-  if (pipe2(report, O_CLOEXEC) < 0) return perror("pipe"), 1;
+  if (pipe2(report, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
   /* Only the pid namespace here (it applies to the child); the rest the child makes for itself,
      so pivot_root in its mount namespace leaves this process's root alone. */
-  if (unshare(CLONE_NEWPID) < 0) {
-    fprintf(stderr, "tsbuild-sandbox-exec: unshare: %s\n", strerror(errno));
-    return 1;
-  }
+  if (unshare(CLONE_NEWPID) < 0) die("unshare: %s", strerror(errno));
   pid_t pid = fork();
-  if (pid < 0) return perror("fork"), 1;
+  if (pid < 0) die("fork: %s", strerror(errno));
   if (pid == 0) {
     close(report[0]);
     report_fd = report[1];
