@@ -66,19 +66,22 @@ export function devicesCgroupArgs(rules: NonNullable<SandboxExecPlan['devices']>
     args = null;
     const hierarchy = devicesHierarchy();
     const dir = hierarchy && path.join(hierarchy.dir, `tsbuild-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`);
+    // "Deny all, then allow some" (a default step), or no rule but allowing all (--security=insecure).
+    const denyAll = rules.deny.length === 1 && rules.deny[0] === 'a *:* rwm';
+    const allowAll = rules.deny.length === 0 && rules.allow.includes('a *:* rwm');
     try {
       if (hierarchy?.version === 1) {
         mkdirSync(dir!, { recursive: true });
         // Rewritten only when its list differs (made by a crashed tsbuild halfway, or changed by
         // someone): writing `deny a` empties the list for a moment, under another build's step.
         const list = (f: string) => f.split('\n').filter(Boolean).sort().join('\n');
-        const want = rules.deny.includes('a *:* rwm') ? list(rules.allow.join('\n')) : undefined;
+        const want = denyAll ? list(rules.allow.join('\n')) : undefined;
         if (want === undefined || list(readFileSync(path.join(dir!, 'devices.list'), 'utf8')) !== want) {
           for (const r of rules.deny) writeFileSync(path.join(dir!, 'devices.deny'), r);
           for (const r of rules.allow) writeFileSync(path.join(dir!, 'devices.allow'), r);
         }
         args = ['--devices-cgroup', dir!];
-      } else if (hierarchy?.version === 2 && (rules.deny.length === 0 ? rules.allow.includes('a *:* rwm') : rules.deny.length === 1 && rules.deny[0] === 'a *:* rwm')) {
+      } else if (hierarchy?.version === 2 && (denyAll || allowAll)) {
         // The filter allows the listed devices and denies the rest: v1's "deny all, then allow".
         mkdirSync(dir!, { recursive: true });
         args = ['--devices-cgroup2', dir!, ...rules.allow.flatMap((r) => ['--device-rule', r])];
